@@ -1,0 +1,237 @@
+//! Wiring: turn a parsed command line into a running server or a finished admin command.
+//! `run` takes an already bound listener, so tests can bind `127.0.0.1:0`.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use actix_web::{middleware, web, App, HttpServer};
+use anyhow::{bail, Context};
+
+use crate::cli::{Cli, CliCommand, TokenCommand};
+use crate::config::Config;
+use crate::control::{self, Admin, Request, Response};
+use crate::http::{self, AppState};
+use crate::scim::schema::Registry;
+use crate::service::query::Directory;
+use crate::service::writer::Writer;
+use crate::store::{rebuild, Store, StoreError};
+
+/// Run a command line; the exit code is the command's verdict (verify: 1 on differences).
+pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::resolve(
+        cli.common.config.as_deref(),
+        |k| std::env::var(k).ok(),
+        cli.settings(),
+    )?;
+    match cli.command {
+        CliCommand::Serve(_) => {
+            serve(config)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CliCommand::Token(cmd) => token(&config, cmd),
+        CliCommand::Verify => verify(&config),
+        CliCommand::RebuildViews => {
+            let store = open_store(&config.data_dir)?;
+            let n = rebuild::rebuild_in_place(&store)?;
+            println!("rebuilt the views from {n} events");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open_store(dir: &Path) -> anyhow::Result<Store> {
+    create_private_dir(dir)?;
+    Store::open(dir).with_context(|| format!("opening the database in {}", dir.display()))
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(&config.data_dir)?;
+    let diffs = rebuild::verify(&store)?;
+    if diffs.is_empty() {
+        let events = store.next_seq()?.saturating_sub(1);
+        println!("ok: the views match a rebuild from the log ({events} log records)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &diffs {
+        println!(
+            "MISMATCH in {}: {} differing keys; only live {:?}; only rebuilt {:?}; changed {:?}",
+            d.tree, d.count, d.only_live, d.only_rebuilt, d.changed
+        );
+    }
+    println!("run `scimd rebuild-views` (server stopped) to replace the views");
+    Ok(ExitCode::from(1))
+}
+
+/// Run an admin request through the running server, or offline when none runs.
+fn admin_request(config: &Config, req: Request) -> anyhow::Result<Response> {
+    match control::call(&config.admin_socket, &req) {
+        Ok(r) => return Ok(r),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) => {}
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("talking to the server at {}", config.admin_socket.display())
+            })
+        }
+    }
+    let store = match Store::open(&config.data_dir) {
+        Err(StoreError::Locked(_)) => bail!(
+            "the database in {} is in use, but no server answers on {}; is --data-dir or admin_socket different from the server's?",
+            config.data_dir.display(),
+            config.admin_socket.display()
+        ),
+        other => {
+            create_private_dir(&config.data_dir)?;
+            match other {
+                Ok(s) => s,
+                Err(_) => open_store(&config.data_dir)?,
+            }
+        }
+    };
+    let (writer, thread) = Writer::start(store.clone(), Arc::new(Registry::core()))?;
+    let admin = Admin {
+        store,
+        writer,
+        scim_url: config.scim_url(),
+    };
+    let response = admin.handle(req);
+    thread.stop();
+    Ok(response)
+}
+
+fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    let (req, json) = match &cmd {
+        TokenCommand::Add { name, json } => (Request::TokenAdd { name: name.clone() }, *json),
+        TokenCommand::List { json } => (Request::TokenList, *json),
+        TokenCommand::Revoke { id_or_name } => (
+            Request::TokenRevoke {
+                id_or_name: id_or_name.clone(),
+            },
+            false,
+        ),
+    };
+    match admin_request(config, req)? {
+        Response::Issued(t) if json => println!("{}", serde_json::to_string(&t)?),
+        Response::Issued(t) => {
+            println!("Token issued for client \"{}\" (id {}).", t.name, t.id);
+            println!();
+            println!("SCIM Server URL (Entra ID: Tenant URL):   {}", t.scim_url);
+            println!("Token (Entra ID: Secret Token):           {}", t.token);
+            println!();
+            println!("The token is shown only this once; scimd keeps only its hash.");
+        }
+        Response::Tokens { tokens } if json => println!("{}", serde_json::to_string(&tokens)?),
+        Response::Tokens { tokens } => {
+            if tokens.is_empty() {
+                println!("no tokens; issue one with: scimd token add --name \"Entra ID\"");
+            }
+            for t in tokens {
+                println!(
+                    "{}  {:<24} created {}  last used {}  {}",
+                    t.id,
+                    t.name,
+                    t.created,
+                    t.last_used.as_deref().unwrap_or("never"),
+                    t.revoked
+                        .map(|r| format!("REVOKED {r}"))
+                        .unwrap_or_else(|| "active".into())
+                );
+            }
+        }
+        Response::Revoked { id } => println!("revoked token {id}"),
+        Response::Pong => println!("pong"),
+        Response::Error { message } => {
+            eprintln!("scimd: {message}");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Open everything and serve until SIGINT/SIGTERM.
+pub fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .with_context(|| format!("binding {}", config.listen))?;
+    actix_web::rt::System::new().block_on(run(listener, config))
+}
+
+/// Serve on an already bound listener until SIGINT/SIGTERM; then finish in-flight writes, flush, return.
+pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config.data_dir)?;
+    if rebuild::rebuild_interrupted(&store)? {
+        bail!("a `scimd rebuild-views` was interrupted; run it again before serving");
+    }
+    let registry = Arc::new(Registry::core());
+    let (writer, writer_thread) = Writer::start(store.clone(), registry.clone())?;
+    let addr = listener.local_addr()?;
+    let state = web::Data::new(AppState {
+        directory: Directory::new(store.clone(), registry.clone()),
+        writer: writer.clone(),
+        registry,
+        public_url: config.public_url.clone(),
+        max_body_bytes: config.max_body_bytes,
+    });
+    let factory = move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(middleware::from_fn(http::access_log))
+            .configure(http::configure)
+            .default_service(web::to(http::no_route))
+    };
+    let server = HttpServer::new(factory).shutdown_timeout(30);
+    let (server, scheme) = if config.plain_http {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "serving PLAIN HTTP on a non-loopback address: bearer tokens cross the network unencrypted; use this only behind a TLS-terminating proxy");
+        }
+        (server.listen(listener)?, "http")
+    } else {
+        let tls = crate::tls::setup(
+            config.tls.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+            &config.data_dir,
+        )?;
+        tracing::info!(
+            certificate = %tls.cert_path.display(),
+            sha256_fingerprint = %tls.fingerprint,
+            generated = tls.generated,
+            "TLS certificate loaded"
+        );
+        (server.listen_rustls_0_23(listener, tls.config)?, "https")
+    };
+    let admin = Admin {
+        store: store.clone(),
+        writer,
+        scim_url: config.scim_url(),
+    };
+    let socket_task = control::serve(config.admin_socket.clone(), admin)
+        .await
+        .with_context(|| format!("admin socket {}", config.admin_socket.display()))?;
+    if crate::store::read::tokens(&store.trees)?.is_empty() {
+        tracing::info!("no tokens yet: issue one with `scimd token add --name \"Entra ID\"`");
+    }
+    tracing::info!(%addr, scim_url = %config.scim_url(), admin_socket = %config.admin_socket.display(), "scimd ready");
+    // One line on stdout for scripts and tests: where we listen.
+    println!("scimd listening on {scheme}://{addr}");
+    let result = server.run().await;
+    socket_task.abort();
+    let _ = std::fs::remove_file(&config.admin_socket);
+    writer_thread.stop_async().await;
+    tracing::info!("scimd stopped; all writes flushed");
+    result.map_err(Into::into)
+}

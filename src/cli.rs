@@ -1,0 +1,105 @@
+//! The command line contract (kept stable: operators and tests depend on it; see README "CLI").
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Settings;
+
+/// scimd: an on-prem SCIM 2.0 provisioning target for Entra ID, Okta and any RFC 7644 client.
+#[derive(Debug, Parser)]
+#[command(name = "scimd", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CliCommand,
+    /// Shared options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// TOML configuration file (also SCIMD_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./scimd-data] (also SCIMD_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Run the server (HTTPS on 0.0.0.0:8443 unless configured otherwise).
+    Serve(ServeArgs),
+    /// Issue, list and revoke bearer tokens (through the running server's admin socket, or offline).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Rebuild the views from the log in a scratch space and compare (exit 1 on any difference).
+    Verify,
+    /// Replace the views with a rebuild from the log (server stopped).
+    RebuildViews,
+}
+
+/// `scimd serve` options.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Listen address [default: 0.0.0.0:8443] (also SCIMD_LISTEN).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// PEM certificate chain (with --tls-key); default: a self-signed certificate in the data dir.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (with --tls-cert).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP (behind a TLS-terminating proxy, or on loopback for tests).
+    #[arg(long)]
+    pub plain_http: bool,
+}
+
+/// `scimd token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token for a client; prints the SCIM base URL and the token (shown once).
+    Add {
+        /// Client name, e.g. "Entra ID".
+        #[arg(long)]
+        name: String,
+        /// Print exactly one JSON object {"id","name","token","scim_url"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens with their client, creation, last use and revocation.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id or by client name (takes effect on the next request).
+    Revoke {
+        /// Token id, or the client name of exactly one active token.
+        id_or_name: String,
+    },
+}
+
+impl Cli {
+    /// The flag layer of the configuration.
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings {
+            data_dir: self.common.data_dir.clone(),
+            ..Settings::default()
+        };
+        if let CliCommand::Serve(a) = &self.command {
+            s.listen = a.listen.clone();
+            s.tls_cert = a.tls_cert.clone();
+            s.tls_key = a.tls_key.clone();
+            if a.plain_http {
+                s.plain_http = Some(true);
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,281 @@
+//! Configuration: built-in defaults, then a TOML file, then `SCIMD_*` environment variables, then
+//! command-line flags (each layer overrides the one before). Unknown keys in the file are errors that
+//! name the key, so a typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./scimd-data";
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
+/// Default request body limit (1 MiB): large enough for a group PATCH adding thousands of members.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// What went wrong reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys / wrong types.
+    #[error("configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the key).
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("invalid {key}: {message}")]
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The settings a file, the environment or flags may give; `None` = not given at this layer.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where the database lives (`SCIMD_DATA_DIR`, `--data-dir`).
+    pub data_dir: Option<PathBuf>,
+    /// Address and port to listen on (`SCIMD_LISTEN`, `--listen`).
+    pub listen: Option<String>,
+    /// Serve plain HTTP instead of HTTPS (`SCIMD_PLAIN_HTTP`, `--plain-http`).
+    pub plain_http: Option<bool>,
+    /// PEM certificate chain (`SCIMD_TLS_CERT`, `--tls-cert`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (`SCIMD_TLS_KEY`, `--tls-key`).
+    pub tls_key: Option<PathBuf>,
+    /// Externally reachable root URL, e.g. `https://scim.example.com:8443` (`SCIMD_PUBLIC_URL`).
+    pub public_url: Option<String>,
+    /// Admin socket path (`SCIMD_ADMIN_SOCKET`); default `<data_dir>/admin.sock`.
+    pub admin_socket: Option<PathBuf>,
+    /// Largest accepted request body in bytes (`SCIMD_MAX_BODY_BYTES`).
+    pub max_body_bytes: Option<usize>,
+}
+
+impl Settings {
+    /// Overlay `other` on top of `self`.
+    fn overlay(self, other: Settings) -> Settings {
+        Settings {
+            data_dir: other.data_dir.or(self.data_dir),
+            listen: other.listen.or(self.listen),
+            plain_http: other.plain_http.or(self.plain_http),
+            tls_cert: other.tls_cert.or(self.tls_cert),
+            tls_key: other.tls_key.or(self.tls_key),
+            public_url: other.public_url.or(self.public_url),
+            admin_socket: other.admin_socket.or(self.admin_socket),
+            max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
+        }
+    }
+
+    /// Read a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.message().to_owned()
+                + &e.span()
+                    .map(|s| format!(" (at byte {})", s.start))
+                    .unwrap_or_default(),
+        })
+    }
+
+    /// Read `SCIMD_*` variables through `get` (injectable for tests).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let flag = |key: &'static str| -> Result<Option<bool>, ConfigError> {
+            match get(key) {
+                None => Ok(None),
+                Some(v) => match v.to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" | "on" => Ok(Some(true)),
+                    "0" | "false" | "no" | "off" | "" => Ok(Some(false)),
+                    _ => Err(ConfigError::Invalid {
+                        key,
+                        message: format!("'{v}' is not a boolean"),
+                    }),
+                },
+            }
+        };
+        Ok(Settings {
+            data_dir: get("SCIMD_DATA_DIR").map(PathBuf::from),
+            listen: get("SCIMD_LISTEN"),
+            plain_http: flag("SCIMD_PLAIN_HTTP")?,
+            tls_cert: get("SCIMD_TLS_CERT").map(PathBuf::from),
+            tls_key: get("SCIMD_TLS_KEY").map(PathBuf::from),
+            public_url: get("SCIMD_PUBLIC_URL"),
+            admin_socket: get("SCIMD_ADMIN_SOCKET").map(PathBuf::from),
+            max_body_bytes: match get("SCIMD_MAX_BODY_BYTES") {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
+                    key: "SCIMD_MAX_BODY_BYTES",
+                    message: format!("'{v}' is not a number of bytes"),
+                })?),
+            },
+        })
+    }
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Database directory.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Plain HTTP instead of HTTPS.
+    pub plain_http: bool,
+    /// PEM certificate and key; `None` = self-signed in the data directory.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Externally reachable root URL.
+    pub public_url: Option<String>,
+    /// Admin socket path.
+    pub admin_socket: PathBuf,
+    /// Body limit.
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// Resolve defaults < file < environment < flags.
+    pub fn resolve(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: Settings,
+    ) -> Result<Self, ConfigError> {
+        let file_path = file
+            .map(Path::to_owned)
+            .or_else(|| env("SCIMD_CONFIG").map(PathBuf::from));
+        let from_file = match &file_path {
+            Some(p) => Settings::from_file(p)?,
+            None => Settings::default(),
+        };
+        let s = from_file.overlay(Settings::from_env(&env)?).overlay(flags);
+        let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let listen_text = s.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_text.parse().map_err(|_| ConfigError::Invalid {
+            key: "listen",
+            message: format!("'{listen_text}' is not ADDRESS:PORT"),
+        })?;
+        let tls = match (s.tls_cert, s.tls_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "tls_cert/tls_key",
+                    message: "give both the certificate and the key, or neither".into(),
+                })
+            }
+        };
+        if let Some(u) = &s.public_url {
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                return Err(ConfigError::Invalid {
+                    key: "public_url",
+                    message: format!("'{u}' must start with https:// or http://"),
+                });
+            }
+        }
+        let max_body_bytes = s.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY);
+        if max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                key: "max_body_bytes",
+                message: "must be at least 1024".into(),
+            });
+        }
+        Ok(Self {
+            admin_socket: s
+                .admin_socket
+                .unwrap_or_else(|| data_dir.join("admin.sock")),
+            data_dir,
+            listen,
+            plain_http: s.plain_http.unwrap_or(false),
+            tls,
+            public_url: s.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            max_body_bytes,
+        })
+    }
+
+    /// The SCIM base URL to hand to an identity provider.
+    pub fn scim_url(&self) -> String {
+        let root = match &self.public_url {
+            Some(u) => u.clone(),
+            None => {
+                let scheme = if self.plain_http { "http" } else { "https" };
+                let host = if self.listen.ip().is_unspecified() {
+                    hostname()
+                } else {
+                    self.listen.ip().to_string()
+                };
+                format!("{scheme}://{host}:{}", self.listen.port())
+            }
+        };
+        format!("{root}{}", crate::http::SCIM_PREFIX)
+    }
+}
+
+/// This machine's host name (for URLs shown to the admin), or `localhost`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_file_env_flags_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("scimd.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1000\"\ndata_dir = \"/f\"\nmax_body_bytes = 4096\n").unwrap();
+        let c = Config::resolve(Some(&file), env(&[]), Settings::default()).unwrap();
+        assert_eq!(c.listen.port(), 1000);
+        assert_eq!(c.admin_socket, PathBuf::from("/f/admin.sock"));
+        let c = Config::resolve(Some(&file), env(&[("SCIMD_LISTEN", "127.0.0.1:2000")]), Settings::default()).unwrap();
+        assert_eq!(c.listen.port(), 2000);
+        let flags = Settings { listen: Some("127.0.0.1:3000".into()), ..Settings::default() };
+        let c = Config::resolve(Some(&file), env(&[("SCIMD_LISTEN", "127.0.0.1:2000")]), flags).unwrap();
+        assert_eq!(c.listen.port(), 3000);
+        let d = Config::resolve(None, env(&[]), Settings::default()).unwrap();
+        assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(d.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert!(!d.plain_http);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("scimd.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let e = Config::resolve(Some(&file), env(&[]), Settings::default()).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        let e = Config::resolve(None, env(&[("SCIMD_PLAIN_HTTP", "maybe")]), Settings::default()).unwrap_err();
+        assert!(e.to_string().contains("SCIMD_PLAIN_HTTP"), "{e}");
+        let flags = Settings { tls_cert: Some("/c".into()), ..Settings::default() };
+        assert!(Config::resolve(None, env(&[]), flags).is_err());
+    }
+}

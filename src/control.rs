@@ -1,0 +1,211 @@
+//! Administration that works in both process modes. sled lets one process open a database, so while
+//! the server runs, `scimd token …` talks to it over an owner-only unix socket (one JSON request line,
+//! one JSON response line); when it does not run, the CLI opens the database itself. Both paths end
+//! in [`Admin`], so they behave the same.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::command::Command;
+use crate::domain::ids::ClientName;
+use crate::service::tokens::{self, TokenInfo};
+use crate::service::writer::Writer;
+use crate::store::append::{Applied, Pending};
+use crate::store::codec::Actor;
+use crate::store::Store;
+
+/// Longest request line accepted on the socket.
+const MAX_LINE: u64 = 64 * 1024;
+
+/// A request to the admin socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Is anyone there?
+    Ping,
+    /// Issue a token.
+    TokenAdd {
+        /// Client name.
+        name: String,
+    },
+    /// List tokens.
+    TokenList,
+    /// Revoke a token by id or (unambiguous) client name.
+    TokenRevoke {
+        /// Id or name.
+        id_or_name: String,
+    },
+}
+
+/// A newly issued token as shown once to the admin (`token add --json` prints exactly this).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedToken {
+    /// Token id.
+    pub id: String,
+    /// Client name.
+    pub name: String,
+    /// The bearer token (never shown again).
+    pub token: String,
+    /// The SCIM base URL for the identity provider's Tenant URL.
+    pub scim_url: String,
+}
+
+/// The answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    /// To `Ping`.
+    Pong,
+    /// To `TokenAdd`.
+    Issued(IssuedToken),
+    /// To `TokenList`.
+    Tokens {
+        /// The tokens.
+        tokens: Vec<TokenInfo>,
+    },
+    /// To `TokenRevoke`.
+    Revoked {
+        /// Token id.
+        id: String,
+    },
+    /// Any failure, in words for the operator.
+    Error {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The operations, over an open store and a running writer.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// The store.
+    pub store: Store,
+    /// The writer.
+    pub writer: Writer,
+    /// SCIM base URL to show with new tokens.
+    pub scim_url: String,
+}
+
+fn cli_actor() -> Actor {
+    Actor {
+        token_id: None,
+        client: "cli".into(),
+    }
+}
+
+impl Admin {
+    /// Carry out one request (blocking: call from a blocking thread).
+    pub fn handle(&self, req: Request) -> Response {
+        match self.try_handle(req) {
+            Ok(r) => r,
+            Err(message) => Response::Error { message },
+        }
+    }
+
+    fn submit(&self, command: Command) -> Result<(), String> {
+        let pending = Pending {
+            command,
+            actor: cli_actor(),
+            request_id: uuid::Uuid::new_v4().simple().to_string(),
+            client_addr: None,
+        };
+        match self.writer.submit_blocking(pending).map_err(|e| e.to_string())? {
+            Applied::Accepted { .. } => Ok(()),
+            Applied::Rejected { rejection, .. } => Err(rejection.to_string()),
+        }
+    }
+
+    fn try_handle(&self, req: Request) -> Result<Response, String> {
+        match req {
+            Request::Ping => Ok(Response::Pong),
+            Request::TokenAdd { name } => {
+                let name = ClientName::try_from(name.as_str()).map_err(|e| e.to_string())?;
+                let t = tokens::generate();
+                self.submit(tokens::issue_command(&t, name.clone()))?;
+                Ok(Response::Issued(IssuedToken {
+                    id: t.id.to_string(),
+                    name: name.to_string(),
+                    token: t.token,
+                    scim_url: self.scim_url.clone(),
+                }))
+            }
+            Request::TokenList => Ok(Response::Tokens {
+                tokens: tokens::list(&self.store).map_err(|e| e.to_string())?,
+            }),
+            Request::TokenRevoke { id_or_name } => {
+                let id = tokens::find(&self.store, &id_or_name).map_err(|e| e.to_string())??;
+                self.submit(Command::RevokeToken { id })?;
+                Ok(Response::Revoked { id: id.to_string() })
+            }
+        }
+    }
+}
+
+/// Listen on `path` (owner-only) and serve requests until the task is dropped.
+pub async fn serve(path: PathBuf, admin: Admin) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use std::os::unix::fs::PermissionsExt;
+    if path.exists() {
+        // A socket left by a crashed server; nobody can be listening (we hold the database lock).
+        std::fs::remove_file(&path)?;
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let admin = admin.clone();
+            tokio::spawn(async move {
+                if let Err(e) = connection(stream, admin).await {
+                    tracing::warn!(error = %e, "admin socket connection failed");
+                }
+            });
+        }
+    }))
+}
+
+async fn connection(stream: tokio::net::UnixStream, admin: Admin) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    tokio::io::BufReader::new(read.take(MAX_LINE))
+        .read_line(&mut line)
+        .await?;
+    let response = match serde_json::from_str::<Request>(&line) {
+        Ok(req) => {
+            tracing::info!(request = ?req, "admin socket request");
+            tokio::task::spawn_blocking(move || admin.handle(req))
+                .await
+                .unwrap_or_else(|e| Response::Error {
+                    message: e.to_string(),
+                })
+        }
+        Err(e) => Response::Error {
+            message: format!("bad request: {e}"),
+        },
+    };
+    let mut out = serde_json::to_vec(&response).unwrap_or_default();
+    out.push(b'\n');
+    write.write_all(&out).await?;
+    write.shutdown().await
+}
+
+/// Send one request to a running server. `Err` with `NotFound`/`ConnectionRefused` means none runs.
+pub fn call(path: &Path, req: &Request) -> std::io::Result<Response> {
+    let mut stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut line = serde_json::to_vec(req)?;
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer)?;
+    serde_json::from_str(&answer).map_err(std::io::Error::other)
+}

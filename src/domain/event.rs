@@ -1,0 +1,188 @@
+//! Events: the past-tense facts the log records. Applying one to the views never fails, and each
+//! carries what the activity report needs (names, attribute-level changes), so nothing is recomputed.
+//!
+//! Stored bytes are a contract (bincode encodes a variant by its index): add variants only at the end
+//! of an enum, never reorder or remove one. `store/codec.rs` pins the encoding with golden bytes.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{ClientName, GroupId, GroupName, TokenId, UserId, UserName};
+
+/// One attribute-level change: the path and the old and new values as JSON text (`None` = absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// `userName`, `name.givenName`, `urn:…:User:department`, `emails`, …
+    pub path: String,
+    /// Value before, as JSON text.
+    pub old: Option<String>,
+    /// Value after, as JSON text.
+    pub new: Option<String>,
+}
+
+/// A user as stored after an event: the facts the views are written from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSnapshot {
+    /// The user.
+    pub id: UserId,
+    /// Its userName.
+    pub user_name: UserName,
+    /// Its externalId, if any.
+    pub external_id: Option<String>,
+    /// The whole stored document as JSON text.
+    pub doc: String,
+}
+
+/// A group (without members) as stored after an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSnapshot {
+    /// The group.
+    pub id: GroupId,
+    /// Its displayName.
+    pub display_name: GroupName,
+    /// Its externalId, if any.
+    pub external_id: Option<String>,
+    /// The whole stored document as JSON text (no members).
+    pub doc: String,
+}
+
+/// Something that happened. New variants go at the end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// A user was created.
+    UserCreated(UserSnapshot),
+    /// Attributes of a user changed (not its `active` flag).
+    UserUpdated {
+        /// The user after the change.
+        user: UserSnapshot,
+        /// What changed.
+        changes: Vec<Change>,
+    },
+    /// `active` went to false (soft delete); other changes of the same request are included.
+    UserDeactivated {
+        /// The user after the change.
+        user: UserSnapshot,
+        /// What changed.
+        changes: Vec<Change>,
+    },
+    /// `active` went back to true.
+    UserReactivated {
+        /// The user after the change.
+        user: UserSnapshot,
+        /// What changed.
+        changes: Vec<Change>,
+    },
+    /// A user was deleted and removed from every group it belonged to.
+    UserDeleted {
+        /// The user.
+        id: UserId,
+        /// Its userName, for the report.
+        user_name: UserName,
+        /// Its externalId, for the report.
+        external_id: Option<String>,
+        /// The groups it was removed from.
+        groups: Vec<GroupId>,
+    },
+    /// A group was created (members, if any, follow as `MembersAdded`).
+    GroupCreated(GroupSnapshot),
+    /// Attributes of a group other than its displayName changed.
+    GroupUpdated {
+        /// The group after the change.
+        group: GroupSnapshot,
+        /// What changed.
+        changes: Vec<Change>,
+    },
+    /// A group's displayName changed (other changes of the same request are included).
+    GroupRenamed {
+        /// The group after the change.
+        group: GroupSnapshot,
+        /// What changed.
+        changes: Vec<Change>,
+    },
+    /// Users became members of a group (only those that were not members already).
+    MembersAdded {
+        /// The group.
+        group: GroupId,
+        /// Its displayName, for the report.
+        display_name: GroupName,
+        /// The new members.
+        users: Vec<UserId>,
+    },
+    /// Users stopped being members of a group (only those that were members).
+    MembersRemoved {
+        /// The group.
+        group: GroupId,
+        /// Its displayName, for the report.
+        display_name: GroupName,
+        /// The former members.
+        users: Vec<UserId>,
+    },
+    /// A group was deleted with all its memberships.
+    GroupDeleted {
+        /// The group.
+        id: GroupId,
+        /// Its displayName, for the report.
+        display_name: GroupName,
+        /// Its externalId, for the report.
+        external_id: Option<String>,
+        /// The members it had.
+        members: Vec<UserId>,
+    },
+    /// A bearer token was issued to a client; only the SHA-256 of its secret is kept.
+    TokenIssued {
+        /// The token.
+        id: TokenId,
+        /// The client it belongs to.
+        name: ClientName,
+        /// SHA-256 of the secret half.
+        secret_sha256: [u8; 32],
+    },
+    /// A token was revoked; requests carrying it fail from the next one on.
+    TokenRevoked {
+        /// The token.
+        id: TokenId,
+        /// The client it belonged to.
+        name: ClientName,
+    },
+}
+
+/// What a client asked for, as recorded with a rejection. New variants go at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// POST /Users
+    CreateUser,
+    /// PUT /Users/{id}
+    ReplaceUser,
+    /// PATCH /Users/{id}
+    PatchUser,
+    /// DELETE /Users/{id}
+    DeleteUser,
+    /// POST /Groups
+    CreateGroup,
+    /// PUT /Groups/{id}
+    ReplaceGroup,
+    /// PATCH /Groups/{id}
+    PatchGroup,
+    /// DELETE /Groups/{id}
+    DeleteGroup,
+    /// token add
+    IssueToken,
+    /// token revoke
+    RevokeToken,
+}
+
+/// A write that was refused, with the error the client got. Views ignore it; the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// What was attempted.
+    pub action: Action,
+    /// The target id, when the request named one.
+    pub target_id: Option<String>,
+    /// The userName/displayName involved, when known.
+    pub target_name: Option<String>,
+    /// HTTP status sent.
+    pub status: u16,
+    /// SCIM `scimType` sent, if any.
+    pub scim_type: Option<String>,
+    /// SCIM `detail` sent.
+    pub detail: String,
+}

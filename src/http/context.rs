@@ -1,0 +1,90 @@
+//! Request extractors: [`Caller`] (who, from the bearer token) and [`RequestContext`] (request id,
+//! client address, the SCIM base URL). Handlers never read headers for these themselves.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use crate::service::tokens::{self, AuthError, Caller};
+use crate::service::writer::now_ms;
+
+use super::error::ApiError;
+use super::AppState;
+
+/// The request id, set by the access-log middleware for every request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Facts about the request that go into the log with any write it causes.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// Request id (echoed in `X-Request-Id`).
+    pub request_id: String,
+    /// Peer address.
+    pub client_addr: Option<String>,
+    /// Base URL of the SCIM API as the client should see it, without a trailing slash.
+    pub base_url: String,
+}
+
+/// Base URL of the SCIM API: the configured public URL, else what the client used to reach us.
+pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
+    let root = match &state.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    format!("{root}{}", super::SCIM_PREFIX)
+}
+
+impl FromRequest for RequestContext {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return ready(Err(ApiError::NoRoute(req.path().to_owned())));
+        };
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        ready(Ok(Self {
+            request_id,
+            client_addr: req.peer_addr().map(|a| a.ip().to_string()),
+            base_url: base_url(req, state),
+        }))
+    }
+}
+
+/// Extracts and authenticates the caller; the access log reads it back from the extensions.
+pub struct Authenticated(pub Caller);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return ready(Err(ApiError::Auth(AuthError::Unknown)));
+        };
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or(""));
+        let result = tokens::authenticate(state.directory.store(), header, now_ms());
+        ready(match result {
+            Ok(caller) => {
+                req.extensions_mut().insert(caller.clone());
+                Ok(Self(caller))
+            }
+            Err(e) => {
+                tracing::info!(reason = %e, "authentication failed");
+                Err(ApiError::Auth(e))
+            }
+        })
+    }
+}

@@ -1,0 +1,117 @@
+//! HTTP: actix-web routes, extractors, the access log, and the one error→HTTP mapping.
+//! Each area exposes `configure(cfg)`; `app.rs` and the tests mount the same functions.
+//! Must not import sled.
+
+pub mod context;
+pub mod discovery;
+pub mod error;
+pub mod resources;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+
+use crate::scim::schema::Registry;
+use crate::service::query::Directory;
+use crate::service::tokens::Caller;
+use crate::service::writer::Writer;
+
+use self::context::RequestId;
+use self::error::ApiError;
+
+/// Where the SCIM API is mounted.
+pub const SCIM_PREFIX: &str = "/scim/v2";
+
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Reads.
+    pub directory: Directory,
+    /// Writes.
+    pub writer: Writer,
+    /// Schemas.
+    pub registry: Arc<Registry>,
+    /// Externally reachable root URL (`https://scim.example.com:8443`), if configured.
+    pub public_url: Option<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+/// Mount everything: health, the SCIM API, and SCIM-style 404s for unknown paths.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz));
+    cfg.service(
+        web::scope(SCIM_PREFIX)
+            .configure(discovery::configure)
+            .configure(resources::configure)
+            .default_service(web::to(no_route)),
+    );
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(r#"{"status":"ok"}"#)
+}
+
+/// 404 with a SCIM error body, for any path nothing else claims.
+pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoRoute(req.path().to_owned()))
+}
+
+/// 405 with a SCIM error body.
+pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(req.method().to_string()))
+}
+
+fn valid_request_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// Access log and request id: one line per request with id, client, method, path, status, latency.
+/// A client-supplied `X-Request-Id` is kept when it is sane, so logs on both sides line up.
+pub async fn access_log(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let rid = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| valid_request_id(s))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    req.extensions_mut().insert(RequestId(rid.clone()));
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let mut res = next.call(req).await?;
+    let client = res
+        .request()
+        .extensions()
+        .get::<Caller>()
+        .map(|c| c.client.clone())
+        .unwrap_or_else(|| "-".into());
+    let status = res.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if let Some(err) = res.response().error() {
+        if status >= 500 {
+            tracing::error!(request_id = %rid, %client, %method, %path, status, latency_ms = ms, error = %err, "request failed");
+        } else {
+            tracing::info!(request_id = %rid, %client, %method, %path, status, latency_ms = ms, error = %err, "request");
+        }
+    } else {
+        tracing::info!(request_id = %rid, %client, %method, %path, status, latency_ms = ms, "request");
+    }
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
+    }
+    Ok(res)
+}

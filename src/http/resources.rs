@@ -1,0 +1,319 @@
+//! `/Users` and `/Groups`: list, create, read, replace, patch, delete. One set of handlers serves
+//! both resource types; the kind travels as route data.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt as _;
+use serde_json::Value;
+
+use crate::domain::command::{Command, IfMatch};
+use crate::domain::ids::{GroupId, UserId};
+use crate::scim::error::ScimError;
+use crate::scim::patch;
+use crate::scim::resource::{parse_resource, Projection};
+use crate::scim::schema::ResourceKind;
+use crate::service::query::{ListQuery, Rendered};
+use crate::store::append::{Applied, Pending};
+
+use super::context::{Authenticated, RequestContext};
+use super::error::ApiError;
+use super::{method_not_allowed, AppState};
+
+/// Mount `/Users` and `/Groups`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        cfg.service(
+            web::resource(kind.endpoint())
+                .app_data(web::Data::new(kind))
+                .route(web::get().to(list))
+                .route(web::post().to(create))
+                .default_service(web::to(method_not_allowed)),
+        );
+        cfg.service(
+            web::resource(format!("{}/{{id}}", kind.endpoint()))
+                .app_data(web::Data::new(kind))
+                .route(web::get().to(get))
+                .route(web::put().to(replace))
+                .route(web::patch().to(patch_resource))
+                .route(web::delete().to(delete))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+}
+
+/// Query parameters by case-insensitive name; unknown ones (`aadOptscim062020`) are ignored.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn of(req: &HttpRequest) -> Result<Self, ApiError> {
+        web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map(|q| Self(q.into_inner()))
+            .map_err(|e| ScimError::InvalidSyntax(format!("malformed query string: {e}")).into())
+    }
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+    fn projection(&self, state: &AppState, kind: ResourceKind) -> Result<Projection, ApiError> {
+        Ok(Projection::parse(
+            &state.registry,
+            kind,
+            self.get("attributes").as_deref(),
+            self.get("excludedAttributes").as_deref(),
+        )?)
+    }
+}
+
+/// Read the body up to the configured limit and parse it as JSON.
+async fn json_body(mut payload: web::Payload, limit: usize) -> Result<Value, ApiError> {
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ScimError::InvalidSyntax(format!("cannot read the body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if buf.is_empty() {
+        return Err(ScimError::InvalidSyntax("the request body is empty".into()).into());
+    }
+    serde_json::from_slice(&buf)
+        .map_err(|e| ScimError::InvalidSyntax(format!("the body is not valid JSON: {e}")).into())
+}
+
+fn if_match(req: &HttpRequest) -> Option<IfMatch> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .map(|v| IfMatch::parse(v.to_str().unwrap_or("")))
+}
+
+fn scim_json(mut builder: actix_web::HttpResponseBuilder, r: &Rendered) -> HttpResponse {
+    builder
+        .content_type(crate::scim::CONTENT_TYPE)
+        .insert_header((header::ETAG, r.meta.etag()))
+        .body(r.body.to_string())
+}
+
+/// Send a command to the writer and turn a rejection into an error.
+async fn submit(
+    state: &AppState,
+    caller: &Authenticated,
+    ctx: &RequestContext,
+    command: Command,
+) -> Result<(), ApiError> {
+    let applied = state
+        .writer
+        .submit(Pending {
+            command,
+            actor: caller.0.actor(),
+            request_id: ctx.request_id.clone(),
+            client_addr: ctx.client_addr.clone(),
+        })
+        .await?;
+    match applied {
+        Applied::Accepted { .. } => Ok(()),
+        Applied::Rejected { rejection, .. } => Err(rejection.into()),
+    }
+}
+
+/// Parse an id from the path; an id that cannot exist is simply not found.
+fn ids(kind: ResourceKind, id: &str) -> Result<[u8; 16], ApiError> {
+    UserId::try_from(id)
+        .map(|u| *u.as_bytes())
+        .map_err(|_| {
+            crate::domain::error::Rejection::NotFound {
+                kind,
+                id: id.to_owned(),
+            }
+            .into()
+        })
+}
+
+async fn list(
+    req: HttpRequest,
+    _caller: Authenticated,
+    ctx: RequestContext,
+    kind: web::Data<ResourceKind>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let p = Params::of(&req)?;
+    let q = ListQuery {
+        filter: p.get("filter"),
+        start_index: p.get("startIndex"),
+        count: p.get("count"),
+        attributes: p.get("attributes"),
+        excluded_attributes: p.get("excludedAttributes"),
+    };
+    let dir = state.directory.clone();
+    let kind = **kind;
+    let body = web::block(move || dir.list(kind, &q, &ctx.base_url))
+        .await
+        .map_err(|_| crate::service::ServiceError::WriterGone)??;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::scim::CONTENT_TYPE)
+        .body(body.to_string()))
+}
+
+async fn get(
+    req: HttpRequest,
+    _caller: Authenticated,
+    ctx: RequestContext,
+    kind: web::Data<ResourceKind>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let p = Params::of(&req)?;
+    let projection = p.projection(&state, **kind)?;
+    let r = state
+        .directory
+        .get_projected(**kind, &id, &projection, &ctx.base_url)?;
+    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH) {
+        let tag = IfMatch::parse(inm.to_str().unwrap_or(""));
+        if tag.matches(r.meta.version) {
+            return Ok(HttpResponse::NotModified()
+                .insert_header((header::ETAG, r.meta.etag()))
+                .finish());
+        }
+    }
+    Ok(scim_json(HttpResponse::Ok(), &r))
+}
+
+async fn create(
+    req: HttpRequest,
+    caller: Authenticated,
+    ctx: RequestContext,
+    kind: web::Data<ResourceKind>,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let kind = **kind;
+    let p = Params::of(&req)?;
+    let projection = p.projection(&state, kind)?;
+    let body = json_body(payload, state.max_body_bytes).await?;
+    let input = parse_resource(&state.registry, kind, &body)?;
+    let (id, command) = match kind {
+        ResourceKind::User => {
+            let id = UserId::random();
+            (id.to_string(), Command::CreateUser { id, input })
+        }
+        ResourceKind::Group => {
+            let id = GroupId::random();
+            (id.to_string(), Command::CreateGroup { id, input })
+        }
+    };
+    submit(&state, &caller, &ctx, command).await?;
+    let r = state
+        .directory
+        .get_projected(kind, &id, &projection, &ctx.base_url)?;
+    let location = format!("{}{}/{id}", ctx.base_url, kind.endpoint());
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, location));
+    Ok(scim_json(res, &r))
+}
+
+async fn replace(
+    req: HttpRequest,
+    caller: Authenticated,
+    ctx: RequestContext,
+    kind: web::Data<ResourceKind>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let kind = **kind;
+    let raw = ids(kind, &id)?;
+    let p = Params::of(&req)?;
+    let projection = p.projection(&state, kind)?;
+    let body = json_body(payload, state.max_body_bytes).await?;
+    let input = parse_resource(&state.registry, kind, &body)?;
+    let if_match = if_match(&req);
+    let command = match kind {
+        ResourceKind::User => Command::ReplaceUser {
+            id: UserId::from_bytes(raw),
+            input,
+            if_match,
+        },
+        ResourceKind::Group => Command::ReplaceGroup {
+            id: GroupId::from_bytes(raw),
+            input,
+            if_match,
+        },
+    };
+    submit(&state, &caller, &ctx, command).await?;
+    let r = state
+        .directory
+        .get_projected(kind, &id, &projection, &ctx.base_url)?;
+    Ok(scim_json(HttpResponse::Ok(), &r))
+}
+
+async fn patch_resource(
+    req: HttpRequest,
+    caller: Authenticated,
+    ctx: RequestContext,
+    kind: web::Data<ResourceKind>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let kind = **kind;
+    let raw = ids(kind, &id)?;
+    let p = Params::of(&req)?;
+    let projection = p.projection(&state, kind)?;
+    let body = json_body(payload, state.max_body_bytes).await?;
+    let ops = patch::parse_patch(&body)?;
+    let if_match = if_match(&req);
+    let command = match kind {
+        ResourceKind::User => Command::PatchUser {
+            id: UserId::from_bytes(raw),
+            ops,
+            if_match,
+        },
+        ResourceKind::Group => {
+            let (ops, members) = patch::split_members(&state.registry, ops)?;
+            Command::PatchGroup {
+                id: GroupId::from_bytes(raw),
+                ops,
+                members,
+                if_match,
+            }
+        }
+    };
+    submit(&state, &caller, &ctx, command).await?;
+    // Users: 200 with the resource (Entra, R1). Groups: 204 (Entra reads never want the member
+    // list echoed) unless the client asked for attributes.
+    let wants_body = kind == ResourceKind::User || p.get("attributes").is_some();
+    if !wants_body {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    let r = state
+        .directory
+        .get_projected(kind, &id, &projection, &ctx.base_url)?;
+    Ok(scim_json(HttpResponse::Ok(), &r))
+}
+
+async fn delete(
+    req: HttpRequest,
+    caller: Authenticated,
+    ctx: RequestContext,
+    kind: web::Data<ResourceKind>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let kind = **kind;
+    let raw = ids(kind, &id)?;
+    let if_match = if_match(&req);
+    let command = match kind {
+        ResourceKind::User => Command::DeleteUser {
+            id: UserId::from_bytes(raw),
+            if_match,
+        },
+        ResourceKind::Group => Command::DeleteGroup {
+            id: GroupId::from_bytes(raw),
+            if_match,
+        },
+    };
+    submit(&state, &caller, &ctx, command).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

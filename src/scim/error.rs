@@ -1,0 +1,74 @@
+//! The protocol-level error: what a SCIM request got wrong, in RFC 7644 §3.12 terms.
+//!
+//! Every parser and validator in `scim/` returns [`ScimError`]; the HTTP status it becomes is decided
+//! once, by [`ScimError::status`], and written out by `http/error.rs`.
+
+/// Result alias for the protocol layer.
+pub type Result<T, E = ScimError> = std::result::Result<T, E>;
+
+/// A request the protocol rejects. Each variant names its status and `scimType`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScimError {
+    /// 400 `invalidFilter`: the filter cannot be parsed or names what the schema does not have.
+    #[error("{0}")]
+    InvalidFilter(String),
+    /// 400 `invalidSyntax`: the body is not valid JSON or not the shape the operation expects.
+    #[error("{0}")]
+    InvalidSyntax(String),
+    /// 400 `invalidValue`: a value has the wrong type, is missing when required, or is not allowed.
+    #[error("{0}")]
+    InvalidValue(String),
+    /// 400 `invalidPath`: a PATCH path is malformed or names an unknown attribute.
+    #[error("{0}")]
+    InvalidPath(String),
+    /// 400 `noTarget`: a PATCH path with a filter matched nothing where a target is required.
+    #[error("{0}")]
+    NoTarget(String),
+    /// 400 `mutability`: an attempt to change a readOnly or immutable attribute.
+    #[error("{0}")]
+    Mutability(String),
+    /// 400 `tooMany`: the request asks for more than the server allows (filter size, page size).
+    #[error("{0}")]
+    TooMany(String),
+}
+
+impl ScimError {
+    /// The RFC 7644 `scimType` keyword.
+    pub fn scim_type(&self) -> &'static str {
+        match self {
+            Self::InvalidFilter(_) => "invalidFilter",
+            Self::InvalidSyntax(_) => "invalidSyntax",
+            Self::InvalidValue(_) => "invalidValue",
+            Self::InvalidPath(_) => "invalidPath",
+            Self::NoTarget(_) => "noTarget",
+            Self::Mutability(_) => "mutability",
+            Self::TooMany(_) => "tooMany",
+        }
+    }
+
+    /// The HTTP status: every protocol error is a client error (RFC 7644 §3.12).
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidFilter(_)
+            | Self::InvalidSyntax(_)
+            | Self::InvalidValue(_)
+            | Self::InvalidPath(_)
+            | Self::NoTarget(_)
+            | Self::Mutability(_)
+            | Self::TooMany(_) => 400,
+        }
+    }
+
+    /// The human-readable `detail`.
+    pub fn detail(&self) -> &str {
+        match self {
+            Self::InvalidFilter(d)
+            | Self::InvalidSyntax(d)
+            | Self::InvalidValue(d)
+            | Self::InvalidPath(d)
+            | Self::NoTarget(d)
+            | Self::Mutability(d)
+            | Self::TooMany(d) => d,
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The service layer: the single writer (queue + group commit), queries over the views, and tokens.
+//! Must not import actix.
+
+pub mod error;
+pub mod query;
+pub mod tokens;
+pub mod writer;
+
+pub use error::{Result, ServiceError};

@@ -1,0 +1,168 @@
+//! Storage: every sled call lives in this module.
+//!
+//! Layout (see ARCHITECTURE.md): `log` (seq → [`codec::LogRecord`]) is the source of truth; `users`,
+//! `groups`, `members`, `member_of`, the three indexes and `tokens` are views projected from it in the
+//! same transaction that appends to it ([`append`]). `token_usage` (last-used times) and `meta` are not
+//! views: they are bookkeeping that a rebuild leaves alone.
+//!
+//! Must not import actix.
+
+pub mod append;
+pub mod codec;
+pub mod error;
+pub mod keys;
+pub mod project;
+pub mod read;
+pub mod rebuild;
+
+use std::path::Path;
+
+pub use error::{Result, StoreError};
+
+/// Names of the view trees, in the order [`Trees::views`] lists them.
+pub const VIEW_TREES: [&str; 8] = [
+    "users",
+    "groups",
+    "members",
+    "member_of",
+    "idx_user_name",
+    "idx_user_external",
+    "idx_group_name",
+    "tokens",
+];
+
+/// The open trees of one database.
+#[derive(Clone, Debug)]
+pub struct Trees {
+    /// seq → log record.
+    pub log: sled::Tree,
+    /// user id → user record.
+    pub users: sled::Tree,
+    /// group id → group record.
+    pub groups: sled::Tree,
+    /// group id ++ user id → ().
+    pub members: sled::Tree,
+    /// user id ++ group id → ().
+    pub member_of: sled::Tree,
+    /// lowercase userName → user id.
+    pub idx_user_name: sled::Tree,
+    /// externalId (length-prefixed) ++ user id → ().
+    pub idx_user_external: sled::Tree,
+    /// lowercase displayName → group id.
+    pub idx_group_name: sled::Tree,
+    /// token id → token record.
+    pub tokens: sled::Tree,
+    /// token id → last used (ms, big-endian); not a view.
+    pub token_usage: sled::Tree,
+    /// name → value: format version and other bookkeeping.
+    pub meta: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db) -> Result<Self> {
+        Ok(Self {
+            log: db.open_tree("log")?,
+            users: db.open_tree("users")?,
+            groups: db.open_tree("groups")?,
+            members: db.open_tree("members")?,
+            member_of: db.open_tree("member_of")?,
+            idx_user_name: db.open_tree("idx_user_name")?,
+            idx_user_external: db.open_tree("idx_user_external")?,
+            idx_group_name: db.open_tree("idx_group_name")?,
+            tokens: db.open_tree("tokens")?,
+            token_usage: db.open_tree("token_usage")?,
+            meta: db.open_tree("meta")?,
+        })
+    }
+
+    /// The view trees, in [`VIEW_TREES`] order.
+    pub fn views(&self) -> [&sled::Tree; 8] {
+        [
+            &self.users,
+            &self.groups,
+            &self.members,
+            &self.member_of,
+            &self.idx_user_name,
+            &self.idx_user_external,
+            &self.idx_group_name,
+            &self.tokens,
+        ]
+    }
+}
+
+/// An open database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+    /// Its trees.
+    pub trees: Trees,
+}
+
+/// `meta` key holding the stored-format number.
+const META_FORMAT: &[u8] = b"format";
+
+impl Store {
+    /// Open (or create) the database in `dir`. Refuses data written by a newer scimd.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::Locked(dir.display().to_string())
+                }
+                sled::Error::Io(ref io) if io.to_string().contains("lock") => {
+                    StoreError::Locked(dir.display().to_string())
+                }
+                other => StoreError::Sled(other),
+            })?;
+        Self::init(db)
+    }
+
+    /// A throwaway in-memory database (tests, `verify`'s scratch space).
+    pub fn temporary() -> Result<Self> {
+        Self::init(sled::Config::new().temporary(true).open()?)
+    }
+
+    fn init(db: sled::Db) -> Result<Self> {
+        let trees = Trees::open(&db)?;
+        match trees.meta.get(META_FORMAT)? {
+            None => {
+                trees
+                    .meta
+                    .insert(META_FORMAT, &codec::FORMAT.to_be_bytes())?;
+            }
+            Some(v) => {
+                let found = <[u8; 2]>::try_from(v.as_ref())
+                    .map(u16::from_be_bytes)
+                    .map_err(|_| StoreError::Decode {
+                        what: "format number",
+                        detail: "not two bytes".into(),
+                    })?;
+                if found > codec::FORMAT {
+                    return Err(StoreError::NewerFormat {
+                        what: "the data directory",
+                        found,
+                        supported: codec::FORMAT,
+                    });
+                }
+            }
+        }
+        Ok(Self { db, trees })
+    }
+
+    /// Make everything written so far durable. The writer calls this once per batch.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The sequence number the next log record gets.
+    pub fn next_seq(&self) -> Result<u64> {
+        Ok(match self.trees.log.last()? {
+            Some((k, _)) => keys::seq_from(&k).map_or(1, |s| s + 1),
+            None => 1,
+        })
+    }
+}

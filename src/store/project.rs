@@ -1,0 +1,253 @@
+//! Projections: how one event changes the views. Dumb by design: the event carries the facts, this
+//! code writes them by key, and it never rejects (rules live in `domain::decide`). The same function
+//! runs live inside the append transaction and during `rebuild-views`, so both produce the same bytes.
+
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use crate::domain::event::{Event, GroupSnapshot, UserSnapshot};
+use crate::domain::ids::{GroupId, UserId};
+
+use super::codec::{self, GroupRecord, TokenRecord, UserRecord};
+use super::keys;
+use super::StoreError;
+
+/// Transaction error type used throughout the write path.
+pub type TxError = ConflictableTransactionError<StoreError>;
+
+/// The view trees inside one transaction.
+pub struct TxViews<'a> {
+    /// users
+    pub users: &'a TransactionalTree,
+    /// groups
+    pub groups: &'a TransactionalTree,
+    /// members
+    pub members: &'a TransactionalTree,
+    /// member_of
+    pub member_of: &'a TransactionalTree,
+    /// idx_user_name
+    pub idx_user_name: &'a TransactionalTree,
+    /// idx_user_external
+    pub idx_user_external: &'a TransactionalTree,
+    /// idx_group_name
+    pub idx_group_name: &'a TransactionalTree,
+    /// tokens
+    pub tokens: &'a TransactionalTree,
+}
+
+fn abort(e: StoreError) -> TxError {
+    ConflictableTransactionError::Abort(e)
+}
+
+/// Decode inside a transaction (a failure aborts it).
+pub fn tx_decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, TxError> {
+    codec::decode(what, bytes).map_err(abort)
+}
+
+fn tx_encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, TxError> {
+    codec::encode(what, value).map_err(abort)
+}
+
+impl TxViews<'_> {
+    /// The user record `id`, if any.
+    pub fn user_record(&self, id: UserId) -> Result<Option<UserRecord>, TxError> {
+        self.users
+            .get(id.as_bytes())?
+            .map(|v| tx_decode("user record", &v))
+            .transpose()
+    }
+
+    /// The group record `id`, if any.
+    pub fn group_record(&self, id: GroupId) -> Result<Option<GroupRecord>, TxError> {
+        self.groups
+            .get(id.as_bytes())?
+            .map(|v| tx_decode("group record", &v))
+            .transpose()
+    }
+
+    fn put_user(&self, id: UserId, rec: &UserRecord) -> Result<(), TxError> {
+        self.users
+            .insert(id.as_bytes(), tx_encode("user record", rec)?)?;
+        Ok(())
+    }
+
+    fn put_group(&self, id: GroupId, rec: &GroupRecord) -> Result<(), TxError> {
+        self.groups
+            .insert(id.as_bytes(), tx_encode("group record", rec)?)?;
+        Ok(())
+    }
+
+    /// Write `user` (created or changed) and keep the indexes in step with its names.
+    fn write_user(&self, user: &UserSnapshot, seq: u64, time_ms: i64) -> Result<(), TxError> {
+        let old = self.user_record(user.id)?;
+        if let Some(old) = &old {
+            let (name, ext) = names_of(&old.doc, "userName");
+            if let Some(name) = name {
+                self.idx_user_name.remove(keys::name(&name))?;
+            }
+            if let Some(ext) = ext {
+                self.idx_user_external.remove(keys::external(&ext, user.id))?;
+            }
+        }
+        self.idx_user_name
+            .insert(keys::name(user.user_name.as_str()), &user.id.as_bytes()[..])?;
+        if let Some(ext) = &user.external_id {
+            self.idx_user_external
+                .insert(keys::external(ext, user.id), &[][..])?;
+        }
+        self.put_user(
+            user.id,
+            &UserRecord {
+                doc: user.doc.clone(),
+                created_ms: old.as_ref().map_or(time_ms, |o| o.created_ms),
+                last_modified_ms: time_ms,
+                version: seq,
+            },
+        )
+    }
+
+    fn write_group(&self, group: &GroupSnapshot, seq: u64, time_ms: i64) -> Result<(), TxError> {
+        let old = self.group_record(group.id)?;
+        if let Some(old) = &old {
+            if let (Some(name), _) = names_of(&old.doc, "displayName") {
+                self.idx_group_name.remove(keys::name(&name))?;
+            }
+        }
+        self.idx_group_name.insert(
+            keys::name(group.display_name.as_str()),
+            &group.id.as_bytes()[..],
+        )?;
+        self.put_group(
+            group.id,
+            &GroupRecord {
+                doc: group.doc.clone(),
+                created_ms: old.as_ref().map_or(time_ms, |o| o.created_ms),
+                last_modified_ms: time_ms,
+                version: seq,
+                member_count: old.as_ref().map_or(0, |o| o.member_count),
+            },
+        )
+    }
+
+    /// Bump a group's version and adjust its member count after a membership change.
+    fn touch_group(
+        &self,
+        id: GroupId,
+        added: u64,
+        removed: u64,
+        seq: u64,
+        time_ms: i64,
+    ) -> Result<(), TxError> {
+        if let Some(mut rec) = self.group_record(id)? {
+            rec.member_count = rec.member_count.saturating_add(added).saturating_sub(removed);
+            rec.version = seq;
+            rec.last_modified_ms = time_ms;
+            self.put_group(id, &rec)?;
+        }
+        Ok(())
+    }
+
+    /// Apply one event. Never rejects: a fact that no longer fits (a member of a vanished group) is
+    /// written as far as it applies.
+    pub fn apply(&self, event: &Event, seq: u64, time_ms: i64) -> Result<(), TxError> {
+        match event {
+            Event::UserCreated(user) => self.write_user(user, seq, time_ms),
+            Event::UserUpdated { user, .. }
+            | Event::UserDeactivated { user, .. }
+            | Event::UserReactivated { user, .. } => self.write_user(user, seq, time_ms),
+            Event::UserDeleted {
+                id,
+                user_name,
+                external_id,
+                groups,
+            } => {
+                self.users.remove(id.as_bytes())?;
+                self.idx_user_name.remove(keys::name(user_name.as_str()))?;
+                if let Some(ext) = external_id {
+                    self.idx_user_external.remove(keys::external(ext, *id))?;
+                }
+                for g in groups {
+                    let was = self.members.remove(&keys::membership(*g, *id)[..])?;
+                    self.member_of.remove(&keys::member_of(*id, *g)[..])?;
+                    if was.is_some() {
+                        self.touch_group(*g, 0, 1, seq, time_ms)?;
+                    }
+                }
+                Ok(())
+            }
+            Event::GroupCreated(group)
+            | Event::GroupUpdated { group, .. }
+            | Event::GroupRenamed { group, .. } => self.write_group(group, seq, time_ms),
+            Event::MembersAdded { group, users, .. } => {
+                let mut n = 0;
+                for u in users {
+                    let prev = self
+                        .members
+                        .insert(&keys::membership(*group, *u)[..], &[][..])?;
+                    self.member_of
+                        .insert(&keys::member_of(*u, *group)[..], &[][..])?;
+                    if prev.is_none() {
+                        n += 1;
+                    }
+                }
+                self.touch_group(*group, n, 0, seq, time_ms)
+            }
+            Event::MembersRemoved { group, users, .. } => {
+                let mut n = 0;
+                for u in users {
+                    let prev = self.members.remove(&keys::membership(*group, *u)[..])?;
+                    self.member_of.remove(&keys::member_of(*u, *group)[..])?;
+                    if prev.is_some() {
+                        n += 1;
+                    }
+                }
+                self.touch_group(*group, 0, n, seq, time_ms)
+            }
+            Event::GroupDeleted {
+                id,
+                display_name,
+                members,
+                ..
+            } => {
+                self.groups.remove(id.as_bytes())?;
+                self.idx_group_name
+                    .remove(keys::name(display_name.as_str()))?;
+                for u in members {
+                    self.members.remove(&keys::membership(*id, *u)[..])?;
+                    self.member_of.remove(&keys::member_of(*u, *id)[..])?;
+                }
+                Ok(())
+            }
+            Event::TokenIssued {
+                id,
+                name,
+                secret_sha256,
+            } => {
+                let rec = TokenRecord {
+                    name: name.clone(),
+                    secret_sha256: *secret_sha256,
+                    created_ms: time_ms,
+                    revoked_ms: None,
+                };
+                self.tokens
+                    .insert(id.as_bytes(), tx_encode("token record", &rec)?)?;
+                Ok(())
+            }
+            Event::TokenRevoked { id, .. } => {
+                if let Some(v) = self.tokens.get(id.as_bytes())? {
+                    let mut rec: TokenRecord = tx_decode("token record", &v)?;
+                    rec.revoked_ms = Some(time_ms);
+                    self.tokens
+                        .insert(id.as_bytes(), tx_encode("token record", &rec)?)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The name attribute and externalId of a stored document (JSON text).
+fn names_of(doc: &str, name_attr: &str) -> (Option<String>, Option<String>) {
+    let v: serde_json::Value = serde_json::from_str(doc).unwrap_or_default();
+    let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    (get(name_attr), get("externalId"))
+}
