@@ -52,8 +52,9 @@ pub enum Applied {
 /// Decide and append `batch` in one transaction, numbering from `first_seq`, stamped `time_ms`.
 /// Returns one outcome per command and the next free sequence number.
 ///
-/// Only `batch[0]` may need a membership scan (`Command::needs_scan`): scans read the committed trees,
-/// which are current only before this transaction writes anything.
+/// Only `batch[0]` may need a membership scan (`Command::needs_scan`). sled cannot scan inside a
+/// transaction (and a tree iterator would wait on the transaction's own lock), so that scan is done
+/// here, before the transaction starts, on the committed trees, which then hold every earlier write.
 pub fn append_batch(
     store: &Store,
     reg: &Registry,
@@ -62,6 +63,10 @@ pub fn append_batch(
     time_ms: i64,
 ) -> Result<(Vec<Applied>, u64)> {
     let t = &store.trees;
+    let scanned = match batch.first() {
+        Some(p) if p.command.needs_scan() => Scanned::for_command(t, &p.command)?,
+        _ => Scanned::default(),
+    };
     let trees = [
         t.log.clone(),
         t.users.clone(),
@@ -90,8 +95,7 @@ pub fn append_batch(
         for (i, p) in batch.iter().enumerate() {
             let ctx = DecideViews {
                 tx: &views,
-                committed: t,
-                scans_allowed: i == 0,
+                scanned: if i == 0 { Some(&scanned) } else { None },
             };
             let record = |entry: Entry, seq: u64| -> Result<(), TxError> {
                 let rec = LogRecord {
@@ -158,11 +162,35 @@ fn target_name(command: &Command) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// [`Views`] for `decide`: point reads through the transaction, scans on the committed trees.
+/// Membership lists read before the transaction for the one command that needs them.
+#[derive(Debug, Default)]
+struct Scanned {
+    groups_of: Option<(UserId, Vec<GroupId>)>,
+    members_of: Option<(GroupId, Vec<UserId>)>,
+}
+
+impl Scanned {
+    fn for_command(t: &Trees, command: &Command) -> Result<Self> {
+        Ok(match command {
+            Command::DeleteUser { id, .. } => Self {
+                groups_of: Some((*id, read::groups_of(t, *id)?)),
+                members_of: None,
+            },
+            Command::DeleteGroup { id, .. }
+            | Command::ReplaceGroup { id, .. }
+            | Command::PatchGroup { id, .. } => Self {
+                groups_of: None,
+                members_of: Some((*id, read::members_of(t, *id).collect::<Result<Vec<_>>>()?)),
+            },
+            _ => Self::default(),
+        })
+    }
+}
+
+/// [`Views`] for `decide`: point reads through the transaction, scans from [`Scanned`].
 struct DecideViews<'a> {
     tx: &'a TxViews<'a>,
-    committed: &'a Trees,
-    scans_allowed: bool,
+    scanned: Option<&'a Scanned>,
 }
 
 fn parse_doc(doc: &str) -> Result<Document, TxError> {
@@ -197,16 +225,11 @@ fn group_state(rec: GroupRecord) -> Result<GroupState, TxError> {
     })
 }
 
-impl DecideViews<'_> {
-    fn check_scan(&self) -> Result<(), TxError> {
-        if self.scans_allowed {
-            Ok(())
-        } else {
-            Err(sled::transaction::ConflictableTransactionError::Abort(
-                StoreError::Io("internal: membership scan requested mid-batch".into()),
-            ))
-        }
-    }
+fn unscanned() -> TxError {
+    // A bug, not a client error: `Command::needs_scan` and `Scanned::for_command` disagree.
+    sled::transaction::ConflictableTransactionError::Abort(StoreError::Io(
+        "internal: a membership scan was not prepared for this command".into(),
+    ))
 }
 
 impl Views for DecideViews<'_> {
@@ -245,16 +268,17 @@ impl Views for DecideViews<'_> {
     }
 
     fn groups_of(&self, user: UserId) -> Result<Vec<GroupId>, TxError> {
-        self.check_scan()?;
-        read::groups_of(self.committed, user)
-            .map_err(sled::transaction::ConflictableTransactionError::Abort)
+        match self.scanned.and_then(|s| s.groups_of.as_ref()) {
+            Some((id, groups)) if *id == user => Ok(groups.clone()),
+            _ => Err(unscanned()),
+        }
     }
 
     fn members_of(&self, group: GroupId) -> Result<Vec<UserId>, TxError> {
-        self.check_scan()?;
-        read::members_of(self.committed, group)
-            .collect::<Result<Vec<_>>>()
-            .map_err(sled::transaction::ConflictableTransactionError::Abort)
+        match self.scanned.and_then(|s| s.members_of.as_ref()) {
+            Some((id, members)) if *id == group => Ok(members.clone()),
+            _ => Err(unscanned()),
+        }
     }
 
     fn token(&self, id: TokenId) -> Result<Option<TokenState>, TxError> {

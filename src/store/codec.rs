@@ -183,38 +183,29 @@ mod tests {
     #[test]
     fn golden_bytes_of_a_log_record() {
         let bytes = encode("log record", &sample()).unwrap();
-        assert_eq!(
-            hex(&bytes),
-            concat!(
-                "0001",                               // format 1
-                "07",                                 // seq (varint)
-                "fc0070cb779b010000",                 // time_ms
-                "01", "10", "01010101010101010101010101010101", // Some(token id)
-                "08", "456e74726120494400",           // placeholder, replaced below
-            )
-            .replace("456e74726120494400", &hex(b"Entra ID"))
-            + &golden_tail()
-        );
+        let golden = [
+            "0001",                                     // format 1 (big-endian u16)
+            "07",                                       // seq 7 (varint)
+            "fd0050b5ed36030000",                       // time_ms (zigzag varint, 8-byte form)
+            "01", "01010101010101010101010101010101",   // Some(token id), 16 raw bytes
+            "08", "456e747261204944",                   // client "Entra ID"
+            "02", "7231",                               // request id "r1"
+            "01", "08", "31302e302e302e31",             // Some("10.0.0.1")
+            "00",                                       // Entry::Event
+            "01",                                       // Event::UserUpdated
+            "02020202020202020202020202020202",         // user id
+            "03", "614062",                             // userName "a@b"
+            "00",                                       // externalId None
+            "02", "7b7d",                               // doc "{}"
+            "01",                                       // one change
+            "05", "7469746c65",                         // path "title"
+            "00",                                       // old None
+            "01", "03", "227822",                       // new Some("\"x\"")
+        ]
+        .concat();
+        assert_eq!(hex(&bytes), golden);
         let back: LogRecord = decode("log record", &bytes).unwrap();
         assert_eq!(back, sample());
-    }
-
-    fn golden_tail() -> String {
-        [
-            "02", "7231",                                 // request id "r1"
-            "01", "08", "31302e302e302e31",               // Some("10.0.0.1")
-            "00",                                         // Entry::Event
-            "01",                                         // Event::UserUpdated
-            "10", "02020202020202020202020202020202",     // user id
-            "03", "614062",                               // userName "a@b"
-            "00",                                         // externalId None
-            "02", "7b7d",                                 // doc "{}"
-            "01",                                         // one change
-            "05", "7469746c65",                           // "title"
-            "00",                                         // old None
-            "01", "03", "227822",                         // new Some("\"x\"")
-        ]
-        .concat()
     }
 
     #[test]

@@ -1,0 +1,306 @@
+//! Test harness: starts the real `scimd` binary on `127.0.0.1:0` with a temporary data directory,
+//! talks to it over HTTP(S), and runs its CLI. Servers are killed when the handle drops.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Path of the binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_scimd")
+}
+
+/// A running server.
+pub struct Server {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT` or `https://…`.
+    pub root: String,
+    /// Data directory (kept across restarts).
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    tls: bool,
+    extra_env: Vec<(String, String)>,
+    agent: ureq::Agent,
+}
+
+/// A response: status, headers we care about, parsed body (Null when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub location: Option<String>,
+    pub etag: Option<String>,
+    pub www_authenticate: Option<String>,
+    pub body: Value,
+}
+
+impl Server {
+    /// Plain HTTP on loopback (the common case for API tests).
+    pub fn plain() -> Self {
+        Self::start(false, Vec::new())
+    }
+
+    /// HTTPS with the self-signed certificate scimd generates.
+    pub fn tls() -> Self {
+        Self::start(true, Vec::new())
+    }
+
+    /// Plain HTTP with extra `SCIMD_*` environment.
+    pub fn plain_with_env(env: &[(&str, &str)]) -> Self {
+        Self::start(
+            false,
+            env.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    fn start(tls: bool, extra_env: Vec<(String, String)>) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        let mut s = Self {
+            child: None,
+            root: String::new(),
+            data_dir,
+            _tmp: Some(tmp),
+            tls,
+            extra_env,
+            agent: ureq::agent(),
+        };
+        s.launch();
+        s
+    }
+
+    /// Start (or restart) the process on the same data directory.
+    pub fn launch(&mut self) {
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .env_remove("SCIMD_CONFIG")
+            .env("SCIMD_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.log_path())
+                    .unwrap(),
+            ));
+        if !self.tls {
+            cmd.arg("--plain-http");
+        }
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        std::fs::create_dir_all(self.log_path().parent().unwrap()).ok();
+        let mut child = cmd.spawn().expect("spawn scimd");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("scimd listening on ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        let root = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("scimd did not start; log:\n{}", self.log()));
+        self.root = root;
+        self.child = Some(child);
+        self.agent = if self.tls {
+            tls_agent(&self.data_dir.join("tls/cert.pem"))
+        } else {
+            ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(30))
+                .build()
+        };
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.data_dir.with_file_name("scimd.log")
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// SIGKILL: no clean shutdown, no final flush.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns whether it exited with status 0.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()
+            .unwrap();
+        for _ in 0..600 {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        c.kill().ok();
+        false
+    }
+
+    /// The SCIM base URL.
+    pub fn scim(&self) -> String {
+        format!("{}/scim/v2", self.root)
+    }
+
+    /// Run the CLI against this server's data directory.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli_in(&self.data_dir, args)
+    }
+
+    /// Issue a token through the CLI and return it.
+    pub fn token(&self, name: &str) -> String {
+        let out = self.cli(&["token", "add", "--name", name, "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A request to a path below the SCIM base (or an absolute path when it starts with `//`).
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        self.raw(method, path, token, body.map(|b| b.to_string()))
+    }
+
+    /// Like [`Server::call`] with a raw body.
+    pub fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Option<String>) -> Reply {
+        let url = match path.strip_prefix("//") {
+            Some(p) => format!("{}/{p}", self.root),
+            None => format!("{}{path}", self.scim()),
+        };
+        let mut req = self.agent.request(method, &url);
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let res = match body {
+            Some(b) => req
+                .set("Content-Type", "application/scim+json")
+                .send_string(&b),
+            None => req.call(),
+        };
+        let res = match res {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {url}: {e}"),
+        };
+        let header = |n: &str| res.header(n).map(str::to_owned);
+        let status = res.status();
+        let content_type = header("content-type").unwrap_or_default();
+        let location = header("location");
+        let etag = header("etag");
+        let www_authenticate = header("www-authenticate");
+        let text = res.into_string().unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            content_type,
+            location,
+            etag,
+            www_authenticate,
+            body,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Run the CLI on a data directory.
+pub fn cli_in(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("SCIMD_CONFIG")
+        .output()
+        .unwrap()
+}
+
+/// An agent that trusts exactly the given PEM certificate.
+pub fn tls_agent(cert: &Path) -> ureq::Agent {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut BufReader::new(std::fs::File::open(cert).unwrap())) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    ureq::AgentBuilder::new()
+        .tls_config(Arc::new(config))
+        .timeout(Duration::from_secs(30))
+        .build()
+}
+
+/// Assert a SCIM error body: schema, `status` as a string, optional `scimType`.
+pub fn assert_scim_error(r: &Reply, status: u16, scim_type: Option<&str>) {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    assert!(r.content_type.starts_with("application/scim+json"), "{}", r.content_type);
+    assert_eq!(
+        r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body["status"], status.to_string(), "{:?}", r.body);
+    match scim_type {
+        Some(t) => assert_eq!(r.body["scimType"], t, "{:?}", r.body),
+        None => assert!(r.body.get("scimType").is_none(), "{:?}", r.body),
+    }
+}
+
+/// Load a JSON fixture from `tests/fixtures/`, replacing `{{name}}` placeholders.
+pub fn fixture(name: &str, vars: &[(&str, &str)]) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (k, v) in vars {
+        text = text.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Percent-encode a query value the way Entra does (`+` for spaces).
+pub fn q(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
