@@ -167,8 +167,8 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
 
 /// Open everything and serve until SIGINT/SIGTERM.
 pub fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.listen)
-        .with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
     actix_web::rt::System::new().block_on(run(listener, config))
 }
 

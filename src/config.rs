@@ -163,7 +163,9 @@ impl Config {
             None => Settings::default(),
         };
         let s = from_file.overlay(Settings::from_env(&env)?).overlay(flags);
-        let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let data_dir = s
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let listen_text = s.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse().map_err(|_| ConfigError::Invalid {
             key: "listen",
@@ -251,14 +253,31 @@ mod tests {
     fn defaults_file_env_flags_override_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("scimd.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:1000\"\ndata_dir = \"/f\"\nmax_body_bytes = 4096\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1000\"\ndata_dir = \"/f\"\nmax_body_bytes = 4096\n",
+        )
+        .unwrap();
         let c = Config::resolve(Some(&file), env(&[]), Settings::default()).unwrap();
         assert_eq!(c.listen.port(), 1000);
         assert_eq!(c.admin_socket, PathBuf::from("/f/admin.sock"));
-        let c = Config::resolve(Some(&file), env(&[("SCIMD_LISTEN", "127.0.0.1:2000")]), Settings::default()).unwrap();
+        let c = Config::resolve(
+            Some(&file),
+            env(&[("SCIMD_LISTEN", "127.0.0.1:2000")]),
+            Settings::default(),
+        )
+        .unwrap();
         assert_eq!(c.listen.port(), 2000);
-        let flags = Settings { listen: Some("127.0.0.1:3000".into()), ..Settings::default() };
-        let c = Config::resolve(Some(&file), env(&[("SCIMD_LISTEN", "127.0.0.1:2000")]), flags).unwrap();
+        let flags = Settings {
+            listen: Some("127.0.0.1:3000".into()),
+            ..Settings::default()
+        };
+        let c = Config::resolve(
+            Some(&file),
+            env(&[("SCIMD_LISTEN", "127.0.0.1:2000")]),
+            flags,
+        )
+        .unwrap();
         assert_eq!(c.listen.port(), 3000);
         let d = Config::resolve(None, env(&[]), Settings::default()).unwrap();
         assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
@@ -273,9 +292,17 @@ mod tests {
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
         let e = Config::resolve(Some(&file), env(&[]), Settings::default()).unwrap_err();
         assert!(e.to_string().contains("lisen"), "{e}");
-        let e = Config::resolve(None, env(&[("SCIMD_PLAIN_HTTP", "maybe")]), Settings::default()).unwrap_err();
+        let e = Config::resolve(
+            None,
+            env(&[("SCIMD_PLAIN_HTTP", "maybe")]),
+            Settings::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("SCIMD_PLAIN_HTTP"), "{e}");
-        let flags = Settings { tls_cert: Some("/c".into()), ..Settings::default() };
+        let flags = Settings {
+            tls_cert: Some("/c".into()),
+            ..Settings::default()
+        };
         assert!(Config::resolve(None, env(&[]), flags).is_err());
     }
 }

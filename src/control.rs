@@ -113,7 +113,11 @@ impl Admin {
             request_id: uuid::Uuid::new_v4().simple().to_string(),
             client_addr: None,
         };
-        match self.writer.submit_blocking(pending).map_err(|e| e.to_string())? {
+        match self
+            .writer
+            .submit_blocking(pending)
+            .map_err(|e| e.to_string())?
+        {
             Applied::Accepted { .. } => Ok(()),
             Applied::Rejected { rejection, .. } => Err(rejection.to_string()),
         }

@@ -135,7 +135,8 @@ fn generate(cert: &Path, key: &Path) -> Result<(), TlsError> {
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
-    let ck = rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let ck =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
     if let Some(dir) = cert.parent() {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
@@ -173,7 +174,10 @@ mod tests {
         assert_eq!(first.fingerprint, again.fingerprint);
         use std::os::unix::fs::PermissionsExt;
         let (_, key) = self_signed_paths(dir.path());
-        assert_eq!(std::fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

@@ -12,10 +12,27 @@ fn malformed_requests_get_precise_scim_errors() {
     let t = Some(t.as_str());
 
     // Bodies.
-    assert_scim_error(&s.raw("POST", "/Users", t, Some("{not json".into())), 400, Some("invalidSyntax"));
-    assert_scim_error(&s.raw("POST", "/Users", t, Some(String::new())), 400, Some("invalidSyntax"));
-    assert_scim_error(&s.raw("POST", "/Users", t, Some("[1,2]".into())), 400, Some("invalidSyntax"));
-    let r = s.call("POST", "/Users", t, Some(&json!({"displayName": "No Name"})));
+    assert_scim_error(
+        &s.raw("POST", "/Users", t, Some("{not json".into())),
+        400,
+        Some("invalidSyntax"),
+    );
+    assert_scim_error(
+        &s.raw("POST", "/Users", t, Some(String::new())),
+        400,
+        Some("invalidSyntax"),
+    );
+    assert_scim_error(
+        &s.raw("POST", "/Users", t, Some("[1,2]".into())),
+        400,
+        Some("invalidSyntax"),
+    );
+    let r = s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(&json!({"displayName": "No Name"})),
+    );
     assert_scim_error(&r, 400, Some("invalidValue"));
     assert!(r.body["detail"].as_str().unwrap().contains("userName"));
     for body in [
@@ -27,53 +44,172 @@ fn malformed_requests_get_precise_scim_errors() {
         json!({"userName": "a", "urn:example:unknown:2.0:User": {"x": 1}}),
         json!({"userName": "a\u{0007}b"}),
     ] {
-        assert_scim_error(&s.call("POST", "/Users", t, Some(&body)), 400, Some("invalidValue"));
+        assert_scim_error(
+            &s.call("POST", "/Users", t, Some(&body)),
+            400,
+            Some("invalidValue"),
+        );
     }
-    assert_scim_error(&s.call("POST", "/Groups", t, Some(&json!({"members": []}))), 400, Some("invalidValue"));
+    assert_scim_error(
+        &s.call("POST", "/Groups", t, Some(&json!({"members": []}))),
+        400,
+        Some("invalidValue"),
+    );
 
     // Oversized body: 413 with a SCIM body.
     let big = json!({"userName": "x".repeat(5000)});
-    assert_scim_error(&s.call("POST", "/Users", t, Some(&big)), 413, Some("tooLarge"));
+    assert_scim_error(
+        &s.call("POST", "/Users", t, Some(&big)),
+        413,
+        Some("tooLarge"),
+    );
 
     // Unknown ids: 404 for every method; ids that are not even UUIDs too.
-    for id in ["00000000-0000-0000-0000-000000000000", "alice@contoso.com", "%20"] {
-        for (m, body) in [("GET", None), ("DELETE", None), ("PUT", Some(json!({"userName": "z"}))),
-            ("PATCH", Some(json!({"Operations": []})))] {
+    for id in [
+        "00000000-0000-0000-0000-000000000000",
+        "alice@contoso.com",
+        "%20",
+    ] {
+        for (m, body) in [
+            ("GET", None),
+            ("DELETE", None),
+            ("PUT", Some(json!({"userName": "z"}))),
+            ("PATCH", Some(json!({"Operations": []}))),
+        ] {
             let r = s.call(m, &format!("/Users/{id}"), t, body.as_ref());
             assert_scim_error(&r, 404, None);
         }
     }
 
     // PATCH bodies.
-    let u = s.call("POST", "/Users", t, Some(&json!({"userName": "p@x"}))).body["id"].as_str().unwrap().to_owned();
+    let u = s
+        .call("POST", "/Users", t, Some(&json!({"userName": "p@x"})))
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let path = format!("/Users/{u}");
     let patch = |ops: serde_json::Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
-    assert_scim_error(&s.call("PATCH", &path, t, Some(&json!({"ops": []}))), 400, Some("invalidSyntax"));
-    assert_scim_error(&s.call("PATCH", &path, t, Some(&patch(json!([{"op": "frobnicate", "path": "title", "value": "x"}])))), 400, Some("invalidSyntax"));
-    assert_scim_error(&s.call("PATCH", &path, t, Some(&patch(json!([{"op": "remove"}])))), 400, Some("noTarget"));
-    assert_scim_error(&s.call("PATCH", &path, t, Some(&patch(json!([{"op": "replace", "path": "emails[type eq", "value": "x"}])))), 400, Some("invalidPath"));
-    assert_scim_error(&s.call("PATCH", &path, t, Some(&patch(json!([{"op": "replace", "path": "nosuch", "value": "x"}])))), 400, Some("invalidPath"));
-    assert_scim_error(&s.call("PATCH", &path, t, Some(&patch(json!([{"op": "replace", "path": "active", "value": "maybe"}])))), 400, Some("invalidValue"));
-    assert_scim_error(&s.call("PATCH", &path, t, Some(&patch(json!([{"op": "replace", "path": "groups", "value": []}])))), 400, Some("mutability"));
-    assert_scim_error(&s.call("PATCH", &path, t, Some(&patch(json!([{"op": "remove", "path": "userName"}])))), 400, Some("invalidValue"));
+    assert_scim_error(
+        &s.call("PATCH", &path, t, Some(&json!({"ops": []}))),
+        400,
+        Some("invalidSyntax"),
+    );
+    assert_scim_error(
+        &s.call(
+            "PATCH",
+            &path,
+            t,
+            Some(&patch(
+                json!([{"op": "frobnicate", "path": "title", "value": "x"}]),
+            )),
+        ),
+        400,
+        Some("invalidSyntax"),
+    );
+    assert_scim_error(
+        &s.call("PATCH", &path, t, Some(&patch(json!([{"op": "remove"}])))),
+        400,
+        Some("noTarget"),
+    );
+    assert_scim_error(
+        &s.call(
+            "PATCH",
+            &path,
+            t,
+            Some(&patch(
+                json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]),
+            )),
+        ),
+        400,
+        Some("invalidPath"),
+    );
+    assert_scim_error(
+        &s.call(
+            "PATCH",
+            &path,
+            t,
+            Some(&patch(
+                json!([{"op": "replace", "path": "nosuch", "value": "x"}]),
+            )),
+        ),
+        400,
+        Some("invalidPath"),
+    );
+    assert_scim_error(
+        &s.call(
+            "PATCH",
+            &path,
+            t,
+            Some(&patch(
+                json!([{"op": "replace", "path": "active", "value": "maybe"}]),
+            )),
+        ),
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &s.call(
+            "PATCH",
+            &path,
+            t,
+            Some(&patch(
+                json!([{"op": "replace", "path": "groups", "value": []}]),
+            )),
+        ),
+        400,
+        Some("mutability"),
+    );
+    assert_scim_error(
+        &s.call(
+            "PATCH",
+            &path,
+            t,
+            Some(&patch(json!([{"op": "remove", "path": "userName"}]))),
+        ),
+        400,
+        Some("invalidValue"),
+    );
     // An empty Operations list is a no-op.
-    assert_eq!(s.call("PATCH", &path, t, Some(&patch(json!([])))).status, 200);
+    assert_eq!(
+        s.call("PATCH", &path, t, Some(&patch(json!([])))).status,
+        200
+    );
 
     // Filters the parser cannot handle are 400 invalidFilter, never a silent full list.
-    for f in ["userName equals \"x\"", "userName eq", "(userName eq \"x\"", "nosuch eq \"x\"", "active gt true",
-              "meta.lastModified gt \"yesterday\"", "userName eq \"unterminated"] {
+    for f in [
+        "userName equals \"x\"",
+        "userName eq",
+        "(userName eq \"x\"",
+        "nosuch eq \"x\"",
+        "active gt true",
+        "meta.lastModified gt \"yesterday\"",
+        "userName eq \"unterminated",
+    ] {
         let r = s.call("GET", &format!("/Users?filter={}", q(f)), t, None);
         assert_scim_error(&r, 400, Some("invalidFilter"));
         assert!(!r.body["detail"].as_str().unwrap().is_empty());
     }
-    assert_scim_error(&s.call("GET", "/Users?startIndex=abc", t, None), 400, Some("invalidValue"));
-    assert_scim_error(&s.call("GET", "/Users?attributes=nosuch", t, None), 400, Some("invalidValue"));
+    assert_scim_error(
+        &s.call("GET", "/Users?startIndex=abc", t, None),
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &s.call("GET", "/Users?attributes=nosuch", t, None),
+        400,
+        Some("invalidValue"),
+    );
 
     // Unknown routes and methods: SCIM bodies, 404 / 405.
     assert_scim_error(&s.call("GET", "/Nope", t, None), 404, None);
     assert_scim_error(&s.call("GET", "//nope", t, None), 404, None);
     assert_scim_error(&s.call("DELETE", "/Users", t, None), 405, None);
-    assert_scim_error(&s.call("POST", "/ServiceProviderConfig", t, Some(&json!({}))), 405, None);
+    assert_scim_error(
+        &s.call("POST", "/ServiceProviderConfig", t, Some(&json!({}))),
+        405,
+        None,
+    );
     assert_scim_error(&s.call("PUT", "/Schemas", t, Some(&json!({}))), 405, None);
     assert_scim_error(&s.call("GET", "/Schemas/urn:nope", t, None), 404, None);
 
@@ -94,13 +230,31 @@ fn discovery_documents_describe_what_is_served() {
     let schemas = s.call("GET", "/Schemas", t, None).body;
     assert_eq!(schemas["totalResults"], 3);
     assert!(!schemas.to_string().contains("null"));
-    let user = s.call("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", t, None).body;
-    let user_name = user["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "userName").unwrap();
+    let user = s
+        .call(
+            "GET",
+            "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+            t,
+            None,
+        )
+        .body;
+    let user_name = user["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "userName")
+        .unwrap();
     assert_eq!(user_name["uniqueness"], "server");
     assert_eq!(user_name["caseExact"], false);
     let rts = s.call("GET", "/ResourceTypes", t, None).body;
-    assert_eq!(rts["Resources"][0]["schemaExtensions"][0]["schema"], "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User");
-    assert_eq!(s.call("GET", "/ResourceTypes/Group", t, None).body["endpoint"], "/Groups");
+    assert_eq!(
+        rts["Resources"][0]["schemaExtensions"][0]["schema"],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    );
+    assert_eq!(
+        s.call("GET", "/ResourceTypes/Group", t, None).body["endpoint"],
+        "/Groups"
+    );
 }
 
 #[test]
@@ -114,11 +268,25 @@ fn paging_attributes_etags_and_put() {
     }
     // Okta's Test Connector Configuration, then pages of 5 over 12 users: each exactly once.
     let r = s.call("GET", "/Users?startIndex=1&count=2", t, None).body;
-    assert_eq!((r["totalResults"].as_u64(), r["itemsPerPage"].as_u64(), r["startIndex"].as_u64()), (Some(12), Some(2), Some(1)));
+    assert_eq!(
+        (
+            r["totalResults"].as_u64(),
+            r["itemsPerPage"].as_u64(),
+            r["startIndex"].as_u64()
+        ),
+        (Some(12), Some(2), Some(1))
+    );
     let mut seen = Vec::new();
     for page in 0..3 {
         let start = page * 5 + 1;
-        let r = s.call("GET", &format!("/Users?startIndex={start}&count=5"), t, None).body;
+        let r = s
+            .call(
+                "GET",
+                &format!("/Users?startIndex={start}&count=5"),
+                t,
+                None,
+            )
+            .body;
         assert_eq!(r["startIndex"], start);
         for u in r["Resources"].as_array().unwrap() {
             seen.push(u["id"].as_str().unwrap().to_owned());
@@ -128,10 +296,23 @@ fn paging_attributes_etags_and_put() {
     seen.sort();
     seen.dedup();
     assert_eq!((n, seen.len()), (12, 12));
-    assert_eq!(s.call("GET", "/Users?count=0", t, None).body["Resources"], json!([]));
+    assert_eq!(
+        s.call("GET", "/Users?count=0", t, None).body["Resources"],
+        json!([])
+    );
 
     // attributes: only what was asked plus id and schemas.
-    let r = s.call("GET", &format!("/Users?attributes=userName&filter={}", q("userName eq \"u03@x\"")), t, None).body;
+    let r = s
+        .call(
+            "GET",
+            &format!(
+                "/Users?attributes=userName&filter={}",
+                q("userName eq \"u03@x\"")
+            ),
+            t,
+            None,
+        )
+        .body;
     let keys: Vec<&String> = r["Resources"][0].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["schemas", "id", "userName"]);
 
@@ -142,18 +323,35 @@ fn paging_attributes_etags_and_put() {
     let agent = ureq::agent();
     let url = format!("{}/Users/{id}", s.scim());
     let auth = format!("Bearer {}", t.unwrap());
-    let res = agent.get(&url).set("Authorization", &auth).set("If-None-Match", &etag).call().unwrap();
+    let res = agent
+        .get(&url)
+        .set("Authorization", &auth)
+        .set("If-None-Match", &etag)
+        .call()
+        .unwrap();
     assert_eq!(res.status(), 304);
     let put = json!({"userName": got.body["userName"], "active": false});
-    let err = agent.put(&url).set("Authorization", &auth).set("If-Match", "W/\"999999\"").send_string(&put.to_string());
+    let err = agent
+        .put(&url)
+        .set("Authorization", &auth)
+        .set("If-Match", "W/\"999999\"")
+        .send_string(&put.to_string());
     match err {
         Err(ureq::Error::Status(412, _)) => {}
         other => panic!("expected 412, got {other:?}"),
     }
     // PUT replaces: attributes not sent are gone (Okta's integration-wizard deactivation).
-    let res = agent.put(&url).set("Authorization", &auth).set("If-Match", &etag).send_string(&put.to_string()).unwrap();
+    let res = agent
+        .put(&url)
+        .set("Authorization", &auth)
+        .set("If-Match", &etag)
+        .send_string(&put.to_string())
+        .unwrap();
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.into_json().unwrap();
     assert_eq!(body["active"], false);
-    assert!(body.get("emails").is_none() && body.get("name").is_none(), "{body}");
+    assert!(
+        body.get("emails").is_none() && body.get("name").is_none(),
+        "{body}"
+    );
 }

@@ -21,7 +21,8 @@ fn acknowledged_writes_survive_sigkill() {
                 let agent = ureq::agent();
                 (0..25)
                     .map(|i| {
-                        let body = json!({"userName": format!("user{w}-{i}@contoso.com"), "active": true});
+                        let body =
+                            json!({"userName": format!("user{w}-{i}@contoso.com"), "active": true});
                         let res = agent
                             .post(&format!("{root}/Users"))
                             .set("Authorization", &format!("Bearer {t}"))
@@ -38,27 +39,53 @@ fn acknowledged_writes_survive_sigkill() {
     for h in handles {
         ids.extend(h.join().unwrap());
     }
-    let g = s.call("POST", "/Groups", Some(&t), Some(&json!({"displayName": "Crash", "members": [{"value": ids[0]}]})));
+    let g = s.call(
+        "POST",
+        "/Groups",
+        Some(&t),
+        Some(&json!({"displayName": "Crash", "members": [{"value": ids[0]}]})),
+    );
     assert_eq!(g.status, 201);
     let gid = g.body["id"].as_str().unwrap().to_owned();
-    let last = s.call("PATCH", &format!("/Users/{}", ids[1]), Some(&t), Some(&json!({
+    let last = s.call(
+        "PATCH",
+        &format!("/Users/{}", ids[1]),
+        Some(&t),
+        Some(&json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})));
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})),
+    );
     assert_eq!(last.status, 200);
 
     s.kill();
     s.launch();
 
     for id in &ids {
-        assert_eq!(s.call("GET", &format!("/Users/{id}"), Some(&t), None).status, 200, "{id} lost");
+        assert_eq!(
+            s.call("GET", &format!("/Users/{id}"), Some(&t), None)
+                .status,
+            200,
+            "{id} lost"
+        );
     }
-    assert_eq!(s.call("GET", &format!("/Users/{}", ids[1]), Some(&t), None).body["active"], false);
+    assert_eq!(
+        s.call("GET", &format!("/Users/{}", ids[1]), Some(&t), None)
+            .body["active"],
+        false
+    );
     let r = s.call("GET", &format!("/Groups/{gid}"), Some(&t), None);
     assert_eq!(r.body["members"][0]["value"], ids[0]);
-    assert_eq!(s.call("GET", "/Users?count=0", Some(&t), None).body["totalResults"], 100);
+    assert_eq!(
+        s.call("GET", "/Users?count=0", Some(&t), None).body["totalResults"],
+        100
+    );
 
     assert!(s.terminate(), "SIGTERM must exit 0");
     let out = cli_in(&s.data_dir, &["verify"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok"));
 }

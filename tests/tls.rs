@@ -32,7 +32,8 @@ fn default_serve_answers_https_with_the_generated_certificate() {
 #[test]
 fn configured_pem_files_are_used() {
     let dir = tempfile::tempdir().unwrap();
-    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let cert = dir.path().join("c.pem");
     let key = dir.path().join("k.pem");
     std::fs::write(&cert, ck.cert.pem()).unwrap();
@@ -50,12 +51,23 @@ fn configured_pem_files_are_used() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let root = line.trim().strip_prefix("scimd listening on ").unwrap().to_owned();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let root = line
+        .trim()
+        .strip_prefix("scimd listening on ")
+        .unwrap()
+        .to_owned();
     let agent = common::tls_agent(&cert);
     let res = agent.get(&format!("{root}/healthz")).call().unwrap();
     assert_eq!(res.status(), 200);
-    assert!(!data.join("tls/cert.pem").exists(), "no self-signed certificate when PEM files are configured");
+    assert!(
+        !data.join("tls/cert.pem").exists(),
+        "no self-signed certificate when PEM files are configured"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

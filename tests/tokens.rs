@@ -14,7 +14,11 @@ fn json_out(out: &std::process::Output) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout.clone()).unwrap();
-    assert_eq!(text.trim().lines().count(), 1, "exactly one JSON object: {text}");
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "exactly one JSON object: {text}"
+    );
     serde_json::from_str(&text).unwrap()
 }
 
@@ -24,8 +28,16 @@ fn tokens_issued_offline_and_online_work_until_revoked() {
     let data = tmp.path().join("data");
 
     // Offline: the server is not running, the CLI opens the database itself.
-    let offline = json_out(&cli_in(&data, &["token", "add", "--name", "Okta", "--json"]));
-    let keys: Vec<&str> = offline.as_object().unwrap().keys().map(String::as_str).collect();
+    let offline = json_out(&cli_in(
+        &data,
+        &["token", "add", "--name", "Okta", "--json"],
+    ));
+    let keys: Vec<&str> = offline
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys, ["id", "name", "token", "scim_url"]);
     assert_eq!(offline["name"], "Okta");
     let okta = offline["token"].as_str().unwrap().to_owned();
@@ -35,7 +47,10 @@ fn tokens_issued_offline_and_online_work_until_revoked() {
     // Human output names both values for Entra.
     let human = cli_in(&data, &["token", "add", "--name", "Spare"]);
     let text = String::from_utf8_lossy(&human.stdout);
-    assert!(text.contains("Tenant URL") && text.contains("Secret Token") && text.contains("scimd_"), "{text}");
+    assert!(
+        text.contains("Tenant URL") && text.contains("Secret Token") && text.contains("scimd_"),
+        "{text}"
+    );
 
     // Online: start the server on the same data dir; the CLI goes through the admin socket.
     let mut s = Server::plain();
@@ -47,7 +62,10 @@ fn tokens_issued_offline_and_online_work_until_revoked() {
     assert_ne!(entra, okta);
     // The socket is owner-only.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(data.join("admin.sock")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(data.join("admin.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o077, 0, "admin socket mode {mode:o}");
 
     for t in [&okta, &entra] {
@@ -55,15 +73,27 @@ fn tokens_issued_offline_and_online_work_until_revoked() {
     }
 
     let list = json_out(&s.cli(&["token", "list", "--json"]));
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Okta", "Spare", "Entra ID"]);
     assert!(list[0]["last_used"].is_string());
     assert!(list[1]["last_used"].is_null());
-    assert!(list.to_string().find(&okta).is_none(), "a listing never shows a token");
+    assert!(
+        list.to_string().find(&okta).is_none(),
+        "a listing never shows a token"
+    );
 
     // Revoke by name while running: the very next request fails.
     let out = s.cli(&["token", "revoke", "Okta"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = s.call("GET", "/Users", Some(&okta), None);
     assert_scim_error(&r, 401, None);
     assert!(r.www_authenticate.unwrap().starts_with("Bearer"));
@@ -77,7 +107,11 @@ fn tokens_issued_offline_and_online_work_until_revoked() {
     assert!(s.terminate());
     let id = online["id"].as_str().unwrap();
     let out = cli_in(&data, &["token", "revoke", id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     s.launch();
     assert_scim_error(&s.call("GET", "/Users", Some(&entra), None), 401, None);
     let list = json_out(&s.cli(&["token", "list", "--json"]));
@@ -104,13 +138,21 @@ fn requests_without_a_valid_token_get_401_with_a_scim_body() {
     ] {
         let r = s.call("GET", "/Users", header.as_deref(), None);
         assert_scim_error(&r, 401, None);
-        assert_eq!(r.www_authenticate.as_deref(), Some("Bearer realm=\"scimd\""));
+        assert_eq!(
+            r.www_authenticate.as_deref(),
+            Some("Bearer realm=\"scimd\"")
+        );
     }
     // Basic or a wrong scheme is not accepted either.
     let r = s.raw("GET", "/Groups", None, None);
     assert_eq!(r.status, 401);
     // Every SCIM endpoint needs the token, discovery included; /healthz does not.
-    for path in ["/ServiceProviderConfig", "/Schemas", "/ResourceTypes", "/Groups"] {
+    for path in [
+        "/ServiceProviderConfig",
+        "/Schemas",
+        "/ResourceTypes",
+        "/Groups",
+    ] {
         assert_eq!(s.call("GET", path, None, None).status, 401, "{path}");
     }
     assert_eq!(s.call("GET", "//healthz", None, None).status, 200);

@@ -127,7 +127,14 @@ pub fn decide<V: Views>(views: &V, reg: &Registry, cmd: &Command) -> Result<Deci
                 .map(MemberOp::Replace)
                 .into_iter()
                 .collect();
-            update_group(views, reg, *id, if_match.as_ref(), |_| Ok(input.doc.clone()), &ops)
+            update_group(
+                views,
+                reg,
+                *id,
+                if_match.as_ref(),
+                |_| Ok(input.doc.clone()),
+                &ops,
+            )
         }
         Command::PatchGroup {
             id,
@@ -301,11 +308,8 @@ fn resolve_members<V: Views>(
 ) -> Result<Result<Vec<UserId>, Rejection>, V::Error> {
     let mut out = Vec::with_capacity(values.len());
     for v in values {
-        let invalid = |why: &str| {
-            Rejection::Invalid(ScimError::InvalidValue(format!(
-                "member '{v}' {why}"
-            )))
-        };
+        let invalid =
+            |why: &str| Rejection::Invalid(ScimError::InvalidValue(format!("member '{v}' {why}")));
         let Ok(uid) = UserId::try_from(v.as_str()) else {
             return Ok(Err(invalid("is not the id of a user")));
         };
@@ -514,7 +518,11 @@ fn diff_into(out: &mut Vec<Change>, prefix: &str, old: &Document, new: &Document
         if a == b {
             continue;
         }
-        let sep = if crate::scim::resource::is_urn(prefix) { ":" } else { "." };
+        let sep = if crate::scim::resource::is_urn(prefix) {
+            ":"
+        } else {
+            "."
+        };
         let path = if prefix.is_empty() {
             k.clone()
         } else {
@@ -728,7 +736,11 @@ mod tests {
     }
 
     fn sorted<T: Ord + Copy>(ids: &[T]) -> Vec<T> {
-        ids.iter().copied().collect::<BTreeSet<_>>().into_iter().collect()
+        ids.iter()
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
     }
 
     // ---- users ----
@@ -802,7 +814,10 @@ mod tests {
         };
         assert_eq!(user.id, id);
         assert_eq!(user.user_name.as_str(), "alice");
-        assert_eq!(changes, &vec![change("active", Some("true"), Some("false"))]);
+        assert_eq!(
+            changes,
+            &vec![change("active", Some("true"), Some("false"))]
+        );
         let doc: Value = serde_json::from_str(&user.doc).unwrap();
         assert_eq!(doc["active"], json!(false));
     }
@@ -1099,7 +1114,10 @@ mod tests {
                 ]}])),
             );
             let r = rejected(when(&given, &cmd));
-            assert!(matches!(r, Rejection::Invalid(ScimError::InvalidValue(_))), "{r:?}");
+            assert!(
+                matches!(r, Rejection::Invalid(ScimError::InvalidValue(_))),
+                "{r:?}"
+            );
             assert_eq!((r.status(), r.scim_type()), (400, Some("invalidValue")));
             assert!(r.to_string().contains(bad), "{r} does not name {bad}");
         }
@@ -1198,7 +1216,9 @@ mod tests {
 
         let put = Command::ReplaceGroup {
             id: g,
-            input: group_input(json!({"displayName": "Sales", "members": [{"value": b.to_string()}, {"value": d.to_string()}]})),
+            input: group_input(
+                json!({"displayName": "Sales", "members": [{"value": b.to_string()}, {"value": d.to_string()}]}),
+            ),
             if_match: None,
         };
         assert_eq!(accepted(when(&given, &put)), events);
@@ -1275,7 +1295,10 @@ mod tests {
             panic!("expected one GroupUpdated, got {events:?}");
         };
         assert_eq!(group.external_id.as_deref(), Some("ext-9"));
-        assert_eq!(changes, &vec![change("externalId", None, Some("\"ext-9\""))]);
+        assert_eq!(
+            changes,
+            &vec![change("externalId", None, Some("\"ext-9\""))]
+        );
     }
 
     #[test]

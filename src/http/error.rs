@@ -63,7 +63,11 @@ impl ApiError {
                 None,
                 "the server is shutting down; retry".into(),
             ),
-            Self::Scim(e) => (status(e.status()), Some(e.scim_type()), e.detail().to_owned()),
+            Self::Scim(e) => (
+                status(e.status()),
+                Some(e.scim_type()),
+                e.detail().to_owned(),
+            ),
             Self::Auth(_) => (
                 StatusCode::UNAUTHORIZED,
                 None,
@@ -71,7 +75,11 @@ impl ApiError {
             ),
             Self::NoRoute(_) => (StatusCode::NOT_FOUND, None, self.to_string()),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, None, self.to_string()),
-            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, Some("tooLarge"), self.to_string()),
+            Self::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some("tooLarge"),
+                self.to_string(),
+            ),
         }
     }
 }

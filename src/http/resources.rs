@@ -70,7 +70,8 @@ impl Params {
 async fn json_body(mut payload: web::Payload, limit: usize) -> Result<Value, ApiError> {
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ScimError::InvalidSyntax(format!("cannot read the body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ScimError::InvalidSyntax(format!("cannot read the body: {e}")))?;
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::TooLarge(limit));
         }
@@ -120,15 +121,13 @@ async fn submit(
 
 /// Parse an id from the path; an id that cannot exist is simply not found.
 fn ids(kind: ResourceKind, id: &str) -> Result<[u8; 16], ApiError> {
-    UserId::try_from(id)
-        .map(|u| *u.as_bytes())
-        .map_err(|_| {
-            crate::domain::error::Rejection::NotFound {
-                kind,
-                id: id.to_owned(),
-            }
-            .into()
-        })
+    UserId::try_from(id).map(|u| *u.as_bytes()).map_err(|_| {
+        crate::domain::error::Rejection::NotFound {
+            kind,
+            id: id.to_owned(),
+        }
+        .into()
+    })
 }
 
 async fn list(

@@ -69,12 +69,27 @@ mod tests {
     fn paging_clamps_and_rejects_non_integers() {
         assert_eq!(
             Paging::parse(None, None).unwrap(),
-            Paging { start_index: 1, count: DEFAULT_PAGE }
+            Paging {
+                start_index: 1,
+                count: DEFAULT_PAGE
+            }
         );
-        assert_eq!(Paging::parse(Some("0"), Some("-5")).unwrap(), Paging { start_index: 1, count: 0 });
-        assert_eq!(Paging::parse(Some("11"), Some("999999")).unwrap().count, MAX_PAGE);
+        assert_eq!(
+            Paging::parse(Some("0"), Some("-5")).unwrap(),
+            Paging {
+                start_index: 1,
+                count: 0
+            }
+        );
+        assert_eq!(
+            Paging::parse(Some("11"), Some("999999")).unwrap().count,
+            MAX_PAGE
+        );
         assert_eq!(Paging::parse(Some("11"), Some("5")).unwrap().skip(), 10);
-        assert_eq!(Paging::parse(Some("x"), None).unwrap_err().scim_type(), "invalidValue");
+        assert_eq!(
+            Paging::parse(Some("x"), None).unwrap_err().scim_type(),
+            "invalidValue"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::error::{Result, ScimError};
 use super::filter::{self, AttrPath, CompareOp, Filter, PatchPath};
 use super::resource::{self, is_urn, Document};
-use super::schema::{AttrType, Attribute, Mutability, Registry, ResourceKind, Resolved};
+use super::schema::{AttrType, Attribute, Mutability, Registry, Resolved, ResourceKind};
 
 /// URN of the PatchOp message.
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -59,7 +59,10 @@ pub enum MemberOp {
 impl MemberOp {
     /// Whether applying it needs the full member list.
     pub fn needs_scan(&self) -> bool {
-        matches!(self, Self::Replace(_) | Self::RemoveAll | Self::RemoveWhere(_))
+        matches!(
+            self,
+            Self::Replace(_) | Self::RemoveAll | Self::RemoveWhere(_)
+        )
     }
 }
 
@@ -152,7 +155,10 @@ fn ids_of(f: &Filter) -> Option<Vec<String>> {
             path,
             op: CompareOp::Eq,
             value: Value::String(v),
-        } if path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("value") => {
+        } if path.urn.is_none()
+            && path.sub.is_none()
+            && path.name.eq_ignore_ascii_case("value") =>
+        {
             Some(vec![v.clone()])
         }
         Filter::Or(a, b) => {
@@ -251,7 +257,12 @@ pub fn member_matches(reg: &Registry, f: &Filter, element: &Value) -> bool {
 }
 
 /// Apply `ops` in order to `doc`. Attribute names end up canonical; values are type-checked.
-pub fn apply(reg: &Registry, kind: ResourceKind, doc: &mut Document, ops: &[PatchOperation]) -> Result<()> {
+pub fn apply(
+    reg: &Registry,
+    kind: ResourceKind,
+    doc: &mut Document,
+    ops: &[PatchOperation],
+) -> Result<()> {
     for op in ops {
         match &op.path {
             None => apply_pathless(reg, kind, doc, op)?,
@@ -263,7 +274,12 @@ pub fn apply(reg: &Registry, kind: ResourceKind, doc: &mut Document, ops: &[Patc
     Ok(())
 }
 
-fn apply_pathless(reg: &Registry, kind: ResourceKind, doc: &mut Document, op: &PatchOperation) -> Result<()> {
+fn apply_pathless(
+    reg: &Registry,
+    kind: ResourceKind,
+    doc: &mut Document,
+    op: &PatchOperation,
+) -> Result<()> {
     let Value::Object(map) = &op.value else {
         return Err(ScimError::InvalidValue(
             "an operation without a path needs an object 'value'".into(),
@@ -304,7 +320,9 @@ fn apply_extension(
         return Ok(());
     }
     let Value::Object(inner) = value else {
-        return Err(ScimError::InvalidValue(format!("'{urn}' must be a JSON object")));
+        return Err(ScimError::InvalidValue(format!(
+            "'{urn}' must be a JSON object"
+        )));
     };
     for (k, v) in inner {
         let path = PatchPath {
@@ -323,10 +341,16 @@ fn apply_extension(
 
 fn resolve<'a>(reg: &'a Registry, kind: ResourceKind, p: &AttrPath) -> Result<Resolved<'a>> {
     reg.resolve(kind, p.urn.as_deref(), &p.name, p.sub.as_deref())
-        .ok_or_else(|| ScimError::InvalidPath(format!("unknown attribute '{p}' for {}", kind.as_str())))
+        .ok_or_else(|| {
+            ScimError::InvalidPath(format!("unknown attribute '{p}' for {}", kind.as_str()))
+        })
 }
 
-fn container<'a>(doc: &'a mut Document, resolved: &Resolved<'_>, create: bool) -> Option<&'a mut Map<String, Value>> {
+fn container<'a>(
+    doc: &'a mut Document,
+    resolved: &Resolved<'_>,
+    create: bool,
+) -> Option<&'a mut Map<String, Value>> {
     match resolved.container {
         None => Some(doc),
         Some(urn) => {
@@ -359,7 +383,9 @@ fn apply_path(
     let attr = resolved.attr;
     let label = path.attr.to_string();
     if attr.mutability == Mutability::ReadOnly
-        || resolved.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
+        || resolved
+            .sub
+            .is_some_and(|s| s.mutability == Mutability::ReadOnly)
     {
         return Err(ScimError::Mutability(format!("'{label}' is read-only")));
     }
@@ -404,7 +430,13 @@ fn apply_path(
 }
 
 /// `attr` with no filter and no sub-attribute.
-fn apply_whole(target: &mut Map<String, Value>, attr: &Attribute, op: OpKind, value: &Value, label: &str) -> Result<()> {
+fn apply_whole(
+    target: &mut Map<String, Value>,
+    attr: &Attribute,
+    op: OpKind,
+    value: &Value,
+    label: &str,
+) -> Result<()> {
     let key = attr.name.clone();
     match op {
         OpKind::Remove => {
@@ -537,7 +569,11 @@ fn apply_sub(
         set_or_remove(obj, &sub.name, new);
     }
     prune_complex(target, &key);
-    if target.get(&key).and_then(Value::as_object).is_some_and(Map::is_empty) {
+    if target
+        .get(&key)
+        .and_then(Value::as_object)
+        .is_some_and(Map::is_empty)
+    {
         target.remove(&key);
     }
     Ok(())

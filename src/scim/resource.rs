@@ -137,9 +137,7 @@ pub fn member_values(value: &Value) -> Result<Vec<String>> {
                 })
                 .and_then(Value::as_str)
                 .map(str::to_owned)
-                .ok_or_else(|| {
-                    ScimError::InvalidValue(format!("member {m} has no string 'value'"))
-                })
+                .ok_or_else(|| ScimError::InvalidValue(format!("member {m} has no string 'value'")))
         })
         .collect()
 }
@@ -554,7 +552,10 @@ mod tests {
         for (body, needle) in [
             (json!({"userName": 5}), "userName"),
             (json!({"userName": "a", "active": "yes"}), "active"),
-            (json!({"userName": "a", "emails": [{"value": 1}]}), "emails.value"),
+            (
+                json!({"userName": "a", "emails": [{"value": 1}]}),
+                "emails.value",
+            ),
             (json!({"userName": "a", "bogus": 1}), "bogus"),
             (json!({"userName": "a", "urn:x:y:Z": {}}), "urn:x:y:Z"),
             (json!({"displayName": "a"}), "userName"),
@@ -587,32 +588,60 @@ mod tests {
         )
         .unwrap()
         .doc;
-        let meta = Meta { created_ms: 0, last_modified_ms: 0, version: 3 };
-        let full = render(&r, ResourceKind::User, "id1", &doc, &meta, "https://h/scim/v2");
+        let meta = Meta {
+            created_ms: 0,
+            last_modified_ms: 0,
+            version: 3,
+        };
+        let full = render(
+            &r,
+            ResourceKind::User,
+            "id1",
+            &doc,
+            &meta,
+            "https://h/scim/v2",
+        );
         assert_eq!(full["meta"]["version"], "W/\"3\"");
         assert_eq!(full["meta"]["location"], "https://h/scim/v2/Users/id1");
 
         let mut a = full.clone();
-        Projection::parse(&r, ResourceKind::User, Some("userName,name.givenName"), None)
-            .unwrap()
-            .apply(&r, ResourceKind::User, &mut a);
-        assert_eq!(Value::Object(a), json!({"schemas":[crate::scim::schema::USER_SCHEMA],"id":"id1","userName":"a","name":{"givenName":"A"}}));
+        Projection::parse(
+            &r,
+            ResourceKind::User,
+            Some("userName,name.givenName"),
+            None,
+        )
+        .unwrap()
+        .apply(&r, ResourceKind::User, &mut a);
+        assert_eq!(
+            Value::Object(a),
+            json!({"schemas":[crate::scim::schema::USER_SCHEMA],"id":"id1","userName":"a","name":{"givenName":"A"}})
+        );
 
         let mut e = full.clone();
         let p = Projection::parse(&r, ResourceKind::User, None, Some("emails,meta")).unwrap();
         p.apply(&r, ResourceKind::User, &mut e);
         assert!(!e.contains_key("emails") && !e.contains_key("meta") && e.contains_key("id"));
         assert!(p.wants("groups"));
-        assert!(!Projection::parse(&r, ResourceKind::Group, None, Some("members")).unwrap().wants("members"));
+        assert!(
+            !Projection::parse(&r, ResourceKind::Group, None, Some("members"))
+                .unwrap()
+                .wants("members")
+        );
         assert!(Projection::parse(&r, ResourceKind::User, Some("nope"), None).is_err());
     }
 
     #[test]
     fn urn_paths_split_at_the_last_colon() {
         assert_eq!(
-            split_attr_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"),
+            split_attr_path(
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
+            ),
             (Some(ENTERPRISE_USER_SCHEMA), "manager", Some("value"))
         );
-        assert_eq!(split_attr_path("name.givenName"), (None, "name", Some("givenName")));
+        assert_eq!(
+            split_attr_path("name.givenName"),
+            (None, "name", Some("givenName"))
+        );
     }
 }

@@ -12,7 +12,8 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// URN of the core Group schema.
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// URN of the Enterprise User extension.
-pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// Legacy group schema URI Entra ID still puts into `schemas` (idp-behavior §4); accepted and ignored.
 pub const LEGACY_MS_GROUP_SCHEMA: &str =
     "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
@@ -485,11 +486,15 @@ impl Registry {
 fn common_attributes() -> Vec<Attribute> {
     use AttrType::*;
     vec![
-        Attribute::new("id", String, "Unique identifier assigned by the service provider.")
-            .case_exact()
-            .mutability(Mutability::ReadOnly)
-            .returned(Returned::Always)
-            .unique(),
+        Attribute::new(
+            "id",
+            String,
+            "Unique identifier assigned by the service provider.",
+        )
+        .case_exact()
+        .mutability(Mutability::ReadOnly)
+        .returned(Returned::Always)
+        .unique(),
         Attribute::new(
             "externalId",
             String,
@@ -520,12 +525,14 @@ fn common_attributes() -> Vec<Attribute> {
 /// `value`/`display`/`type`/`primary`, the shape of most multi-valued attributes (RFC 7643 §2.4).
 fn plural(name: &str, description: &str, kind: AttrType, types: &[&str]) -> Attribute {
     use AttrType::*;
-    Attribute::new(name, Complex, description).multi().subs(vec![
-        Attribute::new("value", kind, "The value."),
-        Attribute::new("display", String, "A human-readable name."),
-        Attribute::new("type", String, "A label indicating the function.").canonical(types),
-        Attribute::new("primary", Boolean, "Whether this is the preferred value."),
-    ])
+    Attribute::new(name, Complex, description)
+        .multi()
+        .subs(vec![
+            Attribute::new("value", kind, "The value."),
+            Attribute::new("display", String, "A human-readable name."),
+            Attribute::new("type", String, "A label indicating the function.").canonical(types),
+            Attribute::new("primary", Boolean, "Whether this is the preferred value."),
+        ])
 }
 
 fn user_schema() -> Schema {
@@ -552,15 +559,28 @@ fn user_schema() -> Schema {
             Attribute::new("profileUrl", Reference, "URL of the user's online profile.")
                 .refs(&["external"]),
             Attribute::new("title", String, "The user's title."),
-            Attribute::new("userType", String, "Relationship between organization and user."),
-            Attribute::new("preferredLanguage", String, "Preferred written or spoken language."),
+            Attribute::new(
+                "userType",
+                String,
+                "Relationship between organization and user.",
+            ),
+            Attribute::new(
+                "preferredLanguage",
+                String,
+                "Preferred written or spoken language.",
+            ),
             Attribute::new("locale", String, "Default location for localization."),
             Attribute::new("timezone", String, "Time zone in IANA format."),
             Attribute::new("active", Boolean, "The user's administrative status."),
             Attribute::new("password", String, "The user's clear text password.")
                 .mutability(Mutability::WriteOnly)
                 .returned(Returned::Never),
-            plural("emails", "Email addresses.", String, &["work", "home", "other"]),
+            plural(
+                "emails",
+                "Email addresses.",
+                String,
+                &["work", "home", "other"],
+            ),
             plural(
                 "phoneNumbers",
                 "Phone numbers.",
@@ -573,7 +593,12 @@ fn user_schema() -> Schema {
                 String,
                 &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"],
             ),
-            plural("photos", "URLs of photos.", Reference, &["photo", "thumbnail"]),
+            plural(
+                "photos",
+                "URLs of photos.",
+                Reference,
+                &["photo", "thumbnail"],
+            ),
             Attribute::new("addresses", Complex, "Physical mailing addresses.")
                 .multi()
                 .subs(vec![
@@ -614,9 +639,13 @@ fn group_schema() -> Schema {
         name: "Group".into(),
         description: "Group".into(),
         attributes: vec![
-            Attribute::new("displayName", String, "A human-readable name for the group.")
-                .required()
-                .unique(),
+            Attribute::new(
+                "displayName",
+                String,
+                "A human-readable name for the group.",
+            )
+            .required()
+            .unique(),
             Attribute::new("members", Complex, "A list of members of the group.")
                 .multi()
                 .subs(vec![
@@ -644,7 +673,11 @@ fn enterprise_user_schema() -> Schema {
         name: "EnterpriseUser".into(),
         description: "Enterprise User".into(),
         attributes: vec![
-            Attribute::new("employeeNumber", String, "Identifier assigned by the organization."),
+            Attribute::new(
+                "employeeNumber",
+                String,
+                "Identifier assigned by the organization.",
+            ),
             Attribute::new("costCenter", String, "Name of a cost center."),
             Attribute::new("organization", String, "Name of an organization."),
             Attribute::new("division", String, "Name of a division."),
@@ -666,7 +699,9 @@ mod tests {
     #[test]
     fn names_resolve_case_insensitively_to_canonical_definitions() {
         let r = Registry::core();
-        let a = r.resolve(ResourceKind::User, None, "USERNAME", None).unwrap();
+        let a = r
+            .resolve(ResourceKind::User, None, "USERNAME", None)
+            .unwrap();
         assert_eq!(a.attr.name, "userName");
         assert!(a.container.is_none());
         let e = r
@@ -680,15 +715,30 @@ mod tests {
         assert_eq!(e.container, Some(ENTERPRISE_USER_SCHEMA));
         assert_eq!(e.target().name, "value");
         let core_urn = r
-            .resolve(ResourceKind::User, Some(USER_SCHEMA), "name", Some("givenName"))
+            .resolve(
+                ResourceKind::User,
+                Some(USER_SCHEMA),
+                "name",
+                Some("givenName"),
+            )
             .unwrap();
         assert!(core_urn.container.is_none());
-        assert!(r.resolve(ResourceKind::Group, None, "userName", None).is_none());
         assert!(r
-            .resolve(ResourceKind::Group, Some(ENTERPRISE_USER_SCHEMA), "department", None)
+            .resolve(ResourceKind::Group, None, "userName", None)
+            .is_none());
+        assert!(r
+            .resolve(
+                ResourceKind::Group,
+                Some(ENTERPRISE_USER_SCHEMA),
+                "department",
+                None
+            )
             .is_none());
         assert_eq!(
-            r.resolve(ResourceKind::Group, None, "id", None).unwrap().attr.returned,
+            r.resolve(ResourceKind::Group, None, "id", None)
+                .unwrap()
+                .attr
+                .returned,
             Returned::Always
         );
     }
@@ -743,9 +793,12 @@ fn attr_kind(t: AttrType) -> super::filter::AttrKind {
 
 impl super::filter::AttrTypes for KindTypes<'_> {
     fn locate(&self, path: &super::filter::AttrPath) -> Option<super::filter::Located> {
-        let r = self
-            .reg
-            .resolve(self.kind, path.urn.as_deref(), &path.name, path.sub.as_deref())?;
+        let r = self.reg.resolve(
+            self.kind,
+            path.urn.as_deref(),
+            &path.name,
+            path.sub.as_deref(),
+        )?;
         let target = r.target();
         Some(super::filter::Located {
             container: r.container.map(str::to_owned),

@@ -141,14 +141,18 @@ impl Directory {
                 let Some(rec) = read::user(t, uid)? else {
                     return Ok(None);
                 };
-                Ok(Some(self.render_user(uid, &rec, projection, base_url, with_all)?))
+                Ok(Some(
+                    self.render_user(uid, &rec, projection, base_url, with_all)?,
+                ))
             }
             ResourceKind::Group => {
                 let gid = GroupId::from_bytes(id);
                 let Some(rec) = read::group(t, gid)? else {
                     return Ok(None);
                 };
-                Ok(Some(self.render_group(gid, &rec, projection, base_url, with_all)?))
+                Ok(Some(
+                    self.render_group(gid, &rec, projection, base_url, with_all)?,
+                ))
             }
         }
     }
@@ -163,7 +167,14 @@ impl Directory {
     ) -> Result<Rendered> {
         let meta = user_meta(rec);
         let doc = parse_doc(&rec.doc)?;
-        let mut body = render(&self.reg, ResourceKind::User, &id.to_string(), &doc, &meta, base_url);
+        let mut body = render(
+            &self.reg,
+            ResourceKind::User,
+            &id.to_string(),
+            &doc,
+            &meta,
+            base_url,
+        );
         if with_all || projection.wants("groups") {
             let groups = self.user_groups(id, base_url)?;
             if !groups.is_empty() {
@@ -204,7 +215,14 @@ impl Directory {
     ) -> Result<Rendered> {
         let meta = group_meta(rec);
         let doc = parse_doc(&rec.doc)?;
-        let mut body = render(&self.reg, ResourceKind::Group, &id.to_string(), &doc, &meta, base_url);
+        let mut body = render(
+            &self.reg,
+            ResourceKind::Group,
+            &id.to_string(),
+            &doc,
+            &meta,
+            base_url,
+        );
         if with_all || projection.wants("members") {
             let t = &self.store.trees;
             let mut members = Vec::new();
@@ -262,6 +280,26 @@ impl Directory {
                 Some(f)
             }
         };
+        let Some(filter) = filter else {
+            // No filter: count keys and render only the page, without decoding every record.
+            let (total, ids) = read::id_page(
+                &self.store.trees,
+                kind == ResourceKind::User,
+                paging.skip(),
+                paging.count,
+            )?;
+            let mut resources = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(mut r) = self.load(kind, id, &projection, base_url, false)? {
+                    if let Value::Object(m) = &mut r.body {
+                        projection.apply(&self.reg, kind, m);
+                    }
+                    resources.push(r.body);
+                }
+            }
+            return Ok(list_response(total, paging.start_index, resources));
+        };
+        let filter = Some(filter);
         let needs_memberships = filter.as_ref().is_some_and(|f| mentions(f, &types, kind));
         let plan = match &filter {
             Some(f) => self.plan(kind, f)?,
@@ -270,7 +308,9 @@ impl Directory {
         let mut total = 0usize;
         let mut page = Vec::new();
         let mut consider = |rendered: Rendered| {
-            let hit = filter.as_ref().is_none_or(|f| f.matches(&rendered.body, &types));
+            let hit = filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&rendered.body, &types));
             if hit {
                 total += 1;
                 if total > paging.skip() && page.len() < paging.count {
@@ -282,15 +322,22 @@ impl Directory {
         let eval_projection = if needs_memberships {
             projection.clone()
         } else {
-            Projection::parse(&self.reg, kind, None, Some(match kind {
-                ResourceKind::User => "groups",
-                ResourceKind::Group => "members",
-            }))?
+            Projection::parse(
+                &self.reg,
+                kind,
+                None,
+                Some(match kind {
+                    ResourceKind::User => "groups",
+                    ResourceKind::Group => "members",
+                }),
+            )?
         };
         match plan {
             Plan::Ids(ids) => {
                 for id in ids {
-                    if let Some(r) = self.load(kind, id, &eval_projection, base_url, needs_memberships)? {
+                    if let Some(r) =
+                        self.load(kind, id, &eval_projection, base_url, needs_memberships)?
+                    {
                         consider(r);
                     }
                 }
@@ -299,13 +346,25 @@ impl Directory {
                 ResourceKind::User => {
                     for item in read::users_from(&self.store.trees, None) {
                         let (id, rec) = item?;
-                        consider(self.render_user(id, &rec, &eval_projection, base_url, needs_memberships)?);
+                        consider(self.render_user(
+                            id,
+                            &rec,
+                            &eval_projection,
+                            base_url,
+                            needs_memberships,
+                        )?);
                     }
                 }
                 ResourceKind::Group => {
                     for item in read::groups_from(&self.store.trees, None) {
                         let (id, rec) = item?;
-                        consider(self.render_group(id, &rec, &eval_projection, base_url, needs_memberships)?);
+                        consider(self.render_group(
+                            id,
+                            &rec,
+                            &eval_projection,
+                            base_url,
+                            needs_memberships,
+                        )?);
                     }
                 }
             },
@@ -318,9 +377,17 @@ impl Directory {
                 _ => Map::new(),
             };
             if !needs_memberships {
-                let id = body.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let id = body
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 let full = self.get(kind, &id, &projection, base_url);
-                if let Ok(Rendered { body: Value::Object(m), .. }) = full {
+                if let Ok(Rendered {
+                    body: Value::Object(m),
+                    ..
+                }) = full
+                {
                     body = m;
                 }
             }
@@ -358,18 +425,24 @@ impl Directory {
                         .map(|u| vec![*u.as_bytes()])
                         .unwrap_or_default(),
                 ),
-                (ResourceKind::User, "userName", None) => {
-                    Some(read::user_by_name(t, v)?.map(|u| *u.as_bytes()).into_iter().collect())
-                }
+                (ResourceKind::User, "userName", None) => Some(
+                    read::user_by_name(t, v)?
+                        .map(|u| *u.as_bytes())
+                        .into_iter()
+                        .collect(),
+                ),
                 (ResourceKind::User, "externalId", None) => Some(
                     read::users_by_external(t, v)?
                         .into_iter()
                         .map(|u| *u.as_bytes())
                         .collect(),
                 ),
-                (ResourceKind::Group, "displayName", None) => {
-                    Some(read::group_by_name(t, v)?.map(|g| *g.as_bytes()).into_iter().collect())
-                }
+                (ResourceKind::Group, "displayName", None) => Some(
+                    read::group_by_name(t, v)?
+                        .map(|g| *g.as_bytes())
+                        .into_iter()
+                        .collect(),
+                ),
                 (ResourceKind::Group, "members", None | Some("value")) => Some(
                     UserId::try_from(v.as_str())
                         .map(|u| read::groups_of(t, u))
@@ -412,7 +485,9 @@ fn mentions(f: &Filter, types: &dyn AttrTypes, kind: ResourceKind) -> bool {
     match f {
         Filter::Compare { path, .. } | Filter::Present(path) => is(path),
         Filter::ValuePath { path, .. } => is(path),
-        Filter::And(a, b) | Filter::Or(a, b) => mentions(a, types, kind) || mentions(b, types, kind),
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            mentions(a, types, kind) || mentions(b, types, kind)
+        }
         Filter::Not(a) => mentions(a, types, kind),
     }
 }

@@ -195,7 +195,9 @@ pub fn find(store: &Store, id_or_name: &str) -> Result<Result<TokenId, String>> 
         .collect();
     Ok(match matches.as_slice() {
         [one] => Ok(*one),
-        [] => Err(format!("no active token with id or client name '{id_or_name}'")),
+        [] => Err(format!(
+            "no active token with id or client name '{id_or_name}'"
+        )),
         _ => Err(format!(
             "{} active tokens are named '{id_or_name}'; revoke by id",
             matches.len()

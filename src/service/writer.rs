@@ -188,7 +188,9 @@ fn run(store: Store, reg: Arc<Registry>, mut rx: mpsc::Receiver<Msg>, mut next_s
             tracing::error!(error = %e, "flush failed; failing the whole batch");
             let msg = e.to_string();
             for r in &mut results {
-                *r = Err(ServiceError::Store(crate::store::StoreError::Io(msg.clone())));
+                *r = Err(ServiceError::Store(crate::store::StoreError::Io(
+                    msg.clone(),
+                )));
             }
         }
         for (reply, result) in replies.into_iter().zip(results) {

@@ -125,12 +125,10 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T
     match format {
         // Format 1 is current. An older format gets an arm here that decodes its own body type
         // and converts it (the upcaster); stored bytes are never rewritten in place.
-        FORMAT => options()
-            .deserialize(body)
-            .map_err(|e| StoreError::Decode {
-                what,
-                detail: e.to_string(),
-            }),
+        FORMAT => options().deserialize(body).map_err(|e| StoreError::Decode {
+            what,
+            detail: e.to_string(),
+        }),
         found if found > FORMAT => Err(StoreError::NewerFormat {
             what,
             found,
@@ -184,23 +182,33 @@ mod tests {
     fn golden_bytes_of_a_log_record() {
         let bytes = encode("log record", &sample()).unwrap();
         let golden = [
-            "0001",                                     // format 1 (big-endian u16)
-            "07",                                       // seq 7 (varint)
-            "fd0050b5ed36030000",                       // time_ms (zigzag varint, 8-byte form)
-            "01", "01010101010101010101010101010101",   // Some(token id), 16 raw bytes
-            "08", "456e747261204944",                   // client "Entra ID"
-            "02", "7231",                               // request id "r1"
-            "01", "08", "31302e302e302e31",             // Some("10.0.0.1")
-            "00",                                       // Entry::Event
-            "01",                                       // Event::UserUpdated
-            "02020202020202020202020202020202",         // user id
-            "03", "614062",                             // userName "a@b"
-            "00",                                       // externalId None
-            "02", "7b7d",                               // doc "{}"
-            "01",                                       // one change
-            "05", "7469746c65",                         // path "title"
-            "00",                                       // old None
-            "01", "03", "227822",                       // new Some("\"x\"")
+            "0001",               // format 1 (big-endian u16)
+            "07",                 // seq 7 (varint)
+            "fd0050b5ed36030000", // time_ms (zigzag varint, 8-byte form)
+            "01",
+            "01010101010101010101010101010101", // Some(token id), 16 raw bytes
+            "08",
+            "456e747261204944", // client "Entra ID"
+            "02",
+            "7231", // request id "r1"
+            "01",
+            "08",
+            "31302e302e302e31",                 // Some("10.0.0.1")
+            "00",                               // Entry::Event
+            "01",                               // Event::UserUpdated
+            "02020202020202020202020202020202", // user id
+            "03",
+            "614062", // userName "a@b"
+            "00",     // externalId None
+            "02",
+            "7b7d", // doc "{}"
+            "01",   // one change
+            "05",
+            "7469746c65", // path "title"
+            "00",         // old None
+            "01",
+            "03",
+            "227822", // new Some("\"x\"")
         ]
         .concat();
         assert_eq!(hex(&bytes), golden);

@@ -19,7 +19,9 @@ pub enum StoreError {
         detail: String,
     },
     /// A record carries a format number this binary does not know (written by a newer scimd).
-    #[error("{what} has format {found}, newer than this scimd understands ({supported}); upgrade scimd")]
+    #[error(
+        "{what} has format {found}, newer than this scimd understands ({supported}); upgrade scimd"
+    )]
     NewerFormat {
         /// Which kind of record.
         what: &'static str,

@@ -39,7 +39,10 @@ fn abort(e: StoreError) -> TxError {
 }
 
 /// Decode inside a transaction (a failure aborts it).
-pub fn tx_decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, TxError> {
+pub fn tx_decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T, TxError> {
     codec::decode(what, bytes).map_err(abort)
 }
 
@@ -85,7 +88,8 @@ impl TxViews<'_> {
                 self.idx_user_name.remove(keys::name(&name))?;
             }
             if let Some(ext) = ext {
-                self.idx_user_external.remove(keys::external(&ext, user.id))?;
+                self.idx_user_external
+                    .remove(keys::external(&ext, user.id))?;
             }
         }
         self.idx_user_name
@@ -138,7 +142,10 @@ impl TxViews<'_> {
         time_ms: i64,
     ) -> Result<(), TxError> {
         if let Some(mut rec) = self.group_record(id)? {
-            rec.member_count = rec.member_count.saturating_add(added).saturating_sub(removed);
+            rec.member_count = rec
+                .member_count
+                .saturating_add(added)
+                .saturating_sub(removed);
             rec.version = seq;
             rec.last_modified_ms = time_ms;
             self.put_group(id, &rec)?;

@@ -32,16 +32,14 @@ pub fn token(t: &Trees, id: TokenId) -> Result<Option<TokenRecord>> {
 
 /// The user whose userName is `name` in any letter case.
 pub fn user_by_name(t: &Trees, name: &str) -> Result<Option<UserId>> {
-    Ok(t
-        .idx_user_name
+    Ok(t.idx_user_name
         .get(keys::name(name))?
         .and_then(|v| UserId::from_slice(&v)))
 }
 
 /// The group whose displayName is `name` in any letter case.
 pub fn group_by_name(t: &Trees, name: &str) -> Result<Option<GroupId>> {
-    Ok(t
-        .idx_group_name
+    Ok(t.idx_group_name
         .get(keys::name(name))?
         .and_then(|v| GroupId::from_slice(&v)))
 }
@@ -66,10 +64,12 @@ pub fn is_member(t: &Trees, group: GroupId, user: UserId) -> Result<bool> {
 
 /// Members of `group`, in id order, streamed from the `members` tree.
 pub fn members_of(t: &Trees, group: GroupId) -> impl Iterator<Item = Result<UserId>> {
-    t.members.scan_prefix(group.as_bytes()).filter_map(|kv| match kv {
-        Ok((k, _)) => keys::second_id(&k).map(|b| Ok(UserId::from_bytes(b))),
-        Err(e) => Some(Err(e.into())),
-    })
+    t.members
+        .scan_prefix(group.as_bytes())
+        .filter_map(|kv| match kv {
+            Ok((k, _)) => keys::second_id(&k).map(|b| Ok(UserId::from_bytes(b))),
+            Err(e) => Some(Err(e.into())),
+        })
 }
 
 /// Groups of `user`, in id order.
@@ -97,8 +97,9 @@ pub fn users_from(
         None => t.users.iter(),
     };
     range.filter_map(|kv| match kv {
-        Ok((k, v)) => UserId::from_slice(&k)
-            .map(|id| codec::decode("user record", &v).map(|rec| (id, rec))),
+        Ok((k, v)) => {
+            UserId::from_slice(&k).map(|id| codec::decode("user record", &v).map(|rec| (id, rec)))
+        }
         Err(e) => Some(Err(e.into())),
     })
 }
@@ -116,8 +117,9 @@ pub fn groups_from(
         None => t.groups.iter(),
     };
     range.filter_map(|kv| match kv {
-        Ok((k, v)) => GroupId::from_slice(&k)
-            .map(|id| codec::decode("group record", &v).map(|rec| (id, rec))),
+        Ok((k, v)) => {
+            GroupId::from_slice(&k).map(|id| codec::decode("group record", &v).map(|rec| (id, rec)))
+        }
         Err(e) => Some(Err(e.into())),
     })
 }
@@ -132,6 +134,24 @@ pub fn tokens(t: &Trees) -> Result<Vec<(TokenId, TokenRecord)>> {
         }
     }
     Ok(out)
+}
+
+/// Total number of users (`users = true`) or groups, and the ids of entries `skip..skip+take` in id
+/// order. Records are not decoded.
+pub fn id_page(t: &Trees, users: bool, skip: usize, take: usize) -> Result<(usize, Vec<[u8; 16]>)> {
+    let tree = if users { &t.users } else { &t.groups };
+    let mut total = 0;
+    let mut ids = Vec::with_capacity(take);
+    for k in tree.iter().keys() {
+        let k = k?;
+        if total >= skip && ids.len() < take {
+            if let Ok(id) = <[u8; 16]>::try_from(k.as_ref()) {
+                ids.push(id);
+            }
+        }
+        total += 1;
+    }
+    Ok((total, ids))
 }
 
 /// Number of users and of groups (O(n): for the CLI and tests, not for request paths).

@@ -95,7 +95,11 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn compare(name: &'static str, live: &sled::Tree, rebuilt: &sled::Tree) -> Result<Option<Difference>> {
+fn compare(
+    name: &'static str,
+    live: &sled::Tree,
+    rebuilt: &sled::Tree,
+) -> Result<Option<Difference>> {
     const SHOW: usize = 5;
     let mut d = Difference {
         tree: name,

@@ -176,18 +176,34 @@ impl Server {
     /// Issue a token through the CLI and return it.
     pub fn token(&self, name: &str) -> String {
         let out = self.cli(&["token", "add", "--name", name, "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["token"].as_str().unwrap().to_owned()
     }
 
     /// A request to a path below the SCIM base (or an absolute path when it starts with `//`).
-    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
         self.raw(method, path, token, body.map(|b| b.to_string()))
     }
 
     /// Like [`Server::call`] with a raw body.
-    pub fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Option<String>) -> Reply {
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> Reply {
         let url = match path.strip_prefix("//") {
             Some(p) => format!("{}/{p}", self.root),
             None => format!("{}{path}", self.scim()),
@@ -269,7 +285,11 @@ pub fn tls_agent(cert: &Path) -> ureq::Agent {
 /// Assert a SCIM error body: schema, `status` as a string, optional `scimType`.
 pub fn assert_scim_error(r: &Reply, status: u16, scim_type: Option<&str>) {
     assert_eq!(r.status, status, "{:?}", r.body);
-    assert!(r.content_type.starts_with("application/scim+json"), "{}", r.content_type);
+    assert!(
+        r.content_type.starts_with("application/scim+json"),
+        "{}",
+        r.content_type
+    );
     assert_eq!(
         r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
         "{:?}",
@@ -284,8 +304,11 @@ pub fn assert_scim_error(r: &Reply, status: u16, scim_type: Option<&str>) {
 
 /// Load a JSON fixture from `tests/fixtures/`, replacing `{{name}}` placeholders.
 pub fn fixture(name: &str, vars: &[(&str, &str)]) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let mut text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     for (k, v) in vars {
         text = text.replace(&format!("{{{{{k}}}}}"), v);
     }
@@ -298,7 +321,9 @@ pub fn q(s: &str) -> String {
     for b in s.bytes() {
         match b {
             b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

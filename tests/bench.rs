@@ -1,0 +1,223 @@
+//! Benchmarks (ignored by `cargo test`; numbers, not assertions). Run:
+//!
+//! ```text
+//! cargo test --release --test bench -- --ignored --nocapture
+//! ```
+//!
+//! - `writer_throughput`: creates per second through the single writer (decide + append + project +
+//!   group-commit flush) with 1, 16 and 128 concurrent submitters, on a real on-disk database.
+//! - `http_throughput`: end-to-end `POST /Users` and filtered `GET /Users` per second over plain HTTP
+//!   on loopback with 16 client threads against the release binary.
+//! - `membership_cost_is_flat`: time to add one member to a group of 10 vs. 20,000 members.
+//!
+//! Each figure is the median of 5 runs. Machines here are shared: compare ratios, not absolutes.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+
+use scimd::domain::command::Command;
+use scimd::domain::ids::{GroupId, UserId};
+use scimd::scim::patch::MemberOp;
+use scimd::scim::resource::parse_resource;
+use scimd::scim::schema::{Registry, ResourceKind};
+use scimd::service::writer::Writer;
+use scimd::store::append::Pending;
+use scimd::store::codec::Actor;
+use scimd::store::Store;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn pending(command: Command) -> Pending {
+    Pending {
+        command,
+        actor: Actor {
+            token_id: None,
+            client: "bench".into(),
+        },
+        request_id: "bench".into(),
+        client_addr: None,
+    }
+}
+
+fn create(reg: &Registry, name: &str) -> Command {
+    let body = json!({"userName": name, "active": true, "displayName": "Bench User",
+        "emails": [{"value": name, "type": "work", "primary": true}],
+        "name": {"givenName": "Bench", "familyName": "User"}});
+    Command::CreateUser {
+        id: UserId::random(),
+        input: parse_resource(reg, ResourceKind::User, &body).unwrap(),
+    }
+}
+
+#[test]
+#[ignore = "benchmark"]
+fn writer_throughput() {
+    let reg = Arc::new(Registry::core());
+    for submitters in [1usize, 16, 128] {
+        let per = if submitters == 1 {
+            500
+        } else {
+            4000 / submitters
+        };
+        let mut runs = Vec::new();
+        for run in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let (writer, thread) = Writer::start(store, reg.clone()).unwrap();
+            let start = Instant::now();
+            let handles: Vec<_> = (0..submitters)
+                .map(|s| {
+                    let w = writer.clone();
+                    let reg = reg.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..per {
+                            w.submit_blocking(pending(create(&reg, &format!("u{run}-{s}-{i}@x"))))
+                                .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().for_each(|h| h.join().unwrap());
+            let secs = start.elapsed().as_secs_f64();
+            runs.push((submitters * per) as f64 / secs);
+            thread.stop();
+        }
+        println!(
+            "writer: {submitters:>3} submitters: median {:>8.0} durable creates/s",
+            median(runs)
+        );
+    }
+}
+
+#[test]
+#[ignore = "benchmark"]
+fn membership_cost_is_flat() {
+    let reg = Arc::new(Registry::core());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (writer, thread) = Writer::start(store, reg.clone()).unwrap();
+    let mut users = Vec::new();
+    for i in 0..20_100 {
+        let c = create(&reg, &format!("m{i}@x"));
+        if let Command::CreateUser { id, .. } = &c {
+            users.push(*id);
+        }
+        writer.submit_blocking(pending(c)).unwrap();
+    }
+    let mut medians = Vec::new();
+    for size in [10usize, 20_000] {
+        let g = GroupId::random();
+        let body = json!({"displayName": format!("g{size}")});
+        writer
+            .submit_blocking(pending(Command::CreateGroup {
+                id: g,
+                input: parse_resource(&reg, ResourceKind::Group, &body).unwrap(),
+            }))
+            .unwrap();
+        for chunk in users[..size].chunks(1000) {
+            let ids = chunk.iter().map(ToString::to_string).collect();
+            writer
+                .submit_blocking(pending(Command::PatchGroup {
+                    id: g,
+                    ops: vec![],
+                    members: vec![MemberOp::Add(ids)],
+                    if_match: None,
+                }))
+                .unwrap();
+        }
+        let mut runs = Vec::new();
+        for k in 0..50 {
+            let u = users[20_000 + k % 100].to_string();
+            let start = Instant::now();
+            writer
+                .submit_blocking(pending(Command::PatchGroup {
+                    id: g,
+                    ops: vec![],
+                    members: vec![MemberOp::Add(vec![u.clone()])],
+                    if_match: None,
+                }))
+                .unwrap();
+            writer
+                .submit_blocking(pending(Command::PatchGroup {
+                    id: g,
+                    ops: vec![],
+                    members: vec![MemberOp::Remove(vec![u])],
+                    if_match: None,
+                }))
+                .unwrap();
+            runs.push(start.elapsed().as_secs_f64() * 1000.0 / 2.0);
+        }
+        let m = median(runs);
+        println!("membership: add/remove one member in a group of {size:>6}: median {m:.3} ms");
+        medians.push(m);
+    }
+    println!(
+        "membership: ratio 20000/10 = {:.2}",
+        medians[1] / medians[0]
+    );
+    thread.stop();
+}
+
+#[test]
+#[ignore = "benchmark"]
+fn http_throughput() {
+    let s = common::Server::plain();
+    let t = s.token("bench");
+    let clients = 16;
+    let per = 200;
+    let mut create_runs = Vec::new();
+    let mut lookup_runs = Vec::new();
+    for run in 0..5 {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let root = s.scim();
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    let agent = ureq::agent();
+                    for i in 0..per {
+                        let body = json!({"userName": format!("h{run}-{c}-{i}@x"), "active": true});
+                        agent
+                            .post(&format!("{root}/Users"))
+                            .set("Authorization", &format!("Bearer {t}"))
+                            .send_string(&body.to_string())
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().for_each(|h| h.join().unwrap());
+        create_runs.push((clients * per) as f64 / start.elapsed().as_secs_f64());
+
+        let start = Instant::now();
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let root = s.scim();
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    let agent = ureq::agent();
+                    for i in 0..per {
+                        let f = common::q(&format!("userName eq \"h{run}-{c}-{i}@x\""));
+                        let r = agent
+                            .get(&format!("{root}/Users?filter={f}"))
+                            .set("Authorization", &format!("Bearer {t}"))
+                            .call()
+                            .unwrap();
+                        assert_eq!(r.status(), 200);
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().for_each(|h| h.join().unwrap());
+        lookup_runs.push((clients * per) as f64 / start.elapsed().as_secs_f64());
+    }
+    println!("http: {clients} clients: POST /Users median {:.0}/s; GET /Users?filter=userName eq median {:.0}/s",
+        median(create_runs), median(lookup_runs));
+}
