@@ -1,4 +1,6 @@
 //! Bad input gets a SCIM error with the right status and scimType — never a 5xx, a hang or a panic.
+// Tests may unwrap: a panic is a failed test (clippy.toml allows it in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -216,6 +218,30 @@ fn malformed_requests_get_precise_scim_errors() {
     // Nothing above was a server error, and the server is still healthy.
     assert!(!s.log().contains("status=5"), "{}", s.log());
     assert_eq!(s.call("GET", "//healthz", None, None).status, 200);
+
+    // Every refused write is in the log with the status, scimType and detail the client got;
+    // reads are not logged.
+    let mut s = s;
+    assert!(s.terminate());
+    let store = scimd::store::Store::open(&s.data_dir).unwrap();
+    let rejected: Vec<scimd::domain::event::Rejected> = scimd::store::read::log_from(&store.trees, 0)
+        .filter_map(|r| match r.unwrap().entry {
+            scimd::store::codec::Entry::Rejected(r) => Some(r),
+            scimd::store::codec::Entry::Event(_) => None,
+        })
+        .collect();
+    let has = |status: u16, scim_type: Option<&str>| {
+        rejected.iter().any(|r| r.status == status && r.scim_type.as_deref() == scim_type && !r.detail.is_empty())
+    };
+    assert!(has(400, Some("invalidSyntax")), "{rejected:?}");
+    assert!(has(400, Some("invalidValue")));
+    assert!(has(400, Some("noTarget")));
+    assert!(has(413, Some("tooLarge")));
+    assert!(has(404, None));
+    // 12 user POSTs + 1 group POST + DELETE/PUT/PATCH on 3 unknown ids + 8 bad PATCH bodies:
+    // every write above that failed, and none of the reads.
+    let writes_refused = 12 + 1 + 3 * 3 + 8;
+    assert_eq!(rejected.len(), writes_refused, "{rejected:#?}");
 }
 
 #[test]
@@ -260,8 +286,8 @@ fn discovery_documents_describe_what_is_served() {
 #[test]
 fn paging_attributes_etags_and_put() {
     let s = Server::plain();
-    let t = s.token("Okta");
-    let t = Some(t.as_str());
+    let token = s.token("Okta");
+    let t = Some(token.as_str());
     for i in 0..12 {
         let r = s.call("POST", "/Users", t, Some(&json!({"userName": format!("u{i:02}@x"), "name": {"givenName": "G", "familyName": "F"}, "emails": [{"value": format!("u{i}@x"), "primary": true}], "active": true})));
         assert_eq!(r.status, 201);
@@ -322,7 +348,7 @@ fn paging_attributes_etags_and_put() {
     let etag = got.etag.clone().unwrap();
     let agent = ureq::agent();
     let url = format!("{}/Users/{id}", s.scim());
-    let auth = format!("Bearer {}", t.unwrap());
+    let auth = format!("Bearer {token}");
     let res = agent
         .get(&url)
         .set("Authorization", &auth)

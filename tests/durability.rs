@@ -1,6 +1,8 @@
 //! Every acknowledged write survives a crash: the server is killed with SIGKILL right after 2xx
 //! answers (no clean shutdown, no final flush), restarted on the same data directory, and the
 //! writes are there and `scimd verify` is clean. Also: SIGTERM exits 0 after finishing writes.
+// Tests may unwrap: a panic is a failed test (clippy.toml allows it in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

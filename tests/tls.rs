@@ -1,5 +1,7 @@
 //! The default serve path is HTTPS: a self-signed certificate is generated into the data directory
 //! on first start (its fingerprint logged), reused on the next start, and plain HTTP is refused.
+// Tests may unwrap: a panic is a failed test (clippy.toml allows it in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! In-process HTTP tests: the same `http::configure` the server mounts, on a temporary sled, driven
 //! with `actix_web::test` (no sockets). Fast checks of the request/response contract.
+// Tests may unwrap: a panic is a failed test (clippy.toml allows it in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 

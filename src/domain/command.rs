@@ -5,6 +5,7 @@
 use crate::scim::patch::{MemberOp, PatchOperation};
 use crate::scim::resource::Parsed;
 
+use super::error::Rejection;
 use super::event::Action;
 use super::ids::{ClientName, GroupId, TokenId, UserId};
 
@@ -127,6 +128,16 @@ pub enum Command {
         /// The token.
         id: TokenId,
     },
+    /// A write refused before it became a command (malformed body, unknown id): recorded so the
+    /// activity report shows it like any other rejection.
+    Refused {
+        /// What was attempted.
+        action: Action,
+        /// The id the request named, if any.
+        target_id: Option<String>,
+        /// Why it was refused.
+        rejection: Rejection,
+    },
 }
 
 impl Command {
@@ -143,12 +154,13 @@ impl Command {
             Self::DeleteGroup { .. } => Action::DeleteGroup,
             Self::IssueToken { .. } => Action::IssueToken,
             Self::RevokeToken { .. } => Action::RevokeToken,
+            Self::Refused { action, .. } => *action,
         }
     }
 
     /// The id the command targets (for creates: the id it would have had).
-    pub fn target_id(&self) -> String {
-        match self {
+    pub fn target_id(&self) -> Option<String> {
+        Some(match self {
             Self::CreateUser { id, .. }
             | Self::ReplaceUser { id, .. }
             | Self::PatchUser { id, .. }
@@ -158,7 +170,8 @@ impl Command {
             | Self::PatchGroup { id, .. }
             | Self::DeleteGroup { id, .. } => id.to_string(),
             Self::IssueToken { id, .. } | Self::RevokeToken { id } => id.to_string(),
-        }
+            Self::Refused { target_id, .. } => return target_id.clone(),
+        })
     }
 
     /// Whether deciding needs a range scan of memberships (all groups of a user, all members of a
@@ -174,7 +187,8 @@ impl Command {
             | Self::PatchUser { .. }
             | Self::CreateGroup { .. }
             | Self::IssueToken { .. }
-            | Self::RevokeToken { .. } => false,
+            | Self::RevokeToken { .. }
+            | Self::Refused { .. } => false,
         }
     }
 }

@@ -180,6 +180,7 @@ pub fn decide<V: Views>(views: &V, reg: &Registry, cmd: &Command) -> Result<Deci
             name: name.clone(),
             secret_sha256: *secret_sha256,
         }])),
+        Command::Refused { rejection, .. } => Ok(Err(rejection.clone())),
         Command::RevokeToken { id } => match views.token(*id)? {
             None => Ok(Err(Rejection::TokenNotFound(id.to_string()))),
             Some(t) if t.revoked => Ok(Ok(Vec::new())),

@@ -34,9 +34,6 @@ pub enum ApiError {
     /// 405: the route exists but not with this method.
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
-    /// 413: the body is larger than `max_body_bytes`.
-    #[error("request body exceeds {0} bytes")]
-    TooLarge(usize),
 }
 
 impl From<Rejection> for ApiError {
@@ -75,11 +72,6 @@ impl ApiError {
             ),
             Self::NoRoute(_) => (StatusCode::NOT_FOUND, None, self.to_string()),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, None, self.to_string()),
-            Self::TooLarge(_) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Some("tooLarge"),
-                self.to_string(),
-            ),
         }
     }
 }

@@ -7,6 +7,9 @@ use futures_util::StreamExt as _;
 use serde_json::Value;
 
 use crate::domain::command::{Command, IfMatch};
+use crate::domain::error::Rejection;
+use crate::domain::event::Action;
+use crate::service::ServiceError;
 use crate::domain::ids::{GroupId, UserId};
 use crate::scim::error::ScimError;
 use crate::scim::patch;
@@ -73,7 +76,7 @@ async fn json_body(mut payload: web::Payload, limit: usize) -> Result<Value, Api
         let chunk =
             chunk.map_err(|e| ScimError::InvalidSyntax(format!("cannot read the body: {e}")))?;
         if buf.len() + chunk.len() > limit {
-            return Err(ApiError::TooLarge(limit));
+            return Err(ScimError::TooLarge(format!("request body exceeds {limit} bytes")).into());
         }
         buf.extend_from_slice(&chunk);
     }
@@ -95,6 +98,41 @@ fn scim_json(mut builder: actix_web::HttpResponseBuilder, r: &Rendered) -> HttpR
         .content_type(crate::scim::CONTENT_TYPE)
         .insert_header((header::ETAG, r.meta.etag()))
         .body(r.body.to_string())
+}
+
+/// Send a prepared command to the writer. A request refused while preparing it (bad body, unknown
+/// id) is recorded as a rejection too, so the log shows every failed write, then answered.
+async fn execute(
+    state: &AppState,
+    caller: &Authenticated,
+    ctx: &RequestContext,
+    action: Action,
+    target_id: Option<String>,
+    prepared: Result<Command, ApiError>,
+) -> Result<(), ApiError> {
+    match prepared {
+        Ok(command) => submit(state, caller, ctx, command).await,
+        Err(e) => {
+            let rejection = match &e {
+                ApiError::Scim(err) => Some(Rejection::Invalid(err.clone())),
+                ApiError::Service(ServiceError::Rejected(r)) => Some(r.clone()),
+                _ => None,
+            };
+            if let Some(rejection) = rejection {
+                let refused = Command::Refused {
+                    action,
+                    target_id,
+                    rejection,
+                };
+                if let Err(log_err) = submit(state, caller, ctx, refused).await {
+                    if !matches!(log_err, ApiError::Service(ServiceError::Rejected(_))) {
+                        tracing::warn!(error = %log_err, "cannot record a refused write");
+                    }
+                }
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Send a command to the writer and turn a rejection into an error.
@@ -179,6 +217,13 @@ async fn get(
     Ok(scim_json(HttpResponse::Ok(), &r))
 }
 
+fn action(kind: ResourceKind, user: Action, group: Action) -> Action {
+    match kind {
+        ResourceKind::User => user,
+        ResourceKind::Group => group,
+    }
+}
+
 async fn create(
     req: HttpRequest,
     caller: Authenticated,
@@ -188,21 +233,29 @@ async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
-    let p = Params::of(&req)?;
-    let projection = p.projection(&state, kind)?;
-    let body = json_body(payload, state.max_body_bytes).await?;
-    let input = parse_resource(&state.registry, kind, &body)?;
-    let (id, command) = match kind {
-        ResourceKind::User => {
-            let id = UserId::random();
-            (id.to_string(), Command::CreateUser { id, input })
-        }
-        ResourceKind::Group => {
-            let id = GroupId::random();
-            (id.to_string(), Command::CreateGroup { id, input })
-        }
+    let projection = Params::of(&req)?.projection(&state, kind)?;
+    let id = match kind {
+        ResourceKind::User => *UserId::random().as_bytes(),
+        ResourceKind::Group => *GroupId::random().as_bytes(),
     };
-    submit(&state, &caller, &ctx, command).await?;
+    let prepared = async {
+        let body = json_body(payload, state.max_body_bytes).await?;
+        let input = parse_resource(&state.registry, kind, &body)?;
+        Ok(match kind {
+            ResourceKind::User => Command::CreateUser {
+                id: UserId::from_bytes(id),
+                input,
+            },
+            ResourceKind::Group => Command::CreateGroup {
+                id: GroupId::from_bytes(id),
+                input,
+            },
+        })
+    }
+    .await;
+    let act = action(kind, Action::CreateUser, Action::CreateGroup);
+    execute(&state, &caller, &ctx, act, None, prepared).await?;
+    let id = UserId::from_bytes(id).to_string();
     let r = state
         .directory
         .get_projected(kind, &id, &projection, &ctx.base_url)?;
@@ -222,25 +275,28 @@ async fn replace(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
-    let raw = ids(kind, &id)?;
-    let p = Params::of(&req)?;
-    let projection = p.projection(&state, kind)?;
-    let body = json_body(payload, state.max_body_bytes).await?;
-    let input = parse_resource(&state.registry, kind, &body)?;
-    let if_match = if_match(&req);
-    let command = match kind {
-        ResourceKind::User => Command::ReplaceUser {
-            id: UserId::from_bytes(raw),
-            input,
-            if_match,
-        },
-        ResourceKind::Group => Command::ReplaceGroup {
-            id: GroupId::from_bytes(raw),
-            input,
-            if_match,
-        },
-    };
-    submit(&state, &caller, &ctx, command).await?;
+    let projection = Params::of(&req)?.projection(&state, kind)?;
+    let prepared = async {
+        let raw = ids(kind, &id)?;
+        let body = json_body(payload, state.max_body_bytes).await?;
+        let input = parse_resource(&state.registry, kind, &body)?;
+        let if_match = if_match(&req);
+        Ok(match kind {
+            ResourceKind::User => Command::ReplaceUser {
+                id: UserId::from_bytes(raw),
+                input,
+                if_match,
+            },
+            ResourceKind::Group => Command::ReplaceGroup {
+                id: GroupId::from_bytes(raw),
+                input,
+                if_match,
+            },
+        })
+    }
+    .await;
+    let act = action(kind, Action::ReplaceUser, Action::ReplaceGroup);
+    execute(&state, &caller, &ctx, act, Some(id.to_string()), prepared).await?;
     let r = state
         .directory
         .get_projected(kind, &id, &projection, &ctx.base_url)?;
@@ -257,29 +313,33 @@ async fn patch_resource(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
-    let raw = ids(kind, &id)?;
     let p = Params::of(&req)?;
     let projection = p.projection(&state, kind)?;
-    let body = json_body(payload, state.max_body_bytes).await?;
-    let ops = patch::parse_patch(&body)?;
-    let if_match = if_match(&req);
-    let command = match kind {
-        ResourceKind::User => Command::PatchUser {
-            id: UserId::from_bytes(raw),
-            ops,
-            if_match,
-        },
-        ResourceKind::Group => {
-            let (ops, members) = patch::split_members(&state.registry, ops)?;
-            Command::PatchGroup {
-                id: GroupId::from_bytes(raw),
+    let prepared = async {
+        let raw = ids(kind, &id)?;
+        let body = json_body(payload, state.max_body_bytes).await?;
+        let ops = patch::parse_patch(&body)?;
+        let if_match = if_match(&req);
+        Ok(match kind {
+            ResourceKind::User => Command::PatchUser {
+                id: UserId::from_bytes(raw),
                 ops,
-                members,
                 if_match,
+            },
+            ResourceKind::Group => {
+                let (ops, members) = patch::split_members(&state.registry, ops)?;
+                Command::PatchGroup {
+                    id: GroupId::from_bytes(raw),
+                    ops,
+                    members,
+                    if_match,
+                }
             }
-        }
-    };
-    submit(&state, &caller, &ctx, command).await?;
+        })
+    }
+    .await;
+    let act = action(kind, Action::PatchUser, Action::PatchGroup);
+    execute(&state, &caller, &ctx, act, Some(id.to_string()), prepared).await?;
     // Users: 200 with the resource (Entra, R1). Groups: 204 (Entra reads never want the member
     // list echoed) unless the client asked for attributes.
     let wants_body = kind == ResourceKind::User || p.get("attributes").is_some();
@@ -301,18 +361,20 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
-    let raw = ids(kind, &id)?;
-    let if_match = if_match(&req);
-    let command = match kind {
-        ResourceKind::User => Command::DeleteUser {
-            id: UserId::from_bytes(raw),
-            if_match,
-        },
-        ResourceKind::Group => Command::DeleteGroup {
-            id: GroupId::from_bytes(raw),
-            if_match,
-        },
-    };
-    submit(&state, &caller, &ctx, command).await?;
+    let prepared = ids(kind, &id).map(|raw| {
+        let if_match = if_match(&req);
+        match kind {
+            ResourceKind::User => Command::DeleteUser {
+                id: UserId::from_bytes(raw),
+                if_match,
+            },
+            ResourceKind::Group => Command::DeleteGroup {
+                id: GroupId::from_bytes(raw),
+                if_match,
+            },
+        }
+    });
+    let act = action(kind, Action::DeleteUser, Action::DeleteGroup);
+    execute(&state, &caller, &ctx, act, Some(id.to_string()), prepared).await?;
     Ok(HttpResponse::NoContent().finish())
 }

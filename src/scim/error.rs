@@ -30,6 +30,9 @@ pub enum ScimError {
     /// 400 `tooMany`: the request asks for more than the server allows (filter size, page size).
     #[error("{0}")]
     TooMany(String),
+    /// 413 `tooLarge`: the body exceeds the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl ScimError {
@@ -43,6 +46,7 @@ impl ScimError {
             Self::NoTarget(_) => "noTarget",
             Self::Mutability(_) => "mutability",
             Self::TooMany(_) => "tooMany",
+            Self::TooLarge(_) => "tooLarge",
         }
     }
 
@@ -56,6 +60,7 @@ impl ScimError {
             | Self::NoTarget(_)
             | Self::Mutability(_)
             | Self::TooMany(_) => 400,
+            Self::TooLarge(_) => 413,
         }
     }
 
@@ -68,7 +73,8 @@ impl ScimError {
             | Self::InvalidPath(d)
             | Self::NoTarget(d)
             | Self::Mutability(d)
-            | Self::TooMany(d) => d,
+            | Self::TooMany(d)
+            | Self::TooLarge(d) => d,
         }
     }
 }

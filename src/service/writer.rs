@@ -21,7 +21,7 @@ pub const MAX_BATCH: usize = 256;
 pub const QUEUE: usize = 4096;
 
 enum Msg {
-    Job(Pending, oneshot::Sender<Result<Applied>>),
+    Job(Box<Pending>, oneshot::Sender<Result<Applied>>),
     Stop,
 }
 
@@ -77,7 +77,7 @@ impl Writer {
     pub async fn submit(&self, pending: Pending) -> Result<Applied> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Msg::Job(pending, reply))
+            .send(Msg::Job(Box::new(pending), reply))
             .await
             .map_err(|_| ServiceError::WriterGone)?;
         rx.await.map_err(|_| ServiceError::WriterGone)?
@@ -87,7 +87,7 @@ impl Writer {
     pub fn submit_blocking(&self, pending: Pending) -> Result<Applied> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .blocking_send(Msg::Job(pending, reply))
+            .blocking_send(Msg::Job(Box::new(pending), reply))
             .map_err(|_| ServiceError::WriterGone)?;
         rx.blocking_recv().map_err(|_| ServiceError::WriterGone)?
     }
@@ -158,7 +158,8 @@ fn run(store: Store, reg: Arc<Registry>, mut rx: mpsc::Receiver<Msg>, mut next_s
         // Wall-clock time, never going backwards along the log.
         let time = now_ms().max(last_time);
         last_time = time;
-        let (pendings, replies): (Vec<Pending>, Vec<_>) = jobs.into_iter().unzip();
+        let (pendings, replies): (Vec<Pending>, Vec<_>) =
+            jobs.into_iter().map(|(p, r)| (*p, r)).unzip();
         let mut results: Vec<Result<Applied>> = Vec::with_capacity(pendings.len());
         let mut i = 0;
         while i < pendings.len() {

@@ -141,7 +141,7 @@ pub fn append_batch(
 pub fn rejection_record(command: &Command, rejection: &Rejection) -> Rejected {
     Rejected {
         action: command.action(),
-        target_id: Some(command.target_id()),
+        target_id: command.target_id(),
         target_name: target_name(command),
         status: rejection.status(),
         scim_type: rejection.scim_type().map(str::to_owned),

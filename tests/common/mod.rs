@@ -1,6 +1,6 @@
 //! Test harness: starts the real `scimd` binary on `127.0.0.1:0` with a temporary data directory,
 //! talks to it over HTTP(S), and runs its CLI. Servers are killed when the handle drops.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
