@@ -224,14 +224,17 @@ fn malformed_requests_get_precise_scim_errors() {
     let mut s = s;
     assert!(s.terminate());
     let store = scimd::store::Store::open(&s.data_dir).unwrap();
-    let rejected: Vec<scimd::domain::event::Rejected> = scimd::store::read::log_from(&store.trees, 0)
-        .filter_map(|r| match r.unwrap().entry {
-            scimd::store::codec::Entry::Rejected(r) => Some(r),
-            scimd::store::codec::Entry::Event(_) => None,
-        })
-        .collect();
+    let rejected: Vec<scimd::domain::event::Rejected> =
+        scimd::store::read::log_from(&store.trees, 0)
+            .filter_map(|r| match r.unwrap().entry {
+                scimd::store::codec::Entry::Rejected(r) => Some(r),
+                scimd::store::codec::Entry::Event(_) => None,
+            })
+            .collect();
     let has = |status: u16, scim_type: Option<&str>| {
-        rejected.iter().any(|r| r.status == status && r.scim_type.as_deref() == scim_type && !r.detail.is_empty())
+        rejected.iter().any(|r| {
+            r.status == status && r.scim_type.as_deref() == scim_type && !r.detail.is_empty()
+        })
     };
     assert!(has(400, Some("invalidSyntax")), "{rejected:?}");
     assert!(has(400, Some("invalidValue")));

@@ -1323,6 +1323,18 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_write_refused_at_the_boundary_yields_its_rejection_unchanged() {
+        let given = Given::default();
+        let rejection = Rejection::Invalid(ScimError::InvalidSyntax("not JSON".into()));
+        let cmd = Command::Refused {
+            action: crate::domain::event::Action::PatchUser,
+            target_id: Some("nope".into()),
+            rejection: rejection.clone(),
+        };
+        assert_eq!(when(&given, &cmd), Err(rejection));
+    }
+
     // ---- tokens ----
 
     #[test]

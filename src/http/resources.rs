@@ -9,13 +9,13 @@ use serde_json::Value;
 use crate::domain::command::{Command, IfMatch};
 use crate::domain::error::Rejection;
 use crate::domain::event::Action;
-use crate::service::ServiceError;
 use crate::domain::ids::{GroupId, UserId};
 use crate::scim::error::ScimError;
 use crate::scim::patch;
 use crate::scim::resource::{parse_resource, Projection};
 use crate::scim::schema::ResourceKind;
 use crate::service::query::{ListQuery, Rendered};
+use crate::service::ServiceError;
 use crate::store::append::{Applied, Pending};
 
 use super::context::{Authenticated, RequestContext};
