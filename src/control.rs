@@ -151,16 +151,30 @@ impl Admin {
 
 /// Listen on `path` (owner-only) and serve requests until the task is dropped.
 pub async fn serve(path: PathBuf, admin: Admin) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if path.exists() {
-        // A socket left by a crashed server; nobody can be listening (we hold the database lock).
+        if UnixStream::connect(&path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("another scimd answers on {}", path.display()),
+            ));
+        }
+        // A socket left by a crashed server: nobody listens on it any more.
         std::fs::remove_file(&path)?;
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let listener = tokio::net::UnixListener::bind(&path)?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    // Bind inside a fresh owner-only directory, restrict the socket, then move it into place: the
+    // socket is never reachable with looser permissions, whatever the umask or parent directory.
+    let staging = path.with_file_name(format!(".scimd-admin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
+    let staged = staging.join("admin.sock");
+    let listener = tokio::net::UnixListener::bind(&staged)?;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&staged, &path)?;
+    std::fs::remove_dir(&staging)?;
     Ok(tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {

@@ -52,6 +52,8 @@ pub trait Views {
     type Error;
     /// The user `id`.
     fn user(&self, id: UserId) -> Result<Option<UserState>, Self::Error>;
+    /// Whether the user `id` exists (no decoding: member lists can name thousands).
+    fn user_exists(&self, id: UserId) -> Result<bool, Self::Error>;
     /// The user holding this userName key (lowercase).
     fn user_by_name(&self, key: &str) -> Result<Option<UserId>, Self::Error>;
     /// The group `id`.
@@ -314,7 +316,7 @@ fn resolve_members<V: Views>(
         let Ok(uid) = UserId::try_from(v.as_str()) else {
             return Ok(Err(invalid("is not the id of a user")));
         };
-        if views.user(uid)?.is_none() {
+        if !views.user_exists(uid)? {
             if views.group(GroupId::from_bytes(*uid.as_bytes()))?.is_some() {
                 return Ok(Err(invalid("is a group: nested groups are not supported")));
             }
@@ -582,6 +584,10 @@ mod tests {
 
         fn user(&self, id: UserId) -> Result<Option<UserState>, Infallible> {
             Ok(self.users.get(&id).cloned())
+        }
+
+        fn user_exists(&self, id: UserId) -> Result<bool, Infallible> {
+            Ok(self.users.contains_key(&id))
         }
 
         fn user_by_name(&self, key: &str) -> Result<Option<UserId>, Infallible> {

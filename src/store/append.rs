@@ -239,6 +239,10 @@ impl Views for DecideViews<'_> {
         self.tx.user_record(id)?.map(user_state).transpose()
     }
 
+    fn user_exists(&self, id: UserId) -> Result<bool, TxError> {
+        Ok(self.tx.users.get(id.as_bytes())?.is_some())
+    }
+
     fn user_by_name(&self, key: &str) -> Result<Option<UserId>, TxError> {
         Ok(self
             .tx
