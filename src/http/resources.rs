@@ -24,12 +24,23 @@ use super::{method_not_allowed, AppState};
 
 /// Mount `/Users` and `/Groups`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/.search")
+            .route(web::post().to(search_root))
+            .default_service(web::to(method_not_allowed)),
+    );
     for kind in [ResourceKind::User, ResourceKind::Group] {
         cfg.service(
             web::resource(kind.endpoint())
                 .app_data(web::Data::new(kind))
                 .route(web::get().to(list))
                 .route(web::post().to(create))
+                .default_service(web::to(method_not_allowed)),
+        );
+        cfg.service(
+            web::resource(format!("{}/.search", kind.endpoint()))
+                .app_data(web::Data::new(kind))
+                .route(web::post().to(search))
                 .default_service(web::to(method_not_allowed)),
         );
         cfg.service(
@@ -182,15 +193,108 @@ async fn list(
         count: p.get("count"),
         attributes: p.get("attributes"),
         excluded_attributes: p.get("excludedAttributes"),
+        sort_by: p.get("sortBy"),
+        sort_order: p.get("sortOrder"),
+        cursor: p.get("cursor"),
     };
+    run_list(&state, Some(**kind), q, ctx.base_url).await
+}
+
+/// Run a list or search off the async workers (it may scan a view).
+async fn run_list(
+    state: &AppState,
+    kind: Option<ResourceKind>,
+    q: ListQuery,
+    base_url: String,
+) -> Result<HttpResponse, ApiError> {
     let dir = state.directory.clone();
-    let kind = **kind;
-    let body = web::block(move || dir.list(kind, &q, &ctx.base_url))
-        .await
-        .map_err(|_| crate::service::ServiceError::WriterGone)??;
+    let body = web::block(move || match kind {
+        Some(kind) => dir.list(kind, &q, &base_url),
+        None => dir.search_all(&q, &base_url),
+    })
+    .await
+    .map_err(|_| crate::service::ServiceError::WriterGone)??;
     Ok(HttpResponse::Ok()
         .content_type(crate::scim::CONTENT_TYPE)
         .body(body.to_string()))
+}
+
+/// URN of the SearchRequest message.
+const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// A SearchRequest body (RFC 7644 §3.4.3) as list parameters.
+fn search_query(body: &Value) -> Result<ListQuery, ApiError> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ScimError::InvalidSyntax("the search body must be a JSON object".into()))?;
+    if let Some(schemas) = obj.get("schemas") {
+        let ok = schemas
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(SEARCH_REQUEST_SCHEMA)));
+        if !ok {
+            return Err(ScimError::InvalidSyntax(format!(
+                "'schemas' must contain {SEARCH_REQUEST_SCHEMA}"
+            ))
+            .into());
+        }
+    }
+    let get = |name: &str| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        match get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Array(items)) => {
+                let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+                names.map(|n| Some(n.join(","))).ok_or_else(|| {
+                    ScimError::InvalidValue(format!("'{name}' must be a list of attribute names"))
+                        .into()
+                })
+            }
+            Some(other) => {
+                Err(ScimError::InvalidValue(format!("'{name}' has the wrong type: {other}")).into())
+            }
+        }
+    };
+    Ok(ListQuery {
+        filter: text("filter")?,
+        start_index: text("startIndex")?,
+        count: text("count")?,
+        attributes: text("attributes")?,
+        excluded_attributes: text("excludedAttributes")?,
+        sort_by: text("sortBy")?,
+        sort_order: text("sortOrder")?,
+        cursor: text("cursor")?,
+    })
+}
+
+/// `POST /Users/.search`, `POST /Groups/.search`.
+async fn search(
+    _caller: Authenticated,
+    ctx: RequestContext,
+    kind: web::Data<ResourceKind>,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = json_body(payload, state.max_body_bytes).await?;
+    let q = search_query(&body)?;
+    run_list(&state, Some(**kind), q, ctx.base_url).await
+}
+
+/// `POST /.search`: Users and Groups together.
+pub async fn search_root(
+    _caller: Authenticated,
+    ctx: RequestContext,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = json_body(payload, state.max_body_bytes).await?;
+    let q = search_query(&body)?;
+    run_list(&state, None, q, ctx.base_url).await
 }
 
 async fn get(

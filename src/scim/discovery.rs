@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::list::{list_response, MAX_PAGE};
+use super::list::{list_response, DEFAULT_PAGE, MAX_PAGE};
 use super::schema::Registry;
 
 /// The ServiceProviderConfig document.
@@ -15,7 +15,15 @@ pub fn service_provider_config(base_url: &str, max_body_bytes: usize) -> Value {
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": max_body_bytes},
         "filter": {"supported": true, "maxResults": MAX_PAGE},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
+        "sort": {"supported": true},
+        // RFC 9865: cursors are stateless (the last id served), so they never expire.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_PAGE,
+            "maxPageSize": MAX_PAGE,
+        },
         "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",

@@ -30,6 +30,9 @@ pub enum ScimError {
     /// 400 `tooMany`: the request asks for more than the server allows (filter size, page size).
     #[error("{0}")]
     TooMany(String),
+    /// 400 `invalidCursor` (RFC 9865): the cursor is not one this server issued.
+    #[error("{0}")]
+    InvalidCursor(String),
     /// 413 `tooLarge`: the body exceeds the configured limit.
     #[error("{0}")]
     TooLarge(String),
@@ -46,6 +49,7 @@ impl ScimError {
             Self::NoTarget(_) => "noTarget",
             Self::Mutability(_) => "mutability",
             Self::TooMany(_) => "tooMany",
+            Self::InvalidCursor(_) => "invalidCursor",
             Self::TooLarge(_) => "tooLarge",
         }
     }
@@ -59,7 +63,8 @@ impl ScimError {
             | Self::InvalidPath(_)
             | Self::NoTarget(_)
             | Self::Mutability(_)
-            | Self::TooMany(_) => 400,
+            | Self::TooMany(_)
+            | Self::InvalidCursor(_) => 400,
             Self::TooLarge(_) => 413,
         }
     }
@@ -74,6 +79,7 @@ impl ScimError {
             | Self::NoTarget(d)
             | Self::Mutability(d)
             | Self::TooMany(d)
+            | Self::InvalidCursor(d)
             | Self::TooLarge(d) => d,
         }
     }

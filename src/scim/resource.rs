@@ -368,6 +368,27 @@ impl Projection {
         attributes: Option<&str>,
         excluded: Option<&str>,
     ) -> Result<Self> {
+        Self::parse_with(reg, kind, attributes, excluded, false)
+    }
+
+    /// Like [`Projection::parse`], but names `kind` does not have are skipped (a search at the root
+    /// spans Users and Groups, and `members` means nothing to a user).
+    pub fn parse_lenient(
+        reg: &Registry,
+        kind: ResourceKind,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<Self> {
+        Self::parse_with(reg, kind, attributes, excluded, true)
+    }
+
+    fn parse_with(
+        reg: &Registry,
+        kind: ResourceKind,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+        lenient: bool,
+    ) -> Result<Self> {
         let list = |s: Option<&str>| -> Result<Vec<Selected>> {
             let mut out = Vec::new();
             for item in s.unwrap_or("").split(',').map(str::trim) {
@@ -384,12 +405,15 @@ impl Projection {
                     continue;
                 }
                 let (urn, name, sub) = split_attr_path(item);
-                let r = reg.resolve(kind, urn, name, sub).ok_or_else(|| {
-                    ScimError::InvalidValue(format!(
+                let Some(r) = reg.resolve(kind, urn, name, sub) else {
+                    if lenient {
+                        continue;
+                    }
+                    return Err(ScimError::InvalidValue(format!(
                         "unknown attribute '{item}' for {}",
                         kind.as_str()
-                    ))
-                })?;
+                    )));
+                };
                 out.push(Selected {
                     container: r.container.map(str::to_owned),
                     name: r.attr.name.clone(),

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::domain::error::Rejection;
 use crate::domain::ids::{GroupId, UserId};
@@ -41,6 +41,12 @@ pub struct ListQuery {
     pub attributes: Option<String>,
     /// `excludedAttributes`
     pub excluded_attributes: Option<String>,
+    /// `sortBy`
+    pub sort_by: Option<String>,
+    /// `sortOrder`
+    pub sort_order: Option<String>,
+    /// `cursor` (RFC 9865); `Some("")` asks for the first page in cursor mode.
+    pub cursor: Option<String>,
 }
 
 /// One rendered resource and its version (for `ETag`).
@@ -262,8 +268,20 @@ impl Directory {
         Ok(r)
     }
 
-    /// `GET /{kind}` with filter, paging and projection.
+    /// `GET /{kind}` (and `POST /{kind}/.search`): filter, sort, index or cursor paging, projection.
     pub fn list(&self, kind: ResourceKind, q: &ListQuery, base_url: &str) -> Result<Value> {
+        self.list_with(kind, q, base_url, true)
+    }
+
+    /// [`Directory::list`], optionally without index planning (every resource is evaluated): the
+    /// tests use it to prove the plan never changes an answer.
+    pub fn list_with(
+        &self,
+        kind: ResourceKind,
+        q: &ListQuery,
+        base_url: &str,
+        use_indexes: bool,
+    ) -> Result<Value> {
         let projection = Projection::parse(
             &self.reg,
             kind,
@@ -280,121 +298,281 @@ impl Directory {
                 Some(f)
             }
         };
-        let Some(filter) = filter else {
-            // No filter: count keys and render only the page, without decoding every record.
+        let sort = match q.sort_by.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(by) => Some(SortKey::parse(
+                &self.reg,
+                kind,
+                by,
+                q.sort_order.as_deref(),
+            )?),
+        };
+        if let Some(cursor) = &q.cursor {
+            if q.start_index.is_some() {
+                return Err(ScimError::InvalidValue(
+                    "use either 'cursor' or 'startIndex', not both".into(),
+                )
+                .into());
+            }
+            if sort.is_some() {
+                return Err(ScimError::InvalidValue(
+                    "cursor paging follows the stable id order; 'sortBy' cannot be combined with 'cursor'"
+                        .into(),
+                )
+                .into());
+            }
+            let after = Cursor::decode(cursor)?;
+            return self.cursor_page(
+                kind,
+                filter.as_ref(),
+                after,
+                &paging,
+                &projection,
+                base_url,
+                use_indexes,
+            );
+        }
+        if filter.is_none() && sort.is_none() {
+            // No filter, no sort: count keys and render only the page, decoding nothing else.
             let (total, ids) = read::id_page(
                 &self.store.trees,
                 kind == ResourceKind::User,
                 paging.skip(),
                 paging.count,
             )?;
-            let mut resources = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(mut r) = self.load(kind, id, &projection, base_url, false)? {
-                    if let Value::Object(m) = &mut r.body {
-                        projection.apply(&self.reg, kind, m);
-                    }
-                    resources.push(r.body);
-                }
-            }
+            let resources = self.finish_page(kind, ids, &projection, base_url)?;
             return Ok(list_response(total, paging.start_index, resources));
-        };
-        let filter = Some(filter);
-        let needs_memberships = filter.as_ref().is_some_and(|f| mentions(f, &types, kind));
-        let plan = match &filter {
-            Some(f) => self.plan(kind, f)?,
-            None => Plan::Scan,
-        };
+        }
         let mut total = 0usize;
         let mut page = Vec::new();
-        let mut consider = |rendered: Rendered| {
-            let hit = filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&rendered.body, &types));
-            if hit {
+        match &sort {
+            None => {
+                for r in self.matching(kind, filter.as_ref(), None, use_indexes)? {
+                    let id = r?;
+                    total += 1;
+                    if total > paging.skip() && page.len() < paging.count {
+                        page.push(id);
+                    }
+                }
+            }
+            Some(key) => {
+                // Sorting needs every match: O(matches) memory for keys, pages rendered after.
+                let mut keyed = Vec::new();
+                for r in
+                    self.matching_rendered(kind, filter.as_ref(), None, use_indexes, base_url)?
+                {
+                    let (id, body) = r?;
+                    keyed.push((key.value(&types, &body), id));
+                }
+                keyed.sort_by(|a, b| key.compare(&a.0, &b.0).then_with(|| a.1.cmp(&b.1)));
+                total = keyed.len();
+                page = keyed
+                    .into_iter()
+                    .skip(paging.skip())
+                    .take(paging.count)
+                    .map(|(_, id)| id)
+                    .collect();
+            }
+        }
+        let resources = self.finish_page(kind, page, &projection, base_url)?;
+        Ok(list_response(total, paging.start_index, resources))
+    }
+
+    /// `POST /.search` at the root: Users then Groups, each evaluated with the filter where it
+    /// applies (a filter naming `members` matches no user). Index paging only, no sort.
+    pub fn search_all(&self, q: &ListQuery, base_url: &str) -> Result<Value> {
+        if q.cursor.is_some() || q.sort_by.is_some() {
+            return Err(ScimError::InvalidValue(
+                "a search at the root supports neither 'cursor' nor 'sortBy'; search /Users/.search or /Groups/.search"
+                    .into(),
+            )
+            .into());
+        }
+        let paging = Paging::parse(q.start_index.as_deref(), q.count.as_deref())?;
+        let parsed = match q.filter.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => {
+                Some(filter::parse_filter(text).map_err(|e| ScimError::InvalidFilter(e.0))?)
+            }
+        };
+        let kinds = [ResourceKind::User, ResourceKind::Group];
+        let mut applicable = Vec::new();
+        let mut first_error = None;
+        for kind in kinds {
+            match &parsed {
+                Some(f) => match f.check(&self.reg.types(kind)) {
+                    Ok(()) => applicable.push(kind),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                },
+                None => applicable.push(kind),
+            }
+        }
+        if applicable.is_empty() {
+            let e = first_error.map(|e| e.0).unwrap_or_default();
+            return Err(ScimError::InvalidFilter(e).into());
+        }
+        let mut total = 0usize;
+        let mut page: Vec<(ResourceKind, [u8; 16])> = Vec::new();
+        for kind in applicable {
+            for id in self.matching(kind, parsed.as_ref(), None, true)? {
+                let id = id?;
                 total += 1;
                 if total > paging.skip() && page.len() < paging.count {
-                    page.push(rendered.body);
+                    page.push((kind, id));
                 }
             }
-        };
-        // Without a filter, memberships are only loaded for the page (not for every match).
-        let eval_projection = if needs_memberships {
-            projection.clone()
-        } else {
-            Projection::parse(
+        }
+        let mut resources = Vec::with_capacity(page.len());
+        for (kind, id) in page {
+            let projection = Projection::parse_lenient(
                 &self.reg,
                 kind,
-                None,
-                Some(match kind {
-                    ResourceKind::User => "groups",
-                    ResourceKind::Group => "members",
-                }),
-            )?
-        };
-        match plan {
-            Plan::Ids(ids) => {
-                for id in ids {
-                    if let Some(r) =
-                        self.load(kind, id, &eval_projection, base_url, needs_memberships)?
-                    {
-                        consider(r);
-                    }
-                }
-            }
-            Plan::Scan => match kind {
-                ResourceKind::User => {
-                    for item in read::users_from(&self.store.trees, None) {
-                        let (id, rec) = item?;
-                        consider(self.render_user(
-                            id,
-                            &rec,
-                            &eval_projection,
-                            base_url,
-                            needs_memberships,
-                        )?);
-                    }
-                }
-                ResourceKind::Group => {
-                    for item in read::groups_from(&self.store.trees, None) {
-                        let (id, rec) = item?;
-                        consider(self.render_group(
-                            id,
-                            &rec,
-                            &eval_projection,
-                            base_url,
-                            needs_memberships,
-                        )?);
-                    }
-                }
-            },
-        }
-        // Fill in memberships for the page only, then project.
-        let mut resources = Vec::with_capacity(page.len());
-        for body in page {
-            let mut body = match body {
-                Value::Object(m) => m,
-                _ => Map::new(),
-            };
-            if !needs_memberships {
-                let id = body
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                let full = self.get(kind, &id, &projection, base_url);
-                if let Ok(Rendered {
-                    body: Value::Object(m),
-                    ..
-                }) = full
-                {
-                    body = m;
-                }
-            }
-            projection.apply(&self.reg, kind, &mut body);
-            resources.push(Value::Object(body));
+                q.attributes.as_deref(),
+                q.excluded_attributes.as_deref(),
+            )?;
+            resources.extend(self.finish_page(kind, vec![id], &projection, base_url)?);
         }
         Ok(list_response(total, paging.start_index, resources))
+    }
+
+    /// One page in cursor mode (RFC 9865): matches after the cursor's id, in id order, plus
+    /// `nextCursor` when more follow. Stateless cursors: they never expire and survive restarts.
+    #[allow(clippy::too_many_arguments)]
+    fn cursor_page(
+        &self,
+        kind: ResourceKind,
+        filter: Option<&Filter>,
+        after: Option<[u8; 16]>,
+        paging: &Paging,
+        projection: &Projection,
+        base_url: &str,
+        use_indexes: bool,
+    ) -> Result<Value> {
+        let mut ids = Vec::with_capacity(paging.count);
+        let mut more = false;
+        for r in self.matching(kind, filter, after, use_indexes)? {
+            let id = r?;
+            if ids.len() == paging.count {
+                more = true;
+                break;
+            }
+            ids.push(id);
+        }
+        let next = match (more, ids.last()) {
+            (true, Some(last)) => Some(Cursor::encode(*last)),
+            _ => None,
+        };
+        let resources = self.finish_page(kind, ids, projection, base_url)?;
+        let mut body = json!({
+            "schemas": [crate::scim::list::LIST_RESPONSE_SCHEMA],
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        });
+        if let Some(next) = next {
+            body["nextCursor"] = json!(next);
+        }
+        Ok(body)
+    }
+
+    /// Render the page: load each resource with what the projection wants, then apply it.
+    fn finish_page(
+        &self,
+        kind: ResourceKind,
+        ids: Vec<[u8; 16]>,
+        projection: &Projection,
+        base_url: &str,
+    ) -> Result<Vec<Value>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(mut r) = self.load(kind, id, projection, base_url, false)? {
+                if let Value::Object(m) = &mut r.body {
+                    projection.apply(&self.reg, kind, m);
+                }
+                out.push(r.body);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids of the resources matching `filter`, in id order, after `after`.
+    fn matching<'s>(
+        &'s self,
+        kind: ResourceKind,
+        filter: Option<&'s Filter>,
+        after: Option<[u8; 16]>,
+        use_indexes: bool,
+    ) -> Result<Box<dyn Iterator<Item = Result<[u8; 16]>> + 's>> {
+        let it = self.matching_rendered(kind, filter, after, use_indexes, "")?;
+        Ok(Box::new(it.map(|r| r.map(|(id, _)| id))))
+    }
+
+    /// Like [`Directory::matching`], with each match rendered (memberships only when the filter
+    /// reads them) for callers that need values, such as sorting.
+    fn matching_rendered<'s>(
+        &'s self,
+        kind: ResourceKind,
+        filter: Option<&'s Filter>,
+        after: Option<[u8; 16]>,
+        use_indexes: bool,
+        base_url: &'s str,
+    ) -> Result<Box<dyn Iterator<Item = Result<([u8; 16], Value)>> + 's>> {
+        let types = self.reg.types(kind);
+        let with_all = filter.is_some_and(|f| mentions(f, &types, kind));
+        let bare = Projection::parse(
+            &self.reg,
+            kind,
+            None,
+            Some(match kind {
+                ResourceKind::User => "groups",
+                ResourceKind::Group => "members",
+            }),
+        )?;
+        let plan = match (filter, use_indexes) {
+            (Some(f), true) => self.plan(kind, f)?,
+            _ => Plan::Scan,
+        };
+        let candidates: Box<dyn Iterator<Item = Result<[u8; 16]>> + 's> = match plan {
+            Plan::Ids(mut ids) => {
+                ids.sort_unstable();
+                ids.dedup();
+                ids.retain(|id| after.is_none_or(|a| *id > a));
+                Box::new(ids.into_iter().map(Ok))
+            }
+            Plan::Scan => {
+                let t = &self.store.trees;
+                let tree = match kind {
+                    ResourceKind::User => &t.users,
+                    ResourceKind::Group => &t.groups,
+                };
+                let range = match after {
+                    Some(a) => tree.range((
+                        std::ops::Bound::Excluded(a.to_vec()),
+                        std::ops::Bound::Unbounded,
+                    )),
+                    None => tree.iter(),
+                };
+                Box::new(range.keys().filter_map(|k| match k {
+                    Ok(k) => <[u8; 16]>::try_from(k.as_ref()).ok().map(Ok),
+                    Err(e) => Some(Err(StoreError::from(e).into())),
+                }))
+            }
+        };
+        Ok(Box::new(candidates.filter_map(move |id| {
+            let id = match id {
+                Ok(id) => id,
+                Err(e) => return Some(Err(e)),
+            };
+            match self.load(kind, id, &bare, base_url, with_all) {
+                Ok(Some(r)) => {
+                    let hit = filter.is_none_or(|f| f.matches(&r.body, &self.reg.types(kind)));
+                    hit.then_some(Ok((id, r.body)))
+                }
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })))
     }
 
     /// Choose an index for `f` if one of its `and`-ed terms is an indexed `eq`.
@@ -458,6 +636,120 @@ impl Directory {
             }
         }
         Ok(Plan::Scan)
+    }
+}
+
+/// A `cursor` of RFC 9865: the id of the last resource served, opaque to clients.
+struct Cursor;
+
+impl Cursor {
+    const PREFIX: &'static str = "c1.";
+
+    fn encode(last: [u8; 16]) -> String {
+        format!("{}{}", Self::PREFIX, hex::encode(last))
+    }
+
+    /// `None` for the first page (an empty `cursor` parameter).
+    fn decode(text: &str) -> Result<Option<[u8; 16]>> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.strip_prefix(Self::PREFIX)
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ScimError::InvalidCursor(format!("'{text}' is not a cursor this server issued"))
+                    .into()
+            })
+    }
+}
+
+/// `sortBy` / `sortOrder` (RFC 7644 §3.4.2.3).
+struct SortKey {
+    path: filter::AttrPath,
+    descending: bool,
+}
+
+/// A comparable sort value: absent values sort last ascending (first descending).
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum SortValue {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    Absent,
+}
+
+impl SortKey {
+    fn parse(reg: &Registry, kind: ResourceKind, by: &str, order: Option<&str>) -> Result<Self> {
+        let path = filter::parse_attr_path(by)
+            .map_err(|e| ScimError::InvalidValue(format!("sortBy: {e}")))?;
+        if reg.types(kind).locate(&path).is_none() {
+            return Err(ScimError::InvalidValue(format!(
+                "sortBy: unknown attribute '{by}' for {}",
+                kind.as_str()
+            ))
+            .into());
+        }
+        let descending = match order.map(str::trim) {
+            None | Some("") => false,
+            Some(o) if o.eq_ignore_ascii_case("ascending") => false,
+            Some(o) if o.eq_ignore_ascii_case("descending") => true,
+            Some(o) => {
+                return Err(ScimError::InvalidValue(format!(
+                    "sortOrder must be 'ascending' or 'descending', not '{o}'"
+                ))
+                .into())
+            }
+        };
+        Ok(Self { path, descending })
+    }
+
+    /// The value to sort `resource` by: for a multi-valued attribute, the primary (else first) value.
+    fn value(&self, types: &dyn AttrTypes, resource: &Value) -> SortValue {
+        let Some(loc) = types.locate(&self.path) else {
+            return SortValue::Absent;
+        };
+        let container = match &loc.container {
+            Some(urn) => resource.get(urn),
+            None => Some(resource),
+        };
+        let mut v = container.and_then(|c| c.get(&loc.name));
+        if let Some(Value::Array(items)) = v {
+            v = items
+                .iter()
+                .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+                .or_else(|| items.first());
+            if loc.sub.is_none() {
+                v = v.and_then(|e| e.get("value").or(Some(e)));
+            }
+        }
+        if let Some(sub) = &loc.sub {
+            v = v.and_then(|e| e.get(sub));
+        }
+        match v {
+            Some(Value::String(s)) if loc.case_exact => SortValue::Text(s.clone()),
+            Some(Value::String(s)) => SortValue::Text(s.to_lowercase()),
+            Some(Value::Number(n)) => n.as_f64().map_or(SortValue::Absent, SortValue::Number),
+            Some(Value::Bool(b)) => SortValue::Bool(*b),
+            _ => SortValue::Absent,
+        }
+    }
+
+    fn compare(&self, a: &SortValue, b: &SortValue) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        let natural = match (a, b) {
+            (SortValue::Absent, SortValue::Absent) => Ordering::Equal,
+            (SortValue::Absent, _) => Ordering::Greater,
+            (_, SortValue::Absent) => Ordering::Less,
+            _ => a.partial_cmp(b).unwrap_or(Ordering::Equal),
+        };
+        if self.descending {
+            natural.reverse()
+        } else {
+            natural
+        }
     }
 }
 
