@@ -178,7 +178,7 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     if rebuild::rebuild_interrupted(&store)? {
         bail!("a `scimd rebuild-views` was interrupted; run it again before serving");
     }
-    let registry = Arc::new(Registry::core());
+    let registry = Arc::new(config.registry());
     let (writer, writer_thread) = Writer::start(store.clone(), registry.clone())?;
     let addr = listener.local_addr()?;
     let state = web::Data::new(AppState {

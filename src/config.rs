@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::scim::schema::{ExtensionDecl, Registry};
+
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./scimd-data";
 /// Default listen address.
@@ -63,6 +65,11 @@ pub struct Settings {
     pub admin_socket: Option<PathBuf>,
     /// Largest accepted request body in bytes (`SCIMD_MAX_BODY_BYTES`).
     pub max_body_bytes: Option<usize>,
+    /// `reject` (default) or `ignore` input attributes of unknown names or undeclared schemas
+    /// (`SCIMD_UNKNOWN_ATTRIBUTES`).
+    pub unknown_attributes: Option<String>,
+    /// Extension schemas (`[[extensions]]`, file only).
+    pub extensions: Option<Vec<ExtensionDecl>>,
 }
 
 impl Settings {
@@ -77,6 +84,8 @@ impl Settings {
             public_url: other.public_url.or(self.public_url),
             admin_socket: other.admin_socket.or(self.admin_socket),
             max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
+            unknown_attributes: other.unknown_attributes.or(self.unknown_attributes),
+            extensions: other.extensions.or(self.extensions),
         }
     }
 
@@ -118,6 +127,8 @@ impl Settings {
             tls_key: get("SCIMD_TLS_KEY").map(PathBuf::from),
             public_url: get("SCIMD_PUBLIC_URL"),
             admin_socket: get("SCIMD_ADMIN_SOCKET").map(PathBuf::from),
+            unknown_attributes: get("SCIMD_UNKNOWN_ATTRIBUTES"),
+            extensions: None,
             max_body_bytes: match get("SCIMD_MAX_BODY_BYTES") {
                 None => None,
                 Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
@@ -146,6 +157,10 @@ pub struct Config {
     pub admin_socket: PathBuf,
     /// Body limit.
     pub max_body_bytes: usize,
+    /// Drop (true) or reject (false) unknown input attributes.
+    pub ignore_unknown: bool,
+    /// Declared extension schemas.
+    pub extensions: Vec<ExtensionDecl>,
 }
 
 impl Config {
@@ -196,7 +211,31 @@ impl Config {
                 message: "must be at least 1024".into(),
             });
         }
+        let ignore_unknown = match s
+            .unknown_attributes
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("reject") => false,
+            Some("ignore") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "unknown_attributes",
+                    message: format!("'{other}' is neither 'reject' nor 'ignore'"),
+                })
+            }
+        };
+        let extensions = s.extensions.unwrap_or_default();
+        Registry::with_extensions(&extensions, ignore_unknown).map_err(|message| {
+            ConfigError::Invalid {
+                key: "extensions",
+                message,
+            }
+        })?;
         Ok(Self {
+            ignore_unknown,
+            extensions,
             admin_socket: s
                 .admin_socket
                 .unwrap_or_else(|| data_dir.join("admin.sock")),
@@ -207,6 +246,11 @@ impl Config {
             public_url: s.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             max_body_bytes,
         })
+    }
+
+    /// The schema registry this configuration describes (validated by [`Config::resolve`]).
+    pub fn registry(&self) -> Registry {
+        Registry::with_extensions(&self.extensions, self.ignore_unknown).unwrap_or_default()
     }
 
     /// The SCIM base URL to hand to an identity provider.
@@ -283,6 +327,43 @@ mod tests {
         assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(d.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert!(!d.plain_http);
+    }
+
+    #[test]
+    fn extensions_are_declared_in_the_file_and_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("scimd.toml");
+        std::fs::write(
+            &file,
+            r#"
+unknown_attributes = "ignore"
+[[extensions]]
+schema = "urn:ietf:params:scim:schemas:extension:Netskope:2.0:User"
+[[extensions.attributes]]
+name = "costCode"
+[[extensions.attributes]]
+name = "badge"
+type = "complex"
+sub_attributes = [{ name = "number", type = "integer" }]
+"#,
+        )
+        .unwrap();
+        let c = Config::resolve(Some(&file), env(&[]), Settings::default()).unwrap();
+        assert!(c.ignore_unknown);
+        let reg = c.registry();
+        assert!(reg
+            .extension(
+                crate::scim::schema::ResourceKind::User,
+                "urn:ietf:params:scim:schemas:extension:netskope:2.0:user"
+            )
+            .is_some());
+        std::fs::write(
+            &file,
+            "[[extensions]]\nschema = \"urn:x:y\"\n[[extensions.attributes]]\nname = \"a\"\ntype = \"colour\"\n",
+        )
+        .unwrap();
+        let e = Config::resolve(Some(&file), env(&[]), Settings::default()).unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
     }
 
     #[test]

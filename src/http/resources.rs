@@ -113,7 +113,7 @@ fn scim_json(mut builder: actix_web::HttpResponseBuilder, r: &Rendered) -> HttpR
 
 /// Send a prepared command to the writer. A request refused while preparing it (bad body, unknown
 /// id) is recorded as a rejection too, so the log shows every failed write, then answered.
-async fn execute(
+pub(crate) async fn execute(
     state: &AppState,
     caller: &Authenticated,
     ctx: &RequestContext,
@@ -321,11 +321,132 @@ async fn get(
     Ok(scim_json(HttpResponse::Ok(), &r))
 }
 
-fn action(kind: ResourceKind, user: Action, group: Action) -> Action {
-    match kind {
-        ResourceKind::User => user,
-        ResourceKind::Group => group,
+/// The four writes, shared by the handlers below and by `/Bulk`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// POST
+    Create,
+    /// PUT
+    Replace,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+impl Write {
+    /// The action recorded when the write is refused.
+    pub fn action(self, kind: ResourceKind) -> Action {
+        let user = kind == ResourceKind::User;
+        match self {
+            Self::Create if user => Action::CreateUser,
+            Self::Create => Action::CreateGroup,
+            Self::Replace if user => Action::ReplaceUser,
+            Self::Replace => Action::ReplaceGroup,
+            Self::Patch if user => Action::PatchUser,
+            Self::Patch => Action::PatchGroup,
+            Self::Delete if user => Action::DeleteUser,
+            Self::Delete => Action::DeleteGroup,
+        }
     }
+}
+
+/// Turn a write request into a command (validation at the boundary). `new_id` is the id a create
+/// will get; `id` names the target of the others.
+pub fn prepare(
+    state: &AppState,
+    kind: ResourceKind,
+    write: Write,
+    new_id: [u8; 16],
+    id: Option<&str>,
+    body: Option<&Value>,
+    if_match: Option<IfMatch>,
+) -> Result<Command, ApiError> {
+    let raw = match (write, id) {
+        (Write::Create, _) => new_id,
+        (_, Some(id)) => ids(kind, id)?,
+        (_, None) => {
+            return Err(ScimError::InvalidValue("the request names no resource id".into()).into())
+        }
+    };
+    let body = || {
+        body.ok_or_else(|| {
+            ApiError::from(ScimError::InvalidSyntax("the request has no body".into()))
+        })
+    };
+    let (user, group) = (UserId::from_bytes(raw), GroupId::from_bytes(raw));
+    Ok(match (write, kind) {
+        (Write::Create, _) => {
+            let input = parse_resource(&state.registry, kind, body()?)?;
+            match kind {
+                ResourceKind::User => Command::CreateUser { id: user, input },
+                ResourceKind::Group => Command::CreateGroup { id: group, input },
+            }
+        }
+        (Write::Replace, _) => {
+            let input = parse_resource(&state.registry, kind, body()?)?;
+            match kind {
+                ResourceKind::User => Command::ReplaceUser {
+                    id: user,
+                    input,
+                    if_match,
+                },
+                ResourceKind::Group => Command::ReplaceGroup {
+                    id: group,
+                    input,
+                    if_match,
+                },
+            }
+        }
+        (Write::Patch, ResourceKind::User) => Command::PatchUser {
+            id: user,
+            ops: patch::parse_patch(body()?)?,
+            if_match,
+        },
+        (Write::Patch, ResourceKind::Group) => {
+            let ops = patch::parse_patch(body()?)?;
+            let (ops, members) = patch::split_members(&state.registry, ops)?;
+            Command::PatchGroup {
+                id: group,
+                ops,
+                members,
+                if_match,
+            }
+        }
+        (Write::Delete, ResourceKind::User) => Command::DeleteUser { id: user, if_match },
+        (Write::Delete, ResourceKind::Group) => Command::DeleteGroup {
+            id: group,
+            if_match,
+        },
+    })
+}
+
+/// Prepare and execute a write; refusals at any stage are recorded. Returns the target id.
+#[allow(clippy::too_many_arguments)]
+pub async fn perform(
+    state: &AppState,
+    caller: &Authenticated,
+    ctx: &RequestContext,
+    kind: ResourceKind,
+    write: Write,
+    id: Option<&str>,
+    body: Result<Value, ApiError>,
+    if_match: Option<IfMatch>,
+) -> Result<String, ApiError> {
+    let new_id = match kind {
+        ResourceKind::User => *UserId::random().as_bytes(),
+        ResourceKind::Group => *GroupId::random().as_bytes(),
+    };
+    let prepared = body.and_then(|b| prepare(state, kind, write, new_id, id, Some(&b), if_match));
+    let target = match write {
+        Write::Create => None,
+        _ => id.map(str::to_owned),
+    };
+    execute(state, caller, ctx, write.action(kind), target, prepared).await?;
+    Ok(match (write, id) {
+        (Write::Create, _) | (_, None) => UserId::from_bytes(new_id).to_string(),
+        (_, Some(id)) => id.to_owned(),
+    })
 }
 
 async fn create(
@@ -338,28 +459,8 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
     let projection = Params::of(&req)?.projection(&state, kind)?;
-    let id = match kind {
-        ResourceKind::User => *UserId::random().as_bytes(),
-        ResourceKind::Group => *GroupId::random().as_bytes(),
-    };
-    let prepared = async {
-        let body = json_body(payload, state.max_body_bytes).await?;
-        let input = parse_resource(&state.registry, kind, &body)?;
-        Ok(match kind {
-            ResourceKind::User => Command::CreateUser {
-                id: UserId::from_bytes(id),
-                input,
-            },
-            ResourceKind::Group => Command::CreateGroup {
-                id: GroupId::from_bytes(id),
-                input,
-            },
-        })
-    }
-    .await;
-    let act = action(kind, Action::CreateUser, Action::CreateGroup);
-    execute(&state, &caller, &ctx, act, None, prepared).await?;
-    let id = UserId::from_bytes(id).to_string();
+    let body = json_body(payload, state.max_body_bytes).await;
+    let id = perform(&state, &caller, &ctx, kind, Write::Create, None, body, None).await?;
     let r = state
         .directory
         .get_projected(kind, &id, &projection, &ctx.base_url)?;
@@ -380,27 +481,19 @@ async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
     let projection = Params::of(&req)?.projection(&state, kind)?;
-    let prepared = async {
-        let raw = ids(kind, &id)?;
-        let body = json_body(payload, state.max_body_bytes).await?;
-        let input = parse_resource(&state.registry, kind, &body)?;
-        let if_match = if_match(&req);
-        Ok(match kind {
-            ResourceKind::User => Command::ReplaceUser {
-                id: UserId::from_bytes(raw),
-                input,
-                if_match,
-            },
-            ResourceKind::Group => Command::ReplaceGroup {
-                id: GroupId::from_bytes(raw),
-                input,
-                if_match,
-            },
-        })
-    }
-    .await;
-    let act = action(kind, Action::ReplaceUser, Action::ReplaceGroup);
-    execute(&state, &caller, &ctx, act, Some(id.to_string()), prepared).await?;
+    let body = json_body(payload, state.max_body_bytes).await;
+    let m = if_match(&req);
+    perform(
+        &state,
+        &caller,
+        &ctx,
+        kind,
+        Write::Replace,
+        Some(&id),
+        body,
+        m,
+    )
+    .await?;
     let r = state
         .directory
         .get_projected(kind, &id, &projection, &ctx.base_url)?;
@@ -419,31 +512,19 @@ async fn patch_resource(
     let kind = **kind;
     let p = Params::of(&req)?;
     let projection = p.projection(&state, kind)?;
-    let prepared = async {
-        let raw = ids(kind, &id)?;
-        let body = json_body(payload, state.max_body_bytes).await?;
-        let ops = patch::parse_patch(&body)?;
-        let if_match = if_match(&req);
-        Ok(match kind {
-            ResourceKind::User => Command::PatchUser {
-                id: UserId::from_bytes(raw),
-                ops,
-                if_match,
-            },
-            ResourceKind::Group => {
-                let (ops, members) = patch::split_members(&state.registry, ops)?;
-                Command::PatchGroup {
-                    id: GroupId::from_bytes(raw),
-                    ops,
-                    members,
-                    if_match,
-                }
-            }
-        })
-    }
-    .await;
-    let act = action(kind, Action::PatchUser, Action::PatchGroup);
-    execute(&state, &caller, &ctx, act, Some(id.to_string()), prepared).await?;
+    let body = json_body(payload, state.max_body_bytes).await;
+    let m = if_match(&req);
+    perform(
+        &state,
+        &caller,
+        &ctx,
+        kind,
+        Write::Patch,
+        Some(&id),
+        body,
+        m,
+    )
+    .await?;
     // Users: 200 with the resource (Entra, R1). Groups: 204 (Entra reads never want the member
     // list echoed) unless the client asked for attributes.
     let wants_body = kind == ResourceKind::User || p.get("attributes").is_some();
@@ -464,21 +545,17 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let kind = **kind;
-    let prepared = ids(kind, &id).map(|raw| {
-        let if_match = if_match(&req);
-        match kind {
-            ResourceKind::User => Command::DeleteUser {
-                id: UserId::from_bytes(raw),
-                if_match,
-            },
-            ResourceKind::Group => Command::DeleteGroup {
-                id: GroupId::from_bytes(raw),
-                if_match,
-            },
-        }
-    });
-    let act = action(kind, Action::DeleteUser, Action::DeleteGroup);
-    execute(&state, &caller, &ctx, act, Some(id.to_string()), prepared).await?;
+    let m = if_match(&req);
+    perform(
+        &state,
+        &caller,
+        &ctx,
+        **kind,
+        Write::Delete,
+        Some(&id),
+        Ok(Value::Null),
+        m,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -295,6 +295,9 @@ fn apply_pathless(
         }
         let path = filter::parse_patch_path(key)
             .map_err(|e| ScimError::InvalidPath(format!("key '{key}': {e}")))?;
+        if reg.ignore_unknown() && resolve(reg, kind, &path.attr).is_err() {
+            continue;
+        }
         let resolved = resolve(reg, kind, &path.attr)?;
         // Okta and the Microsoft validator echo `id` (and sometimes `meta`) in pathless values.
         if resolved.attr.mutability == Mutability::ReadOnly {
@@ -379,7 +382,11 @@ fn apply_path(
             }
         }
     }
-    let resolved = resolve(reg, kind, &path.attr)?;
+    let resolved = match resolve(reg, kind, &path.attr) {
+        Ok(r) => r,
+        Err(_) if reg.ignore_unknown() => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let attr = resolved.attr;
     let label = path.attr.to_string();
     if attr.mutability == Mutability::ReadOnly

@@ -57,12 +57,15 @@ pub fn parse_resource(reg: &Registry, kind: ResourceKind, body: &Value) -> Resul
                 }
                 continue;
             }
-            let schema = reg.extension(kind, key).ok_or_else(|| {
-                ScimError::InvalidValue(format!(
-                    "unknown schema extension '{key}' for {}",
+            let Some(schema) = reg.extension(kind, key) else {
+                if reg.ignore_unknown() {
+                    continue;
+                }
+                return Err(ScimError::InvalidValue(format!(
+                    "unknown schema extension '{key}' for {} (declare it under [[extensions]] in the configuration)",
                     kind.as_str()
-                ))
-            })?;
+                )));
+            };
             if value.is_null() {
                 continue;
             }
@@ -71,9 +74,15 @@ pub fn parse_resource(reg: &Registry, kind: ResourceKind, body: &Value) -> Resul
             })?;
             let mut ext = Map::new();
             for (k, v) in inner {
-                let attr = schema.attribute(k).ok_or_else(|| {
-                    ScimError::InvalidValue(format!("unknown attribute '{k}' in '{}'", schema.id))
-                })?;
+                let Some(attr) = schema.attribute(k) else {
+                    if reg.ignore_unknown() {
+                        continue;
+                    }
+                    return Err(ScimError::InvalidValue(format!(
+                        "unknown attribute '{k}' in '{}'",
+                        schema.id
+                    )));
+                };
                 if let Some(v) = normalize_value(attr, v, &format!("{}:{}", schema.id, attr.name))?
                 {
                     ext.insert(attr.name.clone(), v);
@@ -97,9 +106,15 @@ fn put_core(
     key: &str,
     value: &Value,
 ) -> Result<()> {
-    let attr = reg.core_attribute(kind, key).ok_or_else(|| {
-        ScimError::InvalidValue(format!("unknown attribute '{key}' for {}", kind.as_str()))
-    })?;
+    let Some(attr) = reg.core_attribute(kind, key) else {
+        if reg.ignore_unknown() {
+            return Ok(());
+        }
+        return Err(ScimError::InvalidValue(format!(
+            "unknown attribute '{key}' for {}",
+            kind.as_str()
+        )));
+    };
     if attr.name == "password" {
         out.password_given = !value.is_null();
         return Ok(());
@@ -142,22 +157,43 @@ pub fn member_values(value: &Value) -> Result<Vec<String>> {
         .collect()
 }
 
-/// Reject a document that lacks a required attribute (`userName`, group `displayName`).
+/// Reject a document that lacks a required attribute (`userName`, group `displayName`, required
+/// extensions and the required attributes of any extension it carries).
 pub fn check_required(reg: &Registry, kind: ResourceKind, doc: &Document) -> Result<()> {
-    let Some(schema) = reg.core_schema(kind) else {
-        return Ok(());
+    let present = |container: &Document, name: &str| match container.get(name) {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => true,
     };
-    for attr in schema.attributes.iter().filter(|a| a.required) {
-        let present = match doc.get(&attr.name) {
-            None | Some(Value::Null) => false,
-            Some(Value::String(s)) => !s.trim().is_empty(),
-            Some(_) => true,
+    if let Some(schema) = reg.core_schema(kind) {
+        for attr in schema.attributes.iter().filter(|a| a.required) {
+            if !present(doc, &attr.name) {
+                return Err(ScimError::InvalidValue(format!(
+                    "'{}' is required and must not be empty",
+                    attr.name
+                )));
+            }
+        }
+    }
+    for (urn, required) in &reg.resource_type(kind).extensions {
+        let Some(ext) = doc.get(urn).and_then(Value::as_object) else {
+            if *required {
+                return Err(ScimError::InvalidValue(format!(
+                    "the extension '{urn}' is required"
+                )));
+            }
+            continue;
         };
-        if !present {
-            return Err(ScimError::InvalidValue(format!(
-                "'{}' is required and must not be empty",
-                attr.name
-            )));
+        if let Some(schema) = reg.schema(urn) {
+            for attr in schema.attributes.iter().filter(|a| a.required) {
+                if !present(ext, &attr.name) {
+                    return Err(ScimError::InvalidValue(format!(
+                        "'{urn}:{}' is required and must not be empty",
+                        attr.name
+                    )));
+                }
+            }
         }
     }
     Ok(())

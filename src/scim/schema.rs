@@ -374,6 +374,152 @@ pub struct Registry {
     common: Vec<Attribute>,
     user: ResourceType,
     group: ResourceType,
+    ignore_unknown: bool,
+}
+
+/// An extension schema declared in the configuration file (`[[extensions]]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionDecl {
+    /// Schema URN, e.g. `urn:ietf:params:scim:schemas:extension:Netskope:2.0:User`.
+    pub schema: String,
+    /// Short name for `/Schemas` (default: the URN's second-to-last segment).
+    pub name: Option<String>,
+    /// Text for `/Schemas`.
+    #[serde(default)]
+    pub description: String,
+    /// `User` (default) or `Group`.
+    #[serde(default = "default_resource")]
+    pub resource: String,
+    /// Whether every resource must carry it.
+    #[serde(default)]
+    pub required: bool,
+    /// Its attributes.
+    pub attributes: Vec<AttributeDecl>,
+}
+
+fn default_resource() -> String {
+    "User".into()
+}
+
+/// One attribute of a declared extension.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeDecl {
+    /// Attribute name.
+    pub name: String,
+    /// `string` (default), `boolean`, `decimal`, `integer`, `dateTime`, `binary`, `reference`, `complex`.
+    #[serde(rename = "type", default = "default_type")]
+    pub kind: String,
+    /// Whether the value is an array.
+    #[serde(default)]
+    pub multi_valued: bool,
+    /// Whether a resource must carry it.
+    #[serde(default)]
+    pub required: bool,
+    /// Whether string comparison is case-sensitive.
+    #[serde(default)]
+    pub case_exact: bool,
+    /// `readWrite` (default), `readOnly`, `immutable`, `writeOnly`.
+    #[serde(default = "default_mutability")]
+    pub mutability: String,
+    /// `default` (default), `always`, `never`, `request`.
+    #[serde(default = "default_returned")]
+    pub returned: String,
+    /// Text for `/Schemas`.
+    #[serde(default)]
+    pub description: String,
+    /// Suggested values.
+    #[serde(default)]
+    pub canonical_values: Vec<String>,
+    /// For `complex`: the sub-attributes (which cannot be complex themselves).
+    #[serde(default)]
+    pub sub_attributes: Vec<AttributeDecl>,
+}
+
+fn default_type() -> String {
+    "string".into()
+}
+fn default_mutability() -> String {
+    "readWrite".into()
+}
+fn default_returned() -> String {
+    "default".into()
+}
+
+impl AttributeDecl {
+    fn build(&self, depth: usize, at: &str) -> Result<Attribute, String> {
+        let at = format!("{at}:{}", self.name);
+        let valid_name = self
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            return Err(format!(
+                "{at}: attribute names start with a letter and hold letters, digits, '_' or '-'"
+            ));
+        }
+        let kind = match self.kind.to_ascii_lowercase().as_str() {
+            "string" => AttrType::String,
+            "boolean" => AttrType::Boolean,
+            "decimal" => AttrType::Decimal,
+            "integer" => AttrType::Integer,
+            "datetime" => AttrType::DateTime,
+            "binary" => AttrType::Binary,
+            "reference" => AttrType::Reference,
+            "complex" => AttrType::Complex,
+            other => return Err(format!("{at}: unknown type '{other}'")),
+        };
+        let mutability = match self.mutability.to_ascii_lowercase().as_str() {
+            "readwrite" => Mutability::ReadWrite,
+            "readonly" => Mutability::ReadOnly,
+            "immutable" => Mutability::Immutable,
+            "writeonly" => Mutability::WriteOnly,
+            other => return Err(format!("{at}: unknown mutability '{other}'")),
+        };
+        let returned = match self.returned.to_ascii_lowercase().as_str() {
+            "default" => Returned::Default,
+            "always" => Returned::Always,
+            "never" => Returned::Never,
+            "request" => Returned::Request,
+            other => return Err(format!("{at}: unknown returned '{other}'")),
+        };
+        if kind == AttrType::Complex && depth > 0 {
+            return Err(format!(
+                "{at}: sub-attributes cannot be complex (RFC 7643 §2.3.8)"
+            ));
+        }
+        if kind == AttrType::Complex && self.sub_attributes.is_empty() {
+            return Err(format!("{at}: a complex attribute needs sub_attributes"));
+        }
+        if kind != AttrType::Complex && !self.sub_attributes.is_empty() {
+            return Err(format!("{at}: only complex attributes have sub_attributes"));
+        }
+        let mut subs = Vec::new();
+        for sub in &self.sub_attributes {
+            if subs
+                .iter()
+                .any(|a: &Attribute| a.name.eq_ignore_ascii_case(&sub.name))
+            {
+                return Err(format!("{at}: sub-attribute '{}' declared twice", sub.name));
+            }
+            subs.push(sub.build(depth + 1, &at)?);
+        }
+        let mut a = Attribute::new(&self.name, kind, &self.description)
+            .mutability(mutability)
+            .returned(returned)
+            .subs(subs);
+        a.multi_valued = self.multi_valued;
+        a.required = self.required;
+        a.case_exact = self.case_exact;
+        a.canonical_values = self.canonical_values.clone();
+        Ok(a)
+    }
 }
 
 impl Default for Registry {
@@ -400,7 +546,69 @@ impl Registry {
                 extensions: Vec::new(),
                 description: "Group".into(),
             },
+            ignore_unknown: false,
         }
+    }
+
+    /// The core registry plus extensions from the configuration. `ignore_unknown` makes input
+    /// attributes of unknown names or undeclared schemas be dropped instead of rejected.
+    pub fn with_extensions(decls: &[ExtensionDecl], ignore_unknown: bool) -> Result<Self, String> {
+        let mut reg = Self::core();
+        reg.ignore_unknown = ignore_unknown;
+        for d in decls {
+            let urn = d.schema.trim();
+            if !(urn.len() > 4 && urn[..4].eq_ignore_ascii_case("urn:")) || urn.ends_with(':') {
+                return Err(format!("extension schema '{urn}' must be a URN (urn:…)"));
+            }
+            if reg.schema(urn).is_some() {
+                return Err(format!(
+                    "extension schema '{urn}' is declared twice or is a core schema"
+                ));
+            }
+            let kind = match d.resource.to_ascii_lowercase().as_str() {
+                "user" => ResourceKind::User,
+                "group" => ResourceKind::Group,
+                other => {
+                    return Err(format!(
+                        "{urn}: resource must be User or Group, not '{other}'"
+                    ))
+                }
+            };
+            if d.attributes.is_empty() {
+                return Err(format!("{urn}: declare at least one attribute"));
+            }
+            let mut attributes: Vec<Attribute> = Vec::new();
+            for a in &d.attributes {
+                if attributes
+                    .iter()
+                    .any(|x| x.name.eq_ignore_ascii_case(&a.name))
+                {
+                    return Err(format!("{urn}: attribute '{}' declared twice", a.name));
+                }
+                attributes.push(a.build(0, urn)?);
+            }
+            let name = d
+                .name
+                .clone()
+                .unwrap_or_else(|| urn.rsplit(':').nth(2).unwrap_or("Extension").to_owned());
+            reg.schemas.push(Schema {
+                id: urn.to_owned(),
+                name,
+                description: d.description.clone(),
+                attributes,
+            });
+            let rt = match kind {
+                ResourceKind::User => &mut reg.user,
+                ResourceKind::Group => &mut reg.group,
+            };
+            rt.extensions.push((urn.to_owned(), d.required));
+        }
+        Ok(reg)
+    }
+
+    /// Whether unknown input attributes are dropped (true) or rejected with 400 (false, default).
+    pub fn ignore_unknown(&self) -> bool {
+        self.ignore_unknown
     }
 
     /// Every schema, for `/Schemas`.
