@@ -44,7 +44,7 @@ impl From<Rejection> for ApiError {
 
 impl ApiError {
     /// Status, `scimType` and the detail a client may see.
-    fn parts(&self) -> (StatusCode, Option<&'static str>, String) {
+    pub fn parts(&self) -> (StatusCode, Option<&'static str>, String) {
         let status = |code: u16| StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
         match self {
             Self::Service(ServiceError::Rejected(r)) => {

@@ -2,6 +2,7 @@
 //! Each area exposes `configure(cfg)`; `app.rs` and the tests mount the same functions.
 //! Must not import sled.
 
+pub mod bulk;
 pub mod context;
 pub mod discovery;
 pub mod error;
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(SCIM_PREFIX)
             .configure(discovery::configure)
+            .configure(bulk::configure)
             .configure(resources::configure)
             .default_service(web::to(no_route)),
     );

@@ -81,7 +81,7 @@ impl Params {
 }
 
 /// Read the body up to the configured limit and parse it as JSON.
-async fn json_body(mut payload: web::Payload, limit: usize) -> Result<Value, ApiError> {
+pub async fn json_body(mut payload: web::Payload, limit: usize) -> Result<Value, ApiError> {
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =

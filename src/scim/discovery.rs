@@ -6,13 +6,16 @@ use serde_json::{json, Value};
 use super::list::{list_response, DEFAULT_PAGE, MAX_PAGE};
 use super::schema::Registry;
 
+/// Most operations in one `/Bulk` request (enforced by `http/bulk.rs`).
+pub const MAX_BULK_OPERATIONS: usize = 1000;
+
 /// The ServiceProviderConfig document.
 pub fn service_provider_config(base_url: &str, max_body_bytes: usize) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scimd/scimd#readme",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": max_body_bytes},
+        "bulk": {"supported": true, "maxOperations": MAX_BULK_OPERATIONS, "maxPayloadSize": max_body_bytes},
         "filter": {"supported": true, "maxResults": MAX_PAGE},
         "changePassword": {"supported": false},
         "sort": {"supported": true},

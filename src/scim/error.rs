@@ -33,6 +33,9 @@ pub enum ScimError {
     /// 400 `invalidCursor` (RFC 9865): the cursor is not one this server issued.
     #[error("{0}")]
     InvalidCursor(String),
+    /// 413 `tooMany`: a bulk request carries more operations than `bulk.maxOperations`.
+    #[error("{0}")]
+    TooManyOperations(String),
     /// 413 `tooLarge`: the body exceeds the configured limit.
     #[error("{0}")]
     TooLarge(String),
@@ -51,6 +54,7 @@ impl ScimError {
             Self::TooMany(_) => "tooMany",
             Self::InvalidCursor(_) => "invalidCursor",
             Self::TooLarge(_) => "tooLarge",
+            Self::TooManyOperations(_) => "tooMany",
         }
     }
 
@@ -65,7 +69,7 @@ impl ScimError {
             | Self::Mutability(_)
             | Self::TooMany(_)
             | Self::InvalidCursor(_) => 400,
-            Self::TooLarge(_) => 413,
+            Self::TooLarge(_) | Self::TooManyOperations(_) => 413,
         }
     }
 
@@ -80,7 +84,8 @@ impl ScimError {
             | Self::Mutability(d)
             | Self::TooMany(d)
             | Self::InvalidCursor(d)
-            | Self::TooLarge(d) => d,
+            | Self::TooLarge(d)
+            | Self::TooManyOperations(d) => d,
         }
     }
 }

@@ -1,0 +1,343 @@
+//! RFC 7644 features over HTTP: `/Bulk` with bulkId references and limits, extension schemas from
+//! the configuration file (and the unknown-attribute policy), `/.search`, cursor paging.
+// Tests may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{assert_scim_error, q, Server};
+use serde_json::{json, Value};
+
+const NETSKOPE: &str = "urn:ietf:params:scim:schemas:extension:Netskope:2.0:User";
+
+#[test]
+fn bulk_runs_operations_in_dependency_order_with_bulk_id_references() {
+    let s = Server::plain();
+    let t = s.token("Bulk client");
+    let t = Some(t.as_str());
+    // The group op comes first but names a user created later in the same request.
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Groups", "bulkId": "g1",
+             "data": {"displayName": "Bulk Group", "members": [{"value": "bulkId:u1"}, {"value": "bulkId:u2"}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "u1", "data": {"userName": "bulk1@x"}},
+            {"method": "POST", "path": "/Users", "bulkId": "u2", "data": {"userName": "bulk2@x"}},
+            {"method": "PATCH", "path": "/Users/bulkId:u1",
+             "data": {"Operations": [{"op": "replace", "path": "active", "value": "False"}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"userName": "BULK1@x"}},
+            {"method": "POST", "path": "/Users", "bulkId": "u3", "data": {"userName": "bulk3@x"}},
+            {"method": "DELETE", "path": "/Users/bulkId:u3"},
+        ]
+    });
+    let r = s.call("POST", "/Bulk", t, Some(&body));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+    );
+    let ops = r.body["Operations"].as_array().unwrap();
+    let by = |b: &str| ops.iter().find(|o| o["bulkId"] == b).unwrap().clone();
+    assert_eq!(by("u1")["status"], "201");
+    assert!(by("u1")["version"].as_str().unwrap().starts_with("W/"));
+    assert_eq!(by("g1")["status"], "201", "{:?}", by("g1"));
+    assert_eq!(by("dup")["status"], "409");
+    assert_eq!(by("dup")["response"]["scimType"], "uniqueness");
+    let u1 = by("u1")["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let g1 = by("g1")["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        s.call("GET", &format!("/Users/{u1}"), t, None).body["active"],
+        false
+    );
+    let u2 = by("u2")["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let members = s.call("GET", &format!("/Groups/{g1}"), t, None).body["members"].clone();
+    let mut got: Vec<&str> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    got.sort_unstable();
+    let mut want = vec![u1.as_str(), u2.as_str()];
+    want.sort_unstable();
+    assert_eq!(got, want);
+    // The DELETE addressed the user created by bulkId u3.
+    let deleted = ops.iter().find(|o| o["method"] == "DELETE").unwrap();
+    assert_eq!(deleted["status"], "204");
+    assert_eq!(deleted["location"], by("u3")["location"]);
+    assert_eq!(
+        s.call(
+            "GET",
+            &format!("/Users?filter={}", q("userName eq \"bulk3@x\"")),
+            t,
+            None
+        )
+        .body["totalResults"],
+        0
+    );
+
+    // failOnErrors: 1 stops after the first failure.
+    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "failOnErrors": 1,
+    "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "bulk1@x"}},
+        {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"userName": "never@x"}},
+    ]});
+    let r = s.call("POST", "/Bulk", t, Some(&body));
+    assert_eq!(r.body["Operations"].as_array().unwrap().len(), 1);
+    let r = s.call(
+        "GET",
+        &format!("/Users?filter={}", q("userName eq \"never@x\"")),
+        t,
+        None,
+    );
+    assert_eq!(r.body["totalResults"], 0);
+
+    // Circular and missing references are reported per operation.
+    let body = json!({"Operations": [
+        {"method": "POST", "path": "/Groups", "bulkId": "x", "data": {"displayName": "X", "members": [{"value": "bulkId:nobody"}]}},
+        {"method": "PUT", "path": "/Users", "data": {"userName": "z"}},
+        {"method": "FETCH", "path": "/Users/1"},
+    ]});
+    let r = s.call("POST", "/Bulk", t, Some(&body));
+    let statuses: Vec<&str> = r.body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["409", "400", "400"]);
+
+    // Limits: more than maxOperations → 413 tooMany; advertised in ServiceProviderConfig.
+    let spc = s.call("GET", "/ServiceProviderConfig", t, None).body;
+    assert_eq!(spc["bulk"]["supported"], true);
+    let max = spc["bulk"]["maxOperations"].as_u64().unwrap() as usize;
+    let many: Vec<Value> = (0..=max)
+        .map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")}))
+        .collect();
+    assert_scim_error(
+        &s.call("POST", "/Bulk", t, Some(&json!({"Operations": many}))),
+        413,
+        Some("tooMany"),
+    );
+    assert_scim_error(
+        &s.call(
+            "POST",
+            "/Bulk",
+            t,
+            Some(&json!({"schemas": ["x"], "Operations": []})),
+        ),
+        400,
+        Some("invalidSyntax"),
+    );
+    assert_scim_error(&s.call("GET", "/Bulk", t, None), 405, None);
+}
+
+#[test]
+fn bulk_bodies_over_the_payload_limit_are_413_too_large() {
+    let s = Server::plain_with_env(&[("SCIMD_MAX_BODY_BYTES", "2048")]);
+    let t = s.token("Bulk client");
+    let spc = s.call("GET", "/ServiceProviderConfig", Some(&t), None).body;
+    assert_eq!(spc["bulk"]["maxPayloadSize"], 2048);
+    let ops: Vec<Value> = (0..50).map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"), "data": {"userName": format!("user{i}@x")}})).collect();
+    assert_scim_error(
+        &s.call("POST", "/Bulk", Some(&t), Some(&json!({"Operations": ops}))),
+        413,
+        Some("tooLarge"),
+    );
+}
+
+fn config_file(dir: &std::path::Path, extra: &str) -> String {
+    let path = dir.join("scimd.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{extra}
+[[extensions]]
+schema = "{NETSKOPE}"
+description = "Netskope user attributes"
+[[extensions.attributes]]
+name = "costCode"
+[[extensions.attributes]]
+name = "clearance"
+type = "integer"
+[[extensions.attributes]]
+name = "badge"
+type = "complex"
+sub_attributes = [{{ name = "number" }}, {{ name = "expires", type = "dateTime" }}]
+"#
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn declared_extensions_are_validated_stored_filterable_and_discoverable() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_file(dir.path(), "");
+    let s = Server::plain_with_env(&[("SCIMD_CONFIG", &cfg)]);
+    let t = s.token("Entra ID");
+    let t = Some(t.as_str());
+    let user = json!({"userName": "ext@x", NETSKOPE: {"costCode": "CC-7", "clearance": 3, "badge": {"number": "B1", "expires": "2027-01-01T00:00:00Z"}}});
+    let r = s.call("POST", "/Users", t, Some(&user));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body[NETSKOPE]["clearance"], 3);
+    assert!(r.body["schemas"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(NETSKOPE)));
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    // Entra's PATCH form: URN-qualified attribute path.
+    let patch = json!({"Operations": [{"op": "Replace", "path": format!("{NETSKOPE}:costCode"), "value": "CC-8"}]});
+    assert_eq!(
+        s.call("PATCH", &format!("/Users/{id}"), t, Some(&patch))
+            .body[NETSKOPE]["costCode"],
+        "CC-8"
+    );
+    // Filterable, typed.
+    for f in [
+        format!("{NETSKOPE}:costCode eq \"cc-8\""),
+        format!("{NETSKOPE}:clearance gt 2"),
+        format!("{NETSKOPE}:badge.expires gt \"2026-06-01T00:00:00Z\""),
+    ] {
+        let r = s.call("GET", &format!("/Users?filter={}", q(&f)), t, None);
+        assert_eq!(r.body["totalResults"], 1, "{f}: {:?}", r.body);
+    }
+    // Type errors and unknown attributes of a declared schema are 400s naming them.
+    let bad = json!({"userName": "ext2@x", NETSKOPE: {"clearance": "high"}});
+    assert_scim_error(
+        &s.call("POST", "/Users", t, Some(&bad)),
+        400,
+        Some("invalidValue"),
+    );
+    let bad = json!({"userName": "ext2@x", NETSKOPE: {"shoeSize": 44}});
+    let r = s.call("POST", "/Users", t, Some(&bad));
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert!(r.body["detail"].as_str().unwrap().contains("shoeSize"));
+    // Undeclared schemas: a clear 400, not silent loss.
+    let undeclared = json!({"userName": "ext3@x", "urn:ietf:params:scim:schemas:extension:Other:2.0:User": {"x": 1}});
+    let r = s.call("POST", "/Users", t, Some(&undeclared));
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert!(r.body["detail"].as_str().unwrap().contains("Other"));
+    // Discovery.
+    let schemas = s.call("GET", "/Schemas", t, None).body;
+    assert_eq!(schemas["totalResults"], 4);
+    let doc = s.call("GET", &format!("/Schemas/{NETSKOPE}"), t, None).body;
+    assert_eq!(doc["attributes"][1]["type"], "integer");
+    assert_eq!(doc["attributes"][2]["subAttributes"][1]["type"], "dateTime");
+    let rt = s.call("GET", "/ResourceTypes/User", t, None).body;
+    assert!(rt["schemaExtensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["schema"] == NETSKOPE));
+}
+
+#[test]
+fn lenient_setups_can_ignore_unknown_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_file(dir.path(), "unknown_attributes = \"ignore\"");
+    let s = Server::plain_with_env(&[("SCIMD_CONFIG", &cfg)]);
+    let t = s.token("Lenient");
+    let t = Some(t.as_str());
+    let body = json!({"userName": "lenient@x", "favouriteColour": "blue",
+        "urn:ietf:params:scim:schemas:extension:Other:2.0:User": {"x": 1}, NETSKOPE: {"costCode": "A", "shoeSize": 44}});
+    let r = s.call("POST", "/Users", t, Some(&body));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert!(r.body.get("favouriteColour").is_none());
+    assert!(r
+        .body
+        .get("urn:ietf:params:scim:schemas:extension:Other:2.0:User")
+        .is_none());
+    assert_eq!(r.body[NETSKOPE], json!({"costCode": "A"}));
+    let id = r.body["id"].as_str().unwrap();
+    let patch = json!({"Operations": [{"op": "replace", "path": "favouriteColour", "value": "red"}, {"op": "replace", "path": "title", "value": "Boss"}]});
+    let r = s.call("PATCH", &format!("/Users/{id}"), t, Some(&patch));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["title"], "Boss");
+}
+
+#[test]
+fn search_and_cursor_paging_over_http() {
+    let s = Server::plain();
+    let t = s.token("Search");
+    let t = Some(t.as_str());
+    for i in 0..7 {
+        assert_eq!(
+            s.call(
+                "POST",
+                "/Users",
+                t,
+                Some(&json!({"userName": format!("s{i}@x")}))
+            )
+            .status,
+            201
+        );
+    }
+    assert_eq!(
+        s.call(
+            "POST",
+            "/Groups",
+            t,
+            Some(&json!({"displayName": "Searchers"}))
+        )
+        .status,
+        201
+    );
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "attributes": ["userName"], "filter": "userName sw \"s\"", "sortBy": "userName", "sortOrder": "descending", "startIndex": 1, "count": 3});
+    let r = s.call("POST", "/Users/.search", t, Some(&search));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["totalResults"], 7);
+    assert_eq!(
+        r.body["Resources"][0],
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": r.body["Resources"][0]["id"], "userName": "s6@x"})
+    );
+    let r = s.call(
+        "POST",
+        "/.search",
+        t,
+        Some(&json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
+    );
+    assert_eq!(r.body["totalResults"], 8);
+    // Cursor paging through HTTP.
+    let mut seen = 0;
+    let mut next = Some(String::new());
+    while let Some(c) = next {
+        let r = s.call("GET", &format!("/Users?count=3&cursor={c}"), t, None);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        seen += r.body["Resources"].as_array().unwrap().len();
+        next = r
+            .body
+            .get("nextCursor")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+    assert_eq!(seen, 7);
+    assert_scim_error(
+        &s.call("GET", "/Users?cursor=bogus", t, None),
+        400,
+        Some("invalidCursor"),
+    );
+    let spc = s.call("GET", "/ServiceProviderConfig", t, None).body;
+    assert_eq!(spc["pagination"]["cursor"], true);
+    assert_eq!(spc["sort"]["supported"], true);
+}
