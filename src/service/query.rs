@@ -84,6 +84,9 @@ fn group_meta(r: &GroupRecord) -> Meta {
     }
 }
 
+/// Matching resources in id order: raw id and rendered body.
+type Matches<'s> = Box<dyn Iterator<Item = Result<([u8; 16], Value)>> + 's>;
+
 /// Where candidates for a list come from.
 enum Plan {
     /// These ids (from an index), to be checked against the whole filter.
@@ -517,7 +520,7 @@ impl Directory {
         after: Option<[u8; 16]>,
         use_indexes: bool,
         base_url: &'s str,
-    ) -> Result<Box<dyn Iterator<Item = Result<([u8; 16], Value)>> + 's>> {
+    ) -> Result<Matches<'s>> {
         let types = self.reg.types(kind);
         let with_all = filter.is_some_and(|f| mentions(f, &types, kind));
         let bare = Projection::parse(
