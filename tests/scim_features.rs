@@ -128,7 +128,7 @@ fn bulk_runs_operations_in_dependency_order_with_bulk_id_references() {
     // Limits: more than maxOperations → 413 tooMany; advertised in ServiceProviderConfig.
     let spc = s.call("GET", "/ServiceProviderConfig", t, None).body;
     assert_eq!(spc["bulk"]["supported"], true);
-    let max = spc["bulk"]["maxOperations"].as_u64().unwrap() as usize;
+    let max = usize::try_from(spc["bulk"]["maxOperations"].as_u64().unwrap()).unwrap();
     let many: Vec<Value> = (0..=max)
         .map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")}))
         .collect();
