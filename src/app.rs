@@ -187,6 +187,7 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
         registry,
         public_url: config.public_url.clone(),
         max_body_bytes: config.max_body_bytes,
+        password_storage: config.password_storage,
     });
     let factory = move || {
         App::new()

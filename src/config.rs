@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::scim::schema::{ExtensionDecl, Registry};
+use crate::service::passwords::PasswordStorage;
 
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./scimd-data";
@@ -70,6 +71,8 @@ pub struct Settings {
     pub unknown_attributes: Option<String>,
     /// Extension schemas (`[[extensions]]`, file only).
     pub extensions: Option<Vec<ExtensionDecl>>,
+    /// `discard` (default) or `hash` passwords sent by clients (`SCIMD_PASSWORD_STORAGE`).
+    pub password_storage: Option<String>,
 }
 
 impl Settings {
@@ -86,6 +89,7 @@ impl Settings {
             max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
             unknown_attributes: other.unknown_attributes.or(self.unknown_attributes),
             extensions: other.extensions.or(self.extensions),
+            password_storage: other.password_storage.or(self.password_storage),
         }
     }
 
@@ -129,6 +133,7 @@ impl Settings {
             admin_socket: get("SCIMD_ADMIN_SOCKET").map(PathBuf::from),
             unknown_attributes: get("SCIMD_UNKNOWN_ATTRIBUTES"),
             extensions: None,
+            password_storage: get("SCIMD_PASSWORD_STORAGE"),
             max_body_bytes: match get("SCIMD_MAX_BODY_BYTES") {
                 None => None,
                 Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
@@ -161,6 +166,8 @@ pub struct Config {
     pub ignore_unknown: bool,
     /// Declared extension schemas.
     pub extensions: Vec<ExtensionDecl>,
+    /// What happens to passwords sent by clients.
+    pub password_storage: PasswordStorage,
 }
 
 impl Config {
@@ -233,7 +240,15 @@ impl Config {
                 message,
             }
         })?;
+        let password_storage = match s.password_storage.as_deref() {
+            None => PasswordStorage::Discard,
+            Some(v) => PasswordStorage::parse(v).ok_or_else(|| ConfigError::Invalid {
+                key: "password_storage",
+                message: format!("'{v}' is neither 'discard' nor 'hash'"),
+            })?,
+        };
         Ok(Self {
+            password_storage,
             ignore_unknown,
             extensions,
             admin_socket: s

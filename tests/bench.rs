@@ -55,6 +55,7 @@ fn create(reg: &Registry, name: &str) -> Command {
     Command::CreateUser {
         id: UserId::random(),
         input: parse_resource(reg, ResourceKind::User, &body).unwrap(),
+        password_hash: None,
     }
 }
 

@@ -64,7 +64,7 @@ fn directory(n: usize) -> (Directory, Vec<String>, Vec<String>) {
                     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": format!("D{}", i % 4)},
                 });
                 let input = parse_resource(&reg, ResourceKind::User, &body).unwrap();
-                w.submit_blocking(pending(Command::CreateUser { id, input })).unwrap();
+                w.submit_blocking(pending(Command::CreateUser { id, input, password_hash: None })).unwrap();
             }
         })
     }).collect();

@@ -259,6 +259,7 @@ impl Harness {
             id,
             ops: parse_patch(&patch_body(ops)).unwrap(),
             if_match: None,
+            password_hash: None,
         }
     }
 
@@ -293,7 +294,14 @@ impl Harness {
                     self.model.users.insert(id, name.into());
                     Ok(())
                 };
-                (Command::CreateUser { id, input }, expect)
+                (
+                    Command::CreateUser {
+                        id,
+                        input,
+                        password_hash: None,
+                    },
+                    expect,
+                )
             }
             Op::SetActive {
                 user,
@@ -348,6 +356,7 @@ impl Harness {
                     id,
                     input,
                     if_match: None,
+                    password_hash: None,
                 };
                 (cmd, self.rename_user(id, name))
             }
@@ -1092,6 +1101,7 @@ fn concurrent_submitters_all_get_answers_and_a_contiguous_log() {
                                 command: Command::CreateUser {
                                     id: UserId::random(),
                                     input,
+                                    password_hash: None,
                                 },
                                 actor: Actor {
                                     token_id: None,

@@ -341,3 +341,145 @@ fn search_and_cursor_paging_over_http() {
     assert_eq!(spc["pagination"]["cursor"], true);
     assert_eq!(spc["sort"]["supported"], true);
 }
+
+fn secrets(data_dir: &std::path::Path) -> Vec<String> {
+    let store = scimd::store::Store::open(data_dir).unwrap();
+    store
+        .trees
+        .user_secrets
+        .iter()
+        .values()
+        .map(|v| String::from_utf8(v.unwrap().to_vec()).unwrap())
+        .collect()
+}
+
+fn log_contains(data_dir: &std::path::Path, needle: &str) -> bool {
+    let store = scimd::store::Store::open(data_dir).unwrap();
+    store.trees.log.iter().values().any(|v| {
+        v.unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    })
+}
+
+#[test]
+fn passwords_are_never_returned_nor_stored_in_clear() {
+    for mode in ["discard", "hash"] {
+        let mut s = Server::plain_with_env(&[("SCIMD_PASSWORD_STORAGE", mode)]);
+        let t = s.token("Okta");
+        let t = Some(t.as_str());
+        // Okta sends a password on create even without password sync.
+        let r = s.call(
+            "POST",
+            "/Users",
+            t,
+            Some(&json!({"userName": "pw@x", "password": "Create-Secret-1"})),
+        );
+        assert_eq!(r.status, 201);
+        assert!(r.body.get("password").is_none());
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let v1 = r.body["meta"]["version"].clone();
+        // Okta OIN: password change as a pathless PATCH; Entra: with a path.
+        let r = s.call("PATCH", &format!("/Users/{id}"), t, Some(&json!({"Operations": [{"op": "replace", "value": {"password": "Patch-Secret-2"}}]})));
+        assert_eq!(r.status, 200);
+        assert!(r.body.get("password").is_none());
+        let r = s.call("PATCH", &format!("/Users/{id}"), t, Some(&json!({"Operations": [{"op": "replace", "path": "password", "value": "Patch-Secret-3"}]})));
+        assert_eq!(r.status, 200);
+        if mode == "hash" {
+            assert_ne!(
+                r.body["meta"]["version"], v1,
+                "a password change is a change"
+            );
+        }
+        let r = s.call(
+            "PUT",
+            &format!("/Users/{id}"),
+            t,
+            Some(&json!({"userName": "pw@x", "password": "Put-Secret-4"})),
+        );
+        assert_eq!(r.status, 200);
+        let r = s.call(
+            "GET",
+            &format!("/Users/{id}?attributes=password,userName"),
+            t,
+            None,
+        );
+        assert!(r.body.get("password").is_none(), "{:?}", r.body);
+        let r = s.call(
+            "GET",
+            &format!("/Users?filter={}", q("userName eq \"pw@x\"")),
+            t,
+            None,
+        );
+        assert!(r.body["Resources"][0].get("password").is_none());
+        assert!(s.terminate());
+        for secret in [
+            "Create-Secret-1",
+            "Patch-Secret-2",
+            "Patch-Secret-3",
+            "Put-Secret-4",
+        ] {
+            assert!(
+                !log_contains(&s.data_dir, secret),
+                "{mode}: {secret} is in the log"
+            );
+        }
+        let stored = secrets(&s.data_dir);
+        match mode {
+            "discard" => assert!(stored.is_empty()),
+            _ => {
+                assert_eq!(stored.len(), 1);
+                assert!(stored[0].starts_with("$argon2id$"));
+                assert!(scimd::service::passwords::verify(
+                    "Put-Secret-4",
+                    &stored[0]
+                ));
+                assert!(!scimd::service::passwords::verify(
+                    "Patch-Secret-3",
+                    &stored[0]
+                ));
+            }
+        }
+        let out = s.cli(&["verify"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn immutable_extension_attributes_cannot_change_once_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimd.toml");
+    std::fs::write(&path, format!("[[extensions]]\nschema = \"{NETSKOPE}\"\n[[extensions.attributes]]\nname = \"hireId\"\nmutability = \"immutable\"\n")).unwrap();
+    let s = Server::plain_with_env(&[("SCIMD_CONFIG", &path.display().to_string())]);
+    let t = s.token("Okta");
+    let t = Some(t.as_str());
+    let r = s.call("POST", "/Users", t, Some(&json!({"userName": "imm@x"})));
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    // Setting it the first time is allowed; changing it afterwards is a mutability error.
+    let put = |v: &str| json!({"userName": "imm@x", NETSKOPE: {"hireId": v}});
+    assert_eq!(
+        s.call("PUT", &format!("/Users/{id}"), t, Some(&put("H1")))
+            .status,
+        200
+    );
+    assert_eq!(
+        s.call("PUT", &format!("/Users/{id}"), t, Some(&put("H1")))
+            .status,
+        200
+    );
+    assert_scim_error(
+        &s.call("PUT", &format!("/Users/{id}"), t, Some(&put("H2"))),
+        400,
+        Some("mutability"),
+    );
+    let patch = json!({"Operations": [{"op": "replace", "path": format!("{NETSKOPE}:hireId"), "value": "H3"}]});
+    assert_scim_error(
+        &s.call("PATCH", &format!("/Users/{id}"), t, Some(&patch)),
+        400,
+        Some("mutability"),
+    );
+}

@@ -49,6 +49,7 @@ async fn fixture() -> Fixture {
             registry,
             public_url: Some("https://scim.example.com".into()),
             max_body_bytes: 1 << 20,
+            password_storage: scimd::service::passwords::PasswordStorage::Discard,
         }),
         token: t.token,
     }

@@ -54,6 +54,8 @@ pub enum Command {
         id: UserId,
         /// The validated body.
         input: Parsed,
+        /// Hash of the password sent, when passwords are kept.
+        password_hash: Option<String>,
     },
     /// PUT /Users/{id}.
     ReplaceUser {
@@ -63,6 +65,8 @@ pub enum Command {
         input: Parsed,
         /// Precondition.
         if_match: Option<IfMatch>,
+        /// Hash of the password sent, when passwords are kept.
+        password_hash: Option<String>,
     },
     /// PATCH /Users/{id}.
     PatchUser {
@@ -72,6 +76,8 @@ pub enum Command {
         ops: Vec<PatchOperation>,
         /// Precondition.
         if_match: Option<IfMatch>,
+        /// Hash of the password set by the operations, when passwords are kept.
+        password_hash: Option<String>,
     },
     /// DELETE /Users/{id}.
     DeleteUser {

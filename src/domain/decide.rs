@@ -76,29 +76,40 @@ pub type Decision = Result<Vec<Event>, Rejection>;
 /// Decide one command against the current views.
 pub fn decide<V: Views>(views: &V, reg: &Registry, cmd: &Command) -> Result<Decision, V::Error> {
     match cmd {
-        Command::CreateUser { id, input } => create_user(views, *id, input),
+        Command::CreateUser {
+            id,
+            input,
+            password_hash,
+        } => Ok(create_user(views, *id, input)?
+            .map(|events| with_password(events, *id, password_hash.as_ref()))),
         Command::ReplaceUser {
             id,
             input,
             if_match,
+            password_hash,
         } => with_user(views, *id, if_match.as_ref(), |old| {
             Ok(input.doc.clone()).map(|doc| (old, doc))
         })
         .and_then(|r| match r {
             Ok((old, doc)) => update_user(views, reg, *id, &old.doc, doc),
             Err(e) => Ok(Err(e)),
-        }),
-        Command::PatchUser { id, ops, if_match } => {
-            with_user(views, *id, if_match.as_ref(), |old| {
-                let mut doc = old.doc.clone();
-                patch::apply(reg, ResourceKind::User, &mut doc, ops)?;
-                Ok((old, doc))
-            })
-            .and_then(|r| match r {
-                Ok((old, doc)) => update_user(views, reg, *id, &old.doc, doc),
-                Err(e) => Ok(Err(e)),
-            })
-        }
+        })
+        .map(|d| d.map(|events| with_password(events, *id, password_hash.as_ref()))),
+        Command::PatchUser {
+            id,
+            ops,
+            if_match,
+            password_hash,
+        } => with_user(views, *id, if_match.as_ref(), |old| {
+            let mut doc = old.doc.clone();
+            patch::apply(reg, ResourceKind::User, &mut doc, ops)?;
+            Ok((old, doc))
+        })
+        .and_then(|r| match r {
+            Ok((old, doc)) => update_user(views, reg, *id, &old.doc, doc),
+            Err(e) => Ok(Err(e)),
+        })
+        .map(|d| d.map(|events| with_password(events, *id, password_hash.as_ref()))),
         Command::DeleteUser { id, if_match } => {
             let Some(old) = views.user(*id)? else {
                 return Ok(Err(not_found(ResourceKind::User, *id)));
@@ -194,6 +205,56 @@ pub fn decide<V: Views>(views: &V, reg: &Registry, cmd: &Command) -> Result<Deci
     }
 }
 
+/// Append the password event when the command carried a (hashed) password.
+fn with_password(mut events: Vec<Event>, id: UserId, hash: Option<&String>) -> Vec<Event> {
+    if let Some(hash) = hash {
+        events.push(Event::UserPasswordSet {
+            id,
+            hash: hash.clone(),
+        });
+    }
+    events
+}
+
+/// Reject a change to an immutable attribute that already has a value (RFC 7643 §2.2).
+fn check_immutable(
+    reg: &Registry,
+    kind: ResourceKind,
+    old: &Document,
+    new: &Document,
+) -> Result<(), Rejection> {
+    let mut scopes: Vec<(Option<&str>, &[crate::scim::schema::Attribute])> = Vec::new();
+    if let Some(core) = reg.core_schema(kind) {
+        scopes.push((None, &core.attributes));
+    }
+    for (urn, _) in &reg.resource_type(kind).extensions {
+        if let Some(schema) = reg.schema(urn) {
+            scopes.push((Some(urn.as_str()), &schema.attributes));
+        }
+    }
+    for (container, attrs) in scopes {
+        let pick = |doc: &Document, name: &str| -> Option<Value> {
+            match container {
+                None => doc.get(name).cloned(),
+                Some(urn) => doc.get(urn).and_then(|e| e.get(name)).cloned(),
+            }
+        };
+        for a in attrs
+            .iter()
+            .filter(|a| a.mutability == crate::scim::schema::Mutability::Immutable)
+        {
+            let (before, after) = (pick(old, &a.name), pick(new, &a.name));
+            if before.is_some() && before != after {
+                return Err(Rejection::Invalid(ScimError::Mutability(format!(
+                    "'{}' is immutable and already set",
+                    a.name
+                ))));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn not_found(kind: ResourceKind, id: impl ToString) -> Rejection {
     Rejection::NotFound {
         kind,
@@ -272,6 +333,9 @@ fn update_user<V: Views>(
 ) -> Result<Decision, V::Error> {
     if let Err(e) = check_required(reg, ResourceKind::User, &new) {
         return Ok(Err(e.into()));
+    }
+    if let Err(e) = check_immutable(reg, ResourceKind::User, old, &new) {
+        return Ok(Err(e));
     }
     let (user_name, external_id) = match user_names(&new) {
         Ok(n) => n,
@@ -382,6 +446,9 @@ fn update_group<V: Views>(
     };
     if let Err(e) = check_required(reg, ResourceKind::Group, &new) {
         return Ok(Err(e.into()));
+    }
+    if let Err(e) = check_immutable(reg, ResourceKind::Group, &old.doc, &new) {
+        return Ok(Err(e));
     }
     let (display_name, external_id) = match group_names(&new) {
         Ok(n) => n,
@@ -702,6 +769,7 @@ mod tests {
             id,
             ops: parse_patch(&body).unwrap(),
             if_match: None,
+            password_hash: None,
         }
     }
 
@@ -762,6 +830,7 @@ mod tests {
             &Command::CreateUser {
                 id,
                 input: input.clone(),
+                password_hash: None,
             },
         ));
         assert_eq!(
@@ -784,6 +853,7 @@ mod tests {
             &Command::CreateUser {
                 id: UserId::random(),
                 input: user_input(json!({"userName": "ALICE@X"})),
+                password_hash: None,
             },
         ));
         assert!(matches!(r, Rejection::Uniqueness(_)), "{r:?}");
@@ -866,6 +936,7 @@ mod tests {
             id: alice,
             input: user_input(json!({"userName": "BOB"})),
             if_match: None,
+            password_hash: None,
         };
         assert_eq!(rejected(when(&given, &replace_onto_bob)).status(), 409);
 
@@ -896,11 +967,13 @@ mod tests {
                 ops: parse_patch(&ops(json!([{"op": "add", "path": "title", "value": "x"}])))
                     .unwrap(),
                 if_match: stale.clone(),
+                password_hash: None,
             },
             Command::ReplaceUser {
                 id,
                 input: user_input(json!({"userName": "alice", "title": "x"})),
                 if_match: stale.clone(),
+                password_hash: None,
             },
             Command::DeleteUser {
                 id,

@@ -143,6 +143,13 @@ pub enum Event {
         /// The client it belonged to.
         name: ClientName,
     },
+    /// A user's password was set (`password_storage = "hash"`): only an argon2id hash is kept.
+    UserPasswordSet {
+        /// The user.
+        id: UserId,
+        /// PHC-format argon2id hash.
+        hash: String,
+    },
 }
 
 /// What a client asked for, as recorded with a rejection. New variants go at the end.

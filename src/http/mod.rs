@@ -40,6 +40,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// What happens to passwords sent by clients.
+    pub password_storage: crate::service::passwords::PasswordStorage,
 }
 
 /// Mount everything: health, the SCIM API, and SCIM-style 404s for unknown paths.

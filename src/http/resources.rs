@@ -14,6 +14,7 @@ use crate::scim::error::ScimError;
 use crate::scim::patch;
 use crate::scim::resource::{parse_resource, Projection};
 use crate::scim::schema::ResourceKind;
+use crate::service::passwords::{self, PasswordStorage};
 use crate::service::query::{ListQuery, Rendered};
 use crate::service::ServiceError;
 use crate::store::append::{Applied, Pending};
@@ -351,8 +352,9 @@ impl Write {
     }
 }
 
-/// Turn a write request into a command (validation at the boundary). `new_id` is the id a create
-/// will get; `id` names the target of the others.
+/// Turn a write request into a command (validation at the boundary), and take out the clear-text
+/// password if the request carries one. `new_id` is the id a create will get; `id` names the target
+/// of the others.
 pub fn prepare(
     state: &AppState,
     kind: ResourceKind,
@@ -361,7 +363,7 @@ pub fn prepare(
     id: Option<&str>,
     body: Option<&Value>,
     if_match: Option<IfMatch>,
-) -> Result<Command, ApiError> {
+) -> Result<(Command, Option<String>), ApiError> {
     let raw = match (write, id) {
         (Write::Create, _) => new_id,
         (_, Some(id)) => ids(kind, id)?,
@@ -375,21 +377,29 @@ pub fn prepare(
         })
     };
     let (user, group) = (UserId::from_bytes(raw), GroupId::from_bytes(raw));
-    Ok(match (write, kind) {
+    let mut password = None;
+    let command = match (write, kind) {
         (Write::Create, _) => {
-            let input = parse_resource(&state.registry, kind, body()?)?;
+            let mut input = parse_resource(&state.registry, kind, body()?)?;
+            password = input.password.take();
             match kind {
-                ResourceKind::User => Command::CreateUser { id: user, input },
+                ResourceKind::User => Command::CreateUser {
+                    id: user,
+                    input,
+                    password_hash: None,
+                },
                 ResourceKind::Group => Command::CreateGroup { id: group, input },
             }
         }
         (Write::Replace, _) => {
-            let input = parse_resource(&state.registry, kind, body()?)?;
+            let mut input = parse_resource(&state.registry, kind, body()?)?;
+            password = input.password.take();
             match kind {
                 ResourceKind::User => Command::ReplaceUser {
                     id: user,
                     input,
                     if_match,
+                    password_hash: None,
                 },
                 ResourceKind::Group => Command::ReplaceGroup {
                     id: group,
@@ -398,11 +408,16 @@ pub fn prepare(
                 },
             }
         }
-        (Write::Patch, ResourceKind::User) => Command::PatchUser {
-            id: user,
-            ops: patch::parse_patch(body()?)?,
-            if_match,
-        },
+        (Write::Patch, ResourceKind::User) => {
+            let mut ops = patch::parse_patch(body()?)?;
+            password = patch::take_password(&mut ops);
+            Command::PatchUser {
+                id: user,
+                ops,
+                if_match,
+                password_hash: None,
+            }
+        }
         (Write::Patch, ResourceKind::Group) => {
             let ops = patch::parse_patch(body()?)?;
             let (ops, members) = patch::split_members(&state.registry, ops)?;
@@ -418,7 +433,35 @@ pub fn prepare(
             id: group,
             if_match,
         },
-    })
+    };
+    Ok((command, password.filter(|p| !p.is_empty())))
+}
+
+/// Hash the password into the command, or drop it, as configured. Hashing is deliberately slow,
+/// so it runs on the blocking pool.
+async fn keep_password(
+    state: &AppState,
+    mut command: Command,
+    password: String,
+) -> Result<Command, ApiError> {
+    if state.password_storage == PasswordStorage::Discard {
+        return Ok(command);
+    }
+    let hashed = web::block(move || passwords::hash(&password))
+        .await
+        .map_err(|_| ServiceError::WriterGone)?
+        .map_err(|e| {
+            ServiceError::Store(crate::store::StoreError::Io(format!(
+                "password hashing failed: {e}"
+            )))
+        })?;
+    if let Command::CreateUser { password_hash, .. }
+    | Command::ReplaceUser { password_hash, .. }
+    | Command::PatchUser { password_hash, .. } = &mut command
+    {
+        *password_hash = Some(hashed);
+    }
+    Ok(command)
 }
 
 /// Prepare and execute a write; refusals at any stage are recorded. Returns the target id.
@@ -437,7 +480,12 @@ pub async fn perform(
         ResourceKind::User => *UserId::random().as_bytes(),
         ResourceKind::Group => *GroupId::random().as_bytes(),
     };
-    let prepared = body.and_then(|b| prepare(state, kind, write, new_id, id, Some(&b), if_match));
+    let prepared =
+        match body.and_then(|b| prepare(state, kind, write, new_id, id, Some(&b), if_match)) {
+            Ok((command, None)) => Ok(command),
+            Ok((command, Some(password))) => keep_password(state, command, password).await,
+            Err(e) => Err(e),
+        };
     let target = match write {
         Write::Create => None,
         _ => id.map(str::to_owned),

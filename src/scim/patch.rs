@@ -247,6 +247,41 @@ pub fn split_members(
     Ok((attrs, members))
 }
 
+/// Take the password out of a user PATCH: every op on `password` (with a path, or as a key of a
+/// pathless value) is removed; the last value set is returned so the caller can hash or drop it.
+pub fn take_password(ops: &mut Vec<PatchOperation>) -> Option<String> {
+    let is_password = |s: &str| {
+        s.eq_ignore_ascii_case("password") || s.to_ascii_lowercase().ends_with(":user:password")
+    };
+    let mut last = None;
+    ops.retain_mut(|op| match &op.path {
+        Some(p)
+            if p.value_filter.is_none()
+                && p.sub.is_none()
+                && p.attr.sub.is_none()
+                && is_password(&p.attr.to_string()) =>
+        {
+            last = op.value.as_str().map(str::to_owned);
+            false
+        }
+        Some(_) => true,
+        None => {
+            if let Value::Object(map) = &mut op.value {
+                let keys: Vec<String> = map.keys().filter(|k| is_password(k)).cloned().collect();
+                for k in keys {
+                    if let Some(v) = map.remove(&k) {
+                        last = v.as_str().map(str::to_owned);
+                    }
+                }
+                !map.is_empty()
+            } else {
+                true
+            }
+        }
+    });
+    last
+}
+
 /// Whether a member element (`{"value": id, "type": "User"}`) matches a `members[...]` filter.
 pub fn member_matches(reg: &Registry, f: &Filter, element: &Value) -> bool {
     f.matches_element(

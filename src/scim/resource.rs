@@ -22,8 +22,9 @@ pub struct Parsed {
     pub doc: Document,
     /// Group members' `value`s as sent (groups only; `None` when the body has no `members`).
     pub members: Option<Vec<String>>,
-    /// Whether a password came with the request (it is never stored in clear).
-    pub password_given: bool,
+    /// The clear-text password the request carried. The HTTP layer takes it out (hashing it or
+    /// dropping it, as configured) before the command leaves the boundary.
+    pub password: Option<String>,
 }
 
 /// Parse a POST/PUT body for `kind`.
@@ -116,7 +117,15 @@ fn put_core(
         )));
     };
     if attr.name == "password" {
-        out.password_given = !value.is_null();
+        out.password = match value {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            _ => {
+                return Err(ScimError::InvalidValue(
+                    "'password' must be a string".into(),
+                ))
+            }
+        };
         return Ok(());
     }
     if kind == ResourceKind::Group && attr.name == "members" {
@@ -601,7 +610,7 @@ mod tests {
         assert!(!p.doc.contains_key("title"));
         assert!(!p.doc.contains_key("meta"));
         assert!(!p.doc.contains_key("password"));
-        assert!(p.password_given);
+        assert_eq!(p.password.as_deref(), Some("x"));
         assert_eq!(p.doc[ENTERPRISE_USER_SCHEMA]["department"], "R&D");
         assert_eq!(p.doc["roles"][0]["primary"], true);
     }

@@ -2,6 +2,7 @@
 //! Must not import actix.
 
 pub mod error;
+pub mod passwords;
 pub mod query;
 pub mod tokens;
 pub mod writer;

@@ -77,6 +77,7 @@ pub fn append_batch(
         t.idx_user_external.clone(),
         t.idx_group_name.clone(),
         t.tokens.clone(),
+        t.user_secrets.clone(),
     ];
     let result = trees[..].transaction(|tx: &Vec<TransactionalTree>| {
         let views = TxViews {
@@ -88,6 +89,7 @@ pub fn append_batch(
             idx_user_external: &tx[6],
             idx_group_name: &tx[7],
             tokens: &tx[8],
+            user_secrets: &tx[9],
         };
         let log = &tx[0];
         let mut seq = first_seq;

@@ -20,7 +20,7 @@ use std::path::Path;
 pub use error::{Result, StoreError};
 
 /// Names of the view trees, in the order [`Trees::views`] lists them.
-pub const VIEW_TREES: [&str; 8] = [
+pub const VIEW_TREES: [&str; 9] = [
     "users",
     "groups",
     "members",
@@ -29,6 +29,7 @@ pub const VIEW_TREES: [&str; 8] = [
     "idx_user_external",
     "idx_group_name",
     "tokens",
+    "user_secrets",
 ];
 
 /// The open trees of one database.
@@ -52,6 +53,8 @@ pub struct Trees {
     pub idx_group_name: sled::Tree,
     /// token id → token record.
     pub tokens: sled::Tree,
+    /// user id → argon2id password hash (only with `password_storage = "hash"`).
+    pub user_secrets: sled::Tree,
     /// token id → last used (ms, big-endian); not a view.
     pub token_usage: sled::Tree,
     /// name → value: format version and other bookkeeping.
@@ -70,13 +73,14 @@ impl Trees {
             idx_user_external: db.open_tree("idx_user_external")?,
             idx_group_name: db.open_tree("idx_group_name")?,
             tokens: db.open_tree("tokens")?,
+            user_secrets: db.open_tree("user_secrets")?,
             token_usage: db.open_tree("token_usage")?,
             meta: db.open_tree("meta")?,
         })
     }
 
     /// The view trees, in [`VIEW_TREES`] order.
-    pub fn views(&self) -> [&sled::Tree; 8] {
+    pub fn views(&self) -> [&sled::Tree; 9] {
         [
             &self.users,
             &self.groups,
@@ -86,6 +90,7 @@ impl Trees {
             &self.idx_user_external,
             &self.idx_group_name,
             &self.tokens,
+            &self.user_secrets,
         ]
     }
 }

@@ -32,6 +32,8 @@ pub struct TxViews<'a> {
     pub idx_group_name: &'a TransactionalTree,
     /// tokens
     pub tokens: &'a TransactionalTree,
+    /// user_secrets
+    pub user_secrets: &'a TransactionalTree,
 }
 
 fn abort(e: StoreError) -> TxError {
@@ -168,6 +170,7 @@ impl TxViews<'_> {
                 groups,
             } => {
                 self.users.remove(id.as_bytes())?;
+                self.user_secrets.remove(id.as_bytes())?;
                 self.idx_user_name.remove(keys::name(user_name.as_str()))?;
                 if let Some(ext) = external_id {
                     self.idx_user_external.remove(keys::external(ext, *id))?;
@@ -237,6 +240,15 @@ impl TxViews<'_> {
                 };
                 self.tokens
                     .insert(id.as_bytes(), tx_encode("token record", &rec)?)?;
+                Ok(())
+            }
+            Event::UserPasswordSet { id, hash } => {
+                if let Some(mut rec) = self.user_record(*id)? {
+                    self.user_secrets.insert(id.as_bytes(), hash.as_bytes())?;
+                    rec.version = seq;
+                    rec.last_modified_ms = time_ms;
+                    self.put_user(*id, &rec)?;
+                }
                 Ok(())
             }
             Event::TokenRevoked { id, .. } => {

@@ -65,6 +65,7 @@ fn apply_chunk(dst: &Store, chunk: &[(u64, i64, crate::domain::event::Event)]) -
                 idx_user_external: &tx[5],
                 idx_group_name: &tx[6],
                 tokens: &tx[7],
+                user_secrets: &tx[8],
             };
             for (seq, time, event) in chunk {
                 views.apply(event, *seq, *time)?;
