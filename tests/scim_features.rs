@@ -483,3 +483,37 @@ fn immutable_extension_attributes_cannot_change_once_set() {
         Some("mutability"),
     );
 }
+
+#[test]
+fn empty_string_then_null_clear_an_attribute() {
+    let s = Server::plain();
+    let t = s.token("Entra ID");
+    let t = Some(t.as_str());
+    let r = s.call("POST", "/Users", t, Some(&json!({"userName": "clear@x", "title": "Boss", "name": {"givenName": "A", "familyName": "B"}})));
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/Users/{id}");
+    for (op, path_attr, value) in [
+        ("Replace", "title", json!("")),
+        ("Add", "name.givenName", json!("")),
+        ("replace", "title", Value::Null),
+    ] {
+        let r = s.call(
+            "PATCH",
+            &path,
+            t,
+            Some(&json!({"Operations": [{"op": op, "path": path_attr, "value": value}]})),
+        );
+        assert_eq!(r.status, 200);
+    }
+    let r = s.call("GET", &path, t, None);
+    assert!(r.body.get("title").is_none(), "{:?}", r.body);
+    assert_eq!(r.body["name"], json!({"familyName": "B"}));
+    // A required attribute cannot be cleared.
+    let r = s.call(
+        "PATCH",
+        &path,
+        t,
+        Some(&json!({"Operations": [{"op": "replace", "path": "userName", "value": ""}]})),
+    );
+    assert_scim_error(&r, 400, Some("invalidValue"));
+}

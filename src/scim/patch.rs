@@ -435,9 +435,17 @@ fn apply_path(
         // `password`: accepted, never stored in clear.
         return Ok(());
     }
-    // A null value replaces with nothing: the same as remove (R2: setting null clears).
-    let op = if value.is_null() && op != OpKind::Remove {
-        if op == OpKind::Add {
+    // A null value replaces with nothing: the same as remove. So does an empty string for a
+    // single-valued simple attribute: Entra clears an attribute by sending "" (gallery test R2:
+    // "setting \"\" then null must clear the attribute").
+    let target_def = resolved.target();
+    let empty_string = value.as_str() == Some("")
+        && !target_def.multi_valued
+        && target_def.kind != AttrType::Complex
+        && path.value_filter.is_none()
+        && path.sub.is_none();
+    let op = if (value.is_null() || empty_string) && op != OpKind::Remove {
+        if op == OpKind::Add && value.is_null() {
             return Ok(());
         }
         OpKind::Remove
