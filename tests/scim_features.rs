@@ -517,3 +517,54 @@ fn empty_string_then_null_clear_an_attribute() {
     );
     assert_scim_error(&r, 400, Some("invalidValue"));
 }
+
+#[test]
+fn manager_in_every_entra_form_and_the_2019_reference_check() {
+    let s = Server::plain();
+    let t = s.token("Entra ID");
+    let t = Some(t.as_str());
+    let mk = |n: &str| {
+        s.call("POST", "/Users", t, Some(&json!({"userName": n})))
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (emp, boss, boss2) = (mk("emp@x"), mk("boss@x"), mk("boss2@x"));
+    let path = format!("/Users/{emp}");
+    const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    // 2019 form: unqualified path, array value with $ref.
+    let r = s.call(
+        "PATCH",
+        &path,
+        t,
+        Some(&json!({"Operations": [{"op": "Add", "path": "manager",
+        "value": [{"$ref": format!("{}/Users/{boss}", s.scim()), "value": boss}]}]})),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body[ENT]["manager"]["value"], boss);
+    // Reference check: id eq … and manager eq … (unqualified, compared on manager.value).
+    let check = |m: &str| {
+        let f = q(&format!("id eq \"{emp}\" and manager eq \"{m}\""));
+        s.call("GET", &format!("/Users?filter={f}"), t, None).body["totalResults"].clone()
+    };
+    assert_eq!(check(&boss), 1);
+    assert_eq!(check(&boss2), 0);
+    // Current form: bare string on the URN path; then {"value": …}; cleared by remove.
+    let r = s.call("PATCH", &path, t, Some(&json!({"Operations": [{"op": "replace", "path": format!("{ENT}:manager"), "value": boss2}]})));
+    // The new manager replaces the old one whole: no stale $ref to the previous manager.
+    assert_eq!(r.body[ENT]["manager"], json!({"value": boss2}));
+    assert_eq!(check(&boss2), 1);
+    let r = s.call(
+        "PATCH",
+        &path,
+        t,
+        Some(&json!({"Operations": [{"op": "remove", "path": format!("{ENT}:manager")}]})),
+    );
+    assert!(
+        r.body.get(ENT).is_none_or(|e| e.get("manager").is_none()),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(check(&boss2), 0);
+}

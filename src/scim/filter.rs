@@ -841,7 +841,9 @@ fn resolve(
         },
     };
     let loc = types.locate(&abs)?;
-    if redirect && loc.kind == AttrKind::Complex && loc.multi_valued && loc.sub.is_none() {
+    // A complex attribute compared as a whole means its `value` (`emails co "@x"`, `members eq
+    // "id"`, and Entra's `manager eq "id"` on the single-valued enterprise manager).
+    if redirect && loc.kind == AttrKind::Complex && loc.sub.is_none() {
         let value = AttrPath {
             sub: Some("value".into()),
             ..abs

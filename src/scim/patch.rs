@@ -527,6 +527,7 @@ fn apply_whole(
         }
         OpKind::Add | OpKind::Replace if attr.kind == AttrType::Complex => {
             // A bare string for a complex attribute is its `value` (Entra's manager).
+            let value_is_bare_string = value.is_string();
             let value = match value {
                 Value::String(s) => serde_json::json!({ "value": s }),
                 Value::Array(a) if a.len() == 1 => a[0].clone(),
@@ -535,11 +536,13 @@ fn apply_whole(
             let Some(Value::Object(new)) = resource::normalize_single(attr, &value, label)? else {
                 return Ok(());
             };
-            // RFC 7644 §3.5.2.3: sub-attributes not given are left unchanged.
+            // RFC 7644 §3.5.2.3: sub-attributes not given are left unchanged. A bare string names
+            // a new referent outright, so nothing of the old one (its `$ref`) may linger.
+            let whole = value_is_bare_string;
             let entry = target
                 .entry(key.clone())
                 .or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
+            if whole || !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
             if let Value::Object(obj) = entry {

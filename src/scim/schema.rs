@@ -670,7 +670,17 @@ impl Registry {
         sub: Option<&str>,
     ) -> Option<Resolved<'_>> {
         let (container, attr) = match urn {
-            None => (None, self.core_attribute(kind, name)?),
+            // Unqualified names are core attributes first; failing that, an extension attribute
+            // (Entra sends `manager` both with and without the enterprise URN).
+            None => match self.core_attribute(kind, name) {
+                Some(a) => (None, a),
+                None => self
+                    .resource_type(kind)
+                    .extensions
+                    .iter()
+                    .filter_map(|(u, _)| self.schema(u))
+                    .find_map(|s| s.attribute(name).map(|a| (Some(s.id.as_str()), a)))?,
+            },
             Some(u) if u.eq_ignore_ascii_case(&self.resource_type(kind).schema) => {
                 (None, self.core_attribute(kind, name)?)
             }
