@@ -1,8 +1,9 @@
 //! A whole Entra ID provisioning cycle in the default (legacy) dialect of idp-behavior.md §2–§5:
 //! Test Connection, lookup, create, read back, one-op-per-path PATCH with capitalised op names, the
-//! bare-string manager, "False"/"True" soft delete and re-enable, group lookup/create/members/rename
-//! with the legacy member removal, the membership check, hard deletes — each answer and the state
-//! read back afterwards checked, and the views equal to a rebuild from the log at the end.
+//! bare-string and 2019 manager shapes with the `id eq … and manager eq …` check, "False"/"True"
+//! soft delete and re-enable, group lookup/create/members/rename with the legacy member removal,
+//! the membership check, hard deletes — each answer and the state read back afterwards checked,
+//! and the views equal to a rebuild from the log at the end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -172,6 +173,12 @@ fn entra_default_mode_full_provisioning_cycle() {
         );
     }
 
+    // The test updated the token's last-used time (Netskope shows it).
+    let out = s.cli(&["token", "list", "--json"]);
+    assert!(out.status.success());
+    let tokens: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(tokens[0]["last_used"].is_string(), "{tokens}");
+
     // §3.1 Lookup by the matching attribute: no match yet.
     let alice = "alice@contoso.com";
     let lookup_alice = user_filter(&format!("userName eq \"{alice}\""));
@@ -189,6 +196,13 @@ fn entra_default_mode_full_provisioning_cycle() {
     // The lookup now finds exactly her, with the same representation.
     let found = list(&s, t, &lookup_alice);
     assert_eq!(found, vec![got.clone()]);
+    // Another matching attribute Entra may be configured with (§3, §10.2).
+    let by_mail = list(
+        &s,
+        t,
+        &user_filter(&format!("emails[type eq \"work\"].value eq \"{alice}\"")),
+    );
+    assert_eq!(ids(&by_mail), vec![a.clone()]);
     // Duplicate: 409 uniqueness.
     let dup = fixture(
         "entra_legacy/create_user.json",
@@ -240,6 +254,24 @@ fn entra_default_mode_full_provisioning_cycle() {
     assert_eq!(ids(&list(&s, t, &check)), vec![a.clone()]);
     let check_none = user_filter(&format!("id eq \"{b}\" and manager eq \"{a}\""));
     assert!(list(&s, t, &check_none).is_empty());
+    // The 2019 shape: path "manager", a list holding {"$ref", "value"}. Dave becomes the manager.
+    let (d, _) = create_user(&s, t, "dave@contoso.com", "Dave", "Eng");
+    let got = patch_user(
+        &s,
+        t,
+        &a,
+        &fixture(
+            "entra_legacy/manager_add_2019.json",
+            &[("manager", &d), ("base", &s.scim())],
+        ),
+    );
+    assert!(got[ENTERPRISE]["manager"].is_object(), "{got}");
+    assert_eq!(got[ENTERPRISE]["manager"]["value"], d.as_str());
+    assert!(got.get("manager").is_none(), "{got}");
+    expected[ENTERPRISE]["manager"] = got[ENTERPRISE]["manager"].clone();
+    assert_eq!(content(&got), content(&expected));
+    let check = user_filter(&format!("id eq \"{a}\" and manager eq \"{d}\""));
+    assert_eq!(ids(&list(&s, t, &check)), vec![a.clone()]);
 
     // §3.6 Disable with the string "False": still returned by id and by filter, active false.
     let got = patch_user(&s, t, &a, &fixture("entra_legacy/disable.json", &[]));
@@ -308,7 +340,6 @@ fn entra_default_mode_full_provisioning_cycle() {
 
     // 5. Add several members in one op (204); re-adding the same is harmless.
     let (c, _) = create_user(&s, t, "carol@contoso.com", "Carol", "Diaz");
-    let (d, _) = create_user(&s, t, "dave@contoso.com", "Dave", "Eng");
     let add = fixture(
         "entra_legacy/members_add.json",
         &[("a", &a), ("b", &b), ("c", &c)],

@@ -3,7 +3,8 @@
 //! both PATCH dialects interleaved; plus the validator's shapes — an empty `Operations` list, ~36
 //! replace ops in one PATCH, a pathless `externalId` replace on a group, `emails[].display`,
 //! `roles[].primary:"True"`, `timezone`, the manager cleared by `{"value":""}`, unknown and double
-//! deletes, re-creating a userName renamed earlier. Every answer and the state read back are
+//! deletes, re-creating a userName renamed earlier; nulls in a create body, "" then null clearing an
+//! attribute, and the three roles mappings of §5. Every answer and the state read back are
 //! checked, and the views equal a rebuild from the log at the end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -325,6 +326,25 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     assert_eq!(content(&got), content(&expected_many));
     let mut expected = expected_many;
 
+    // Gallery validation: setting "" then null clears the attribute.
+    patch_user(
+        &s,
+        p,
+        t,
+        &a,
+        &fixture("entra_on_demand/title.json", &[("value", "\"\"")]),
+    );
+    let got = patch_user(
+        &s,
+        f,
+        t,
+        &a,
+        &fixture("entra_on_demand/title.json", &[("value", "null")]),
+    );
+    expected.as_object_mut().unwrap().remove("title");
+    assert!(got.get("title").is_none(), "{got}");
+    assert_eq!(content(&got), content(&expected));
+
     // The manager: {"value": ""} clears it (flag URL); a bare string sets it again (plain URL).
     let got = patch_user(
         &s,
@@ -389,21 +409,27 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     assert_eq!(get_group(&s, f, t, &g), before);
 
     // Members: legacy add on the plain URL, flag add on the flagged URL, both removal shapes mixed.
-    let carol = post(
-        &s,
-        p,
-        t,
-        "/Users",
-        &fixture(
-            "entra_on_demand/create_user.json",
-            &[
-                ("user", "carol@contoso.com"),
-                ("external", "carol"),
-                ("display", "Carol Diaz"),
-            ],
-        ),
+    // Carol's create body carries nulls, as E1's own example does: tolerated, nothing stored.
+    let carol_body = fixture(
+        "entra_on_demand/create_user_nulls.json",
+        &[
+            ("user", "carol@contoso.com"),
+            ("external", "carol"),
+            ("display", "Carol Diaz"),
+        ],
     );
+    let carol = post(&s, p, t, "/Users", &carol_body);
     let c = carol["id"].as_str().unwrap().to_owned();
+    let mut carol_expected = carol_body.clone();
+    for k in ["meta", "title", "nickName", "preferredLanguage"] {
+        carol_expected.as_object_mut().unwrap().remove(k);
+    }
+    carol_expected[ENTERPRISE]
+        .as_object_mut()
+        .unwrap()
+        .remove("department");
+    assert_eq!(content(&carol), content(&carol_expected));
+    assert_eq!(content(&get_user(&s, f, t, &c)), content(&carol_expected));
     patch_group(
         &s,
         p,
@@ -585,6 +611,27 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
         got["roles"],
         json!([{"primary": true, "display": "User", "value": "Admin",
                 "type": "WindowsAzureActiveDirectoryRole"}])
+    );
+
+    // §5 AppRoleAssignmentsComplex: roles PATCHed with a JSON string as the value; stored as sent.
+    let complex = fixture("entra_on_demand/roles_complex.json", &[]);
+    let role_string = complex["Operations"][0]["value"][0]["value"].clone();
+    let got = patch_user(&s, p, t, &a2, &complex);
+    let roles = got["roles"].as_array().unwrap();
+    assert_eq!(roles.len(), 2, "{got}");
+    assert!(roles.iter().any(|r| r["value"] == "Admin"), "{got}");
+    assert!(roles.iter().any(|r| r["value"] == role_string), "{got}");
+    // AssertiveAppRoleAssignmentsComplex: replace of the whole roles array.
+    let got = patch_user(
+        &s,
+        f,
+        t,
+        &a2,
+        &fixture("entra_on_demand/roles_assertive.json", &[]),
+    );
+    assert_eq!(
+        got["roles"],
+        json!([{"value": "Reader", "display": "Reader", "primary": true}])
     );
 
     let mut s = s;
