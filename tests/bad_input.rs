@@ -255,7 +255,10 @@ fn discovery_documents_describe_what_is_served() {
     let spc = s.call("GET", "/ServiceProviderConfig", t, None).body;
     assert_eq!(spc["filter"]["supported"], true);
     assert_eq!(spc["etag"]["supported"], true);
-    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(spc["bulk"]["supported"], true);
+    assert_eq!(spc["bulk"]["maxOperations"], 1000);
+    assert_eq!(spc["filter"]["maxResults"], 1000);
+    assert_eq!(spc["patch"]["supported"], true);
     let schemas = s.call("GET", "/Schemas", t, None).body;
     assert_eq!(schemas["totalResults"], 3);
     assert!(!schemas.to_string().contains("null"));

@@ -237,10 +237,10 @@ fn user_rows() -> Vec<Row> {
         ),
         // ---- value-filter paths ----
         ok(
-            "replace emails[type eq \"work\"] merges into the matching element",
+            "replace emails[type eq \"work\"] replaces the matching element, keeping what the filter selected it by (RFC 7644 §3.5.2.3)",
             mailed(),
             op("replace", "emails[type eq \"work\"]", json!({"value": "new@contoso.com"})),
-            json!({"userName": "a", "emails": [{"type": "work", "value": "new@contoso.com", "primary": true}, home()]}),
+            json!({"userName": "a", "emails": [{"type": "work", "value": "new@contoso.com"}, home()]}),
         ),
         ok(
             "add emails[type eq \"work\"] creates the element when missing",

@@ -465,17 +465,53 @@ fn apply_path(
     let Some(target) = container(doc, &resolved, op != OpKind::Remove) else {
         return Ok(());
     };
+    let before = target.get(&attr.name).cloned();
     match &path.value_filter {
         Some(f) => {
             let types = reg.types(kind);
             f.check(&types.element(&path.attr))
                 .map_err(|e| ScimError::InvalidFilter(e.0))?;
-            apply_filtered(target, attr, &path.attr, f, sub_def, op, value, &types)
+            apply_filtered(target, attr, &path.attr, f, sub_def, op, value, &types)?;
         }
         None => match sub_def {
-            Some(sub) => apply_sub(target, attr, sub, op, value, &label),
-            None => apply_whole(target, attr, op, value, &label),
+            Some(sub) => apply_sub(target, attr, sub, op, value, &label)?,
+            None => apply_whole(target, attr, op, value, &label)?,
         },
+    }
+    if attr.multi_valued && attr.sub("primary").is_some() {
+        if let Some(Value::Array(items)) = target.get_mut(&attr.name) {
+            single_primary(before.as_ref(), items);
+        }
+    }
+    Ok(())
+}
+
+/// RFC 7644 §3.5.2: setting `primary` true on one value sets it false on every other. The value
+/// made primary by this operation wins; if none was, the first primary one does.
+fn single_primary(before: Option<&Value>, items: &mut [Value]) {
+    let is_primary = |e: &Value| e.get("primary") == Some(&Value::Bool(true));
+    let was_primary: Vec<&Value> = match before {
+        Some(Value::Array(old)) => old.iter().filter(|e| is_primary(e)).collect(),
+        _ => Vec::new(),
+    };
+    let primaries: Vec<usize> = (0..items.len())
+        .filter(|&i| is_primary(&items[i]))
+        .collect();
+    if primaries.len() < 2 {
+        return;
+    }
+    let keep = primaries
+        .iter()
+        .rev()
+        .find(|&&i| !was_primary.contains(&&items[i]))
+        .or(primaries.first())
+        .copied();
+    for i in primaries {
+        if Some(i) != keep {
+            if let Some(o) = items[i].as_object_mut() {
+                o.insert("primary".into(), Value::Bool(false));
+            }
+        }
     }
 }
 
@@ -720,7 +756,17 @@ fn apply_filtered(
             items.push(Value::Object(element));
         }
         (_, _) => {
+            // RFC 7644 §3.5.2.3: matching values are replaced by `replace` (keeping the terms the
+            // filter selected them by, so they still match it); `add` merges into them.
+            let seed = if op == OpKind::Replace && sub.is_none() {
+                Some(seed_from_filter(attr, f).unwrap_or_default())
+            } else {
+                None
+            };
             for &i in &hits {
+                if let Some(seed) = &seed {
+                    items[i] = Value::Object(seed.clone());
+                }
                 let Some(o) = items[i].as_object_mut() else {
                     continue;
                 };
