@@ -129,7 +129,7 @@ impl Admin {
             Request::TokenAdd { name } => {
                 let name = ClientName::try_from(name.as_str()).map_err(|e| e.to_string())?;
                 let t = tokens::generate();
-                self.submit(tokens::issue_command(&t, name.clone()))?;
+                self.submit(tokens::issue_command(&t, name.clone(), None))?;
                 Ok(Response::Issued(IssuedToken {
                     id: t.id.to_string(),
                     name: name.to_string(),

@@ -128,6 +128,9 @@ pub enum Command {
         name: ClientName,
         /// SHA-256 of the secret.
         secret_sha256: [u8; 32],
+        /// When it stops working, ms since the Unix epoch (`None`: never; Entra quarantines a job
+        /// whose token expires, so that is the default).
+        expires_ms: Option<i64>,
     },
     /// Revoke a token.
     RevokeToken {

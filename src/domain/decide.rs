@@ -188,11 +188,21 @@ pub fn decide<V: Views>(views: &V, reg: &Registry, cmd: &Command) -> Result<Deci
             id,
             name,
             secret_sha256,
-        } => Ok(Ok(vec![Event::TokenIssued {
-            id: *id,
-            name: name.clone(),
-            secret_sha256: *secret_sha256,
-        }])),
+            expires_ms,
+        } => {
+            let mut events = vec![Event::TokenIssued {
+                id: *id,
+                name: name.clone(),
+                secret_sha256: *secret_sha256,
+            }];
+            if let Some(expires_ms) = expires_ms {
+                events.push(Event::TokenExpirySet {
+                    id: *id,
+                    expires_ms: *expires_ms,
+                });
+            }
+            Ok(Ok(events))
+        }
         Command::Refused { rejection, .. } => Ok(Err(rejection.clone())),
         Command::RevokeToken { id } => match views.token(*id)? {
             None => Ok(Err(Rejection::TokenNotFound(id.to_string()))),
@@ -1438,6 +1448,7 @@ mod tests {
             id,
             name: name.clone(),
             secret_sha256: [9; 32],
+            expires_ms: None,
         };
         assert_eq!(
             accepted(when(&given, &issue)),

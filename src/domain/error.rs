@@ -27,6 +27,9 @@ pub enum Rejection {
     /// 412, no `scimType`: `If-Match` does not match `meta.version`.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// 401, no `scimType`: an admin console sign-in with a wrong name or password.
+    #[error("{0}")]
+    SignInFailed(String),
 }
 
 impl Rejection {
@@ -37,6 +40,7 @@ impl Rejection {
             Self::NotFound { .. } | Self::TokenNotFound(_) => 404,
             Self::Uniqueness(_) => 409,
             Self::PreconditionFailed(_) => 412,
+            Self::SignInFailed(_) => 401,
         }
     }
 
@@ -45,7 +49,10 @@ impl Rejection {
         match self {
             Self::Invalid(e) => Some(e.scim_type()),
             Self::Uniqueness(_) => Some("uniqueness"),
-            Self::NotFound { .. } | Self::TokenNotFound(_) | Self::PreconditionFailed(_) => None,
+            Self::NotFound { .. }
+            | Self::TokenNotFound(_)
+            | Self::PreconditionFailed(_)
+            | Self::SignInFailed(_) => None,
         }
     }
 }

@@ -150,6 +150,13 @@ pub enum Event {
         /// PHC-format argon2id hash.
         hash: String,
     },
+    /// A token was given an expiry (follows `TokenIssued` when the admin chose one).
+    TokenExpirySet {
+        /// The token.
+        id: TokenId,
+        /// Expiry, ms since the Unix epoch.
+        expires_ms: i64,
+    },
 }
 
 /// What a client asked for, as recorded with a rejection. New variants go at the end.
@@ -175,6 +182,8 @@ pub enum Action {
     IssueToken,
     /// token revoke
     RevokeToken,
+    /// An admin console sign-in.
+    SignIn,
 }
 
 /// A write that was refused, with the error the client got. Views ignore it; the report shows it.

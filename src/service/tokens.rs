@@ -55,6 +55,9 @@ pub enum AuthError {
     /// The token was revoked.
     #[error("revoked token")]
     Revoked,
+    /// The token is past its expiry date.
+    #[error("expired token")]
+    Expired,
 }
 
 /// A freshly made token, before it is recorded.
@@ -82,11 +85,12 @@ pub fn generate() -> NewToken {
 }
 
 /// The command that records a new token for `name`.
-pub fn issue_command(token: &NewToken, name: ClientName) -> Command {
+pub fn issue_command(token: &NewToken, name: ClientName, expires_ms: Option<i64>) -> Command {
     Command::IssueToken {
         id: token.id,
         name,
         secret_sha256: token.secret_sha256,
+        expires_ms,
     }
 }
 
@@ -117,6 +121,9 @@ pub fn authenticate(store: &Store, header: Option<&str>, now_ms: i64) -> Result<
     }
     if rec.revoked_ms.is_some() {
         return Err(AuthError::Revoked);
+    }
+    if rec.expires_ms.is_some_and(|e| now_ms >= e) {
+        return Err(AuthError::Expired);
     }
     touch(store, id, now_ms);
     Ok(Caller {
@@ -154,6 +161,8 @@ pub struct TokenInfo {
     pub last_used: Option<String>,
     /// When revoked (RFC 3339), if revoked.
     pub revoked: Option<String>,
+    /// When it expires (RFC 3339), if it does.
+    pub expires: Option<String>,
 }
 
 /// Every token, oldest first.
@@ -178,6 +187,7 @@ pub fn list(store: &Store) -> Result<Vec<TokenInfo>> {
                 created: format_time_ms(r.created_ms),
                 last_used,
                 revoked: r.revoked_ms.map(format_time_ms),
+                expires: r.expires_ms.map(format_time_ms),
             }
         })
         .collect())

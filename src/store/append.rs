@@ -67,30 +67,13 @@ pub fn append_batch(
         Some(p) if p.command.needs_scan() => Scanned::for_command(t, &p.command)?,
         _ => Scanned::default(),
     };
-    let trees = [
-        t.log.clone(),
-        t.users.clone(),
-        t.groups.clone(),
-        t.members.clone(),
-        t.member_of.clone(),
-        t.idx_user_name.clone(),
-        t.idx_user_external.clone(),
-        t.idx_group_name.clone(),
-        t.tokens.clone(),
-        t.user_secrets.clone(),
-    ];
+    let trees: Vec<sled::Tree> = std::iter::once(&t.log).chain(t.views()).cloned().collect();
     let result = trees[..].transaction(|tx: &Vec<TransactionalTree>| {
-        let views = TxViews {
-            users: &tx[1],
-            groups: &tx[2],
-            members: &tx[3],
-            member_of: &tx[4],
-            idx_user_name: &tx[5],
-            idx_user_external: &tx[6],
-            idx_group_name: &tx[7],
-            tokens: &tx[8],
-            user_secrets: &tx[9],
-        };
+        let views = TxViews::from_slice(&tx[1..]).ok_or_else(|| {
+            sled::transaction::ConflictableTransactionError::Abort(StoreError::Io(
+                "internal: view trees out of step with VIEW_TREES".into(),
+            ))
+        })?;
         let log = &tx[0];
         let mut seq = first_seq;
         let mut out = Vec::with_capacity(batch.len());
@@ -110,6 +93,7 @@ pub fn append_batch(
                 };
                 let bytes = super::codec::encode("log record", &rec)
                     .map_err(sled::transaction::ConflictableTransactionError::Abort)?;
+                views.record(&rec)?;
                 log.insert(&keys::seq(seq)[..], bytes)?;
                 Ok(())
             };
@@ -117,7 +101,6 @@ pub fn append_batch(
                 Ok(events) => {
                     let mut last = None;
                     for event in events {
-                        views.apply(&event, seq, time_ms)?;
                         record(Entry::Event(event), seq)?;
                         last = Some(seq);
                         seq += 1;

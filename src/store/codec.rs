@@ -93,6 +93,42 @@ pub struct TokenRecord {
     pub created_ms: i64,
     /// When it was revoked, ms.
     pub revoked_ms: Option<i64>,
+    /// When it stops working, ms (`None`: never).
+    pub expires_ms: Option<i64>,
+}
+
+/// The ids (users, groups, tokens) a log entry is about, for the per-resource history index.
+/// A membership change is part of the group's history and of each member's.
+pub fn resources_of(entry: &Entry) -> Vec<[u8; 16]> {
+    match entry {
+        Entry::Event(e) => match e {
+            Event::UserCreated(u) => vec![*u.id.as_bytes()],
+            Event::UserUpdated { user, .. }
+            | Event::UserDeactivated { user, .. }
+            | Event::UserReactivated { user, .. } => vec![*user.id.as_bytes()],
+            Event::UserDeleted { id, .. } | Event::UserPasswordSet { id, .. } => {
+                vec![*id.as_bytes()]
+            }
+            Event::GroupCreated(g) => vec![*g.id.as_bytes()],
+            Event::GroupUpdated { group, .. } | Event::GroupRenamed { group, .. } => {
+                vec![*group.id.as_bytes()]
+            }
+            Event::MembersAdded { group, users, .. }
+            | Event::MembersRemoved { group, users, .. } => std::iter::once(*group.as_bytes())
+                .chain(users.iter().map(|u| *u.as_bytes()))
+                .collect(),
+            Event::GroupDeleted { id, .. } => vec![*id.as_bytes()],
+            Event::TokenIssued { id, .. }
+            | Event::TokenRevoked { id, .. }
+            | Event::TokenExpirySet { id, .. } => vec![*id.as_bytes()],
+        },
+        Entry::Rejected(r) => r
+            .target_id
+            .as_deref()
+            .and_then(|t| uuid::Uuid::parse_str(t).ok())
+            .map(|u| vec![*u.as_bytes()])
+            .unwrap_or_default(),
+    }
 }
 
 fn options() -> impl Options {

@@ -52,6 +52,26 @@ pub fn external(external_id: &str, user: UserId) -> Vec<u8> {
     k
 }
 
+/// `log_by_resource` key: resource id ++ seq.
+pub fn resource_seq(id: &[u8; 16], seq: u64) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..16].copy_from_slice(id);
+    k[16..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Hour number (hours since the Unix epoch) of a time in ms.
+pub fn hour_of(time_ms: i64) -> u64 {
+    u64::try_from(time_ms.max(0) / 3_600_000).unwrap_or(0)
+}
+
+/// `stats_hourly` key: hour ++ client name.
+pub fn hour_client(time_ms: i64, client: &str) -> Vec<u8> {
+    let mut k = hour_of(time_ms).to_be_bytes().to_vec();
+    k.extend_from_slice(client.as_bytes());
+    k
+}
+
 /// Case-insensitive uniqueness key of a userName or displayName.
 pub fn name(name: &str) -> Vec<u8> {
     name.to_lowercase().into_bytes()

@@ -20,7 +20,7 @@ use std::path::Path;
 pub use error::{Result, StoreError};
 
 /// Names of the view trees, in the order [`Trees::views`] lists them.
-pub const VIEW_TREES: [&str; 9] = [
+pub const VIEW_TREES: [&str; 12] = [
     "users",
     "groups",
     "members",
@@ -30,6 +30,9 @@ pub const VIEW_TREES: [&str; 9] = [
     "idx_group_name",
     "tokens",
     "user_secrets",
+    "log_by_resource",
+    "stats_hourly",
+    "client_last",
 ];
 
 /// The open trees of one database.
@@ -55,6 +58,12 @@ pub struct Trees {
     pub tokens: sled::Tree,
     /// user id → argon2id password hash (only with `password_storage = "hash"`).
     pub user_secrets: sled::Tree,
+    /// resource id ++ seq → (): every log record about a user, group or token, for histories.
+    pub log_by_resource: sled::Tree,
+    /// hour (u64) ++ client name → successes, failures (u64 each): the activity charts.
+    pub stats_hourly: sled::Tree,
+    /// client name → time of its last logged write (ms).
+    pub client_last: sled::Tree,
     /// token id → last used (ms, big-endian); not a view.
     pub token_usage: sled::Tree,
     /// name → value: format version and other bookkeeping.
@@ -74,13 +83,16 @@ impl Trees {
             idx_group_name: db.open_tree("idx_group_name")?,
             tokens: db.open_tree("tokens")?,
             user_secrets: db.open_tree("user_secrets")?,
+            log_by_resource: db.open_tree("log_by_resource")?,
+            stats_hourly: db.open_tree("stats_hourly")?,
+            client_last: db.open_tree("client_last")?,
             token_usage: db.open_tree("token_usage")?,
             meta: db.open_tree("meta")?,
         })
     }
 
     /// The view trees, in [`VIEW_TREES`] order.
-    pub fn views(&self) -> [&sled::Tree; 9] {
+    pub fn views(&self) -> [&sled::Tree; 12] {
         [
             &self.users,
             &self.groups,
@@ -91,6 +103,9 @@ impl Trees {
             &self.idx_group_name,
             &self.tokens,
             &self.user_secrets,
+            &self.log_by_resource,
+            &self.stats_hourly,
+            &self.client_last,
         ]
     }
 }

@@ -34,6 +34,37 @@ pub struct TxViews<'a> {
     pub tokens: &'a TransactionalTree,
     /// user_secrets
     pub user_secrets: &'a TransactionalTree,
+    /// log_by_resource
+    pub log_by_resource: &'a TransactionalTree,
+    /// stats_hourly
+    pub stats_hourly: &'a TransactionalTree,
+    /// client_last
+    pub client_last: &'a TransactionalTree,
+}
+
+impl<'a> TxViews<'a> {
+    /// The view trees of a transaction over [`super::Trees::views`] (in `VIEW_TREES` order).
+    pub fn from_slice(tx: &'a [TransactionalTree]) -> Option<Self> {
+        match tx {
+            [users, groups, members, member_of, idx_user_name, idx_user_external, idx_group_name, tokens, user_secrets, log_by_resource, stats_hourly, client_last] => {
+                Some(Self {
+                    users,
+                    groups,
+                    members,
+                    member_of,
+                    idx_user_name,
+                    idx_user_external,
+                    idx_group_name,
+                    tokens,
+                    user_secrets,
+                    log_by_resource,
+                    stats_hourly,
+                    client_last,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 fn abort(e: StoreError) -> TxError {
@@ -237,6 +268,7 @@ impl TxViews<'_> {
                     secret_sha256: *secret_sha256,
                     created_ms: time_ms,
                     revoked_ms: None,
+                    expires_ms: None,
                 };
                 self.tokens
                     .insert(id.as_bytes(), tx_encode("token record", &rec)?)?;
@@ -251,6 +283,15 @@ impl TxViews<'_> {
                 }
                 Ok(())
             }
+            Event::TokenExpirySet { id, expires_ms } => {
+                if let Some(v) = self.tokens.get(id.as_bytes())? {
+                    let mut rec: TokenRecord = tx_decode("token record", &v)?;
+                    rec.expires_ms = Some(*expires_ms);
+                    self.tokens
+                        .insert(id.as_bytes(), tx_encode("token record", &rec)?)?;
+                }
+                Ok(())
+            }
             Event::TokenRevoked { id, .. } => {
                 if let Some(v) = self.tokens.get(id.as_bytes())? {
                     let mut rec: TokenRecord = tx_decode("token record", &v)?;
@@ -261,6 +302,39 @@ impl TxViews<'_> {
                 Ok(())
             }
         }
+    }
+}
+
+impl TxViews<'_> {
+    /// Everything a log record changes in the views: the event's projection (if accepted), the
+    /// per-resource history index, the hourly counts and the client's last write. Live appends and
+    /// rebuilds both come through here, so both produce the same bytes.
+    pub fn record(&self, rec: &super::codec::LogRecord) -> Result<(), TxError> {
+        use super::codec::Entry;
+        let success = matches!(rec.entry, Entry::Event(_));
+        if let Entry::Event(e) = &rec.entry {
+            self.apply(e, rec.seq, rec.time_ms)?;
+        }
+        for id in super::codec::resources_of(&rec.entry) {
+            self.log_by_resource
+                .insert(&keys::resource_seq(&id, rec.seq)[..], &[][..])?;
+        }
+        let key = keys::hour_client(rec.time_ms, &rec.actor.client);
+        let mut counts = self
+            .stats_hourly
+            .get(&key)?
+            .and_then(|v| <[u8; 16]>::try_from(v.as_ref()).ok())
+            .unwrap_or([0; 16]);
+        let slot = if success { 0..8 } else { 8..16 };
+        let n = counts
+            .get(slot.clone())
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_be_bytes);
+        counts[slot].copy_from_slice(&(n + 1).to_be_bytes());
+        self.stats_hourly.insert(key, &counts[..])?;
+        self.client_last
+            .insert(rec.actor.client.as_bytes(), &rec.time_ms.to_be_bytes()[..])?;
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@
 use sled::transaction::TransactionalTree;
 use sled::Transactional;
 
-use super::codec::Entry;
+use super::codec::{Entry, LogRecord};
 use super::project::TxViews;
 use super::{read, Result, Store, StoreError, Trees, VIEW_TREES};
 
@@ -30,16 +30,17 @@ pub struct Difference {
     pub count: u64,
 }
 
-/// Replay every accepted event of `src`'s log into `dst`'s views (which should be empty).
+/// Replay every record of `src`'s log into `dst`'s views (which should be empty).
+/// Returns the number of accepted events.
 pub fn replay(src: &Trees, dst: &Store) -> Result<u64> {
     let mut chunk = Vec::with_capacity(REPLAY_CHUNK);
     let mut n = 0u64;
     for rec in read::log_from(src, 0) {
         let rec = rec?;
-        if let Entry::Event(e) = rec.entry {
-            chunk.push((rec.seq, rec.time_ms, e));
+        if matches!(rec.entry, Entry::Event(_)) {
             n += 1;
         }
+        chunk.push(rec);
         if chunk.len() == REPLAY_CHUNK {
             apply_chunk(dst, &chunk)?;
             chunk.clear();
@@ -49,26 +50,20 @@ pub fn replay(src: &Trees, dst: &Store) -> Result<u64> {
     Ok(n)
 }
 
-fn apply_chunk(dst: &Store, chunk: &[(u64, i64, crate::domain::event::Event)]) -> Result<()> {
+fn apply_chunk(dst: &Store, chunk: &[LogRecord]) -> Result<()> {
     if chunk.is_empty() {
         return Ok(());
     }
     let trees: Vec<sled::Tree> = dst.trees.views().into_iter().cloned().collect();
     trees[..]
         .transaction(|tx: &Vec<TransactionalTree>| {
-            let views = TxViews {
-                users: &tx[0],
-                groups: &tx[1],
-                members: &tx[2],
-                member_of: &tx[3],
-                idx_user_name: &tx[4],
-                idx_user_external: &tx[5],
-                idx_group_name: &tx[6],
-                tokens: &tx[7],
-                user_secrets: &tx[8],
-            };
-            for (seq, time, event) in chunk {
-                views.apply(event, *seq, *time)?;
+            let views = TxViews::from_slice(tx).ok_or_else(|| {
+                sled::transaction::ConflictableTransactionError::Abort(StoreError::Io(
+                    "internal: view trees out of step with VIEW_TREES".into(),
+                ))
+            })?;
+            for rec in chunk {
+                views.record(rec)?;
             }
             Ok(())
         })
