@@ -21,6 +21,7 @@ pub mod config;
 pub mod control;
 pub mod domain;
 pub mod http;
+pub mod report;
 pub mod scim;
 pub mod service;
 pub mod store;

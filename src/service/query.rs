@@ -543,24 +543,10 @@ impl Directory {
                 ids.retain(|id| after.is_none_or(|a| *id > a));
                 Box::new(ids.into_iter().map(Ok))
             }
-            Plan::Scan => {
-                let t = &self.store.trees;
-                let tree = match kind {
-                    ResourceKind::User => &t.users,
-                    ResourceKind::Group => &t.groups,
-                };
-                let range = match after {
-                    Some(a) => tree.range((
-                        std::ops::Bound::Excluded(a.to_vec()),
-                        std::ops::Bound::Unbounded,
-                    )),
-                    None => tree.iter(),
-                };
-                Box::new(range.keys().filter_map(|k| match k {
-                    Ok(k) => <[u8; 16]>::try_from(k.as_ref()).ok().map(Ok),
-                    Err(e) => Some(Err(StoreError::from(e).into())),
-                }))
-            }
+            Plan::Scan => Box::new(
+                read::ids_after(&self.store.trees, kind == ResourceKind::User, after)
+                    .map(|r| r.map_err(Into::into)),
+            ),
         };
         Ok(Box::new(candidates.filter_map(move |id| {
             let id = match id {

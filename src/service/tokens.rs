@@ -134,17 +134,8 @@ pub fn authenticate(store: &Store, header: Option<&str>, now_ms: i64) -> Result<
 
 /// Record a use of `id` (coarsely: at most once per [`USAGE_RESOLUTION_MS`]).
 fn touch(store: &Store, id: TokenId, now_ms: i64) {
-    let usage = &store.trees.token_usage;
-    let last = usage
-        .get(id.as_bytes())
-        .ok()
-        .flatten()
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(i64::from_be_bytes);
-    if last.is_none_or(|l| now_ms - l >= USAGE_RESOLUTION_MS) {
-        if let Err(e) = usage.insert(id.as_bytes(), &now_ms.to_be_bytes()) {
-            tracing::warn!(error = %e, "cannot record token use");
-        }
+    if let Err(e) = store.touch_token(id, now_ms, USAGE_RESOLUTION_MS) {
+        tracing::warn!(error = %e, "cannot record token use");
     }
 }
 
@@ -173,14 +164,10 @@ pub fn list(store: &Store) -> Result<Vec<TokenInfo>> {
     Ok(tokens
         .into_iter()
         .map(|(id, r)| {
-            let last_used = store
-                .trees
-                .token_usage
-                .get(id.as_bytes())
+            let last_used = read::token_last_used(&store.trees, id)
                 .ok()
                 .flatten()
-                .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                .map(|b| format_time_ms(i64::from_be_bytes(b)));
+                .map(format_time_ms);
             TokenInfo {
                 id: id.to_string(),
                 name: r.name.to_string(),

@@ -178,6 +178,23 @@ impl Store {
         Ok(())
     }
 
+    /// Record that token `id` was used at `now_ms`, at most once per `resolution_ms` (last-used
+    /// times are bookkeeping, not events: they are flushed with the next batch or sled's timer).
+    pub fn touch_token(
+        &self,
+        id: crate::domain::ids::TokenId,
+        now_ms: i64,
+        resolution_ms: i64,
+    ) -> Result<()> {
+        let last = read::token_last_used(&self.trees, id)?;
+        if last.is_none_or(|l| now_ms - l >= resolution_ms) {
+            self.trees
+                .token_usage
+                .insert(id.as_bytes(), &now_ms.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
     /// The sequence number the next log record gets.
     pub fn next_seq(&self) -> Result<u64> {
         Ok(match self.trees.log.last()? {

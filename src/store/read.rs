@@ -168,3 +168,103 @@ pub fn log_from(t: &Trees, from: u64) -> impl Iterator<Item = Result<LogRecord>>
             codec::decode("log record", &v)
         })
 }
+
+/// The log record `seq`.
+pub fn log_record(t: &Trees, seq: u64) -> Result<Option<LogRecord>> {
+    t.log
+        .get(keys::seq(seq))?
+        .map(|v| codec::decode("log record", &v))
+        .transpose()
+}
+
+/// First and last sequence numbers of the log, if it has any record.
+pub fn log_bounds(t: &Trees) -> Result<Option<(u64, u64)>> {
+    let first = t.log.first()?.and_then(|(k, _)| keys::seq_from(&k));
+    let last = t.log.last()?.and_then(|(k, _)| keys::seq_from(&k));
+    Ok(first.zip(last))
+}
+
+/// Sequence numbers of the records about `id` in `lo..hi`, oldest first (reverse for newest).
+pub fn resource_seqs(
+    t: &Trees,
+    id: &[u8; 16],
+    lo: u64,
+    hi: u64,
+) -> impl DoubleEndedIterator<Item = Result<u64>> {
+    t.log_by_resource
+        .range(keys::resource_seq(id, lo)..keys::resource_seq(id, hi))
+        .keys()
+        .map(|k| {
+            let k = k?;
+            Ok(k.get(16..24)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes))
+        })
+}
+
+/// Hourly counts from `hour` on: (hour, client, successes, failures).
+pub fn hourly_counts_from(
+    t: &Trees,
+    hour: u64,
+) -> impl Iterator<Item = Result<(u64, String, u64, u64)>> {
+    t.stats_hourly.range(hour.to_be_bytes()..).filter_map(|kv| {
+        let (k, v) = match kv {
+            Ok(kv) => kv,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let hour = k
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)?;
+        let client = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
+        let get = |r: std::ops::Range<usize>| {
+            v.get(r)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes)
+        };
+        Some(Ok((hour, client, get(0..8), get(8..16))))
+    })
+}
+
+/// Every client's last logged write (ms).
+pub fn client_last_writes(t: &Trees) -> Result<Vec<(String, i64)>> {
+    let mut out = Vec::new();
+    for kv in t.client_last.iter() {
+        let (k, v) = kv?;
+        if let Ok(b) = <[u8; 8]>::try_from(v.as_ref()) {
+            out.push((
+                String::from_utf8_lossy(&k).into_owned(),
+                i64::from_be_bytes(b),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// When the token `id` was last used (ms), if ever.
+pub fn token_last_used(t: &Trees, id: TokenId) -> Result<Option<i64>> {
+    Ok(t.token_usage
+        .get(id.as_bytes())?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(i64::from_be_bytes))
+}
+
+/// Ids of users (`users = true`) or groups after `after`, in id order.
+pub fn ids_after(
+    t: &Trees,
+    users: bool,
+    after: Option<[u8; 16]>,
+) -> impl Iterator<Item = Result<[u8; 16]>> {
+    let tree = if users { &t.users } else { &t.groups };
+    let range = match after {
+        Some(a) => tree.range((
+            std::ops::Bound::Excluded(a.to_vec()),
+            std::ops::Bound::Unbounded,
+        )),
+        None => tree.iter(),
+    };
+    range.keys().filter_map(|k| match k {
+        Ok(k) => <[u8; 16]>::try_from(k.as_ref()).ok().map(Ok),
+        Err(e) => Some(Err(e.into())),
+    })
+}

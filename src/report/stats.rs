@@ -1,0 +1,139 @@
+//! Counts for the charts and the per-client "Synchronization details", from the `stats_hourly`
+//! and `client_last` indexes (maintained with the log, so reading them is a few range scans).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::scim::resource::format_time_ms;
+use crate::store::{keys, read, Result, Trees};
+
+/// Entra ID quarantines a provisioning job when more than 40% of its operations fail; the console
+/// warns from this ratio on.
+pub const QUARANTINE_WARNING_RATIO: f64 = 0.3;
+/// …and only with at least this many writes in 24 h (a single failure is not a trend).
+pub const QUARANTINE_MIN_WRITES: u64 = 10;
+
+/// Successes and failures in one time bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bucket {
+    /// Start of the bucket (RFC 3339).
+    pub start: String,
+    /// Accepted writes.
+    pub success: u64,
+    /// Rejected writes and failed sign-ins.
+    pub failure: u64,
+}
+
+/// One client's synchronization details.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientStats {
+    /// Client name.
+    pub client: String,
+    /// Last request with one of its tokens (any request, reads too).
+    pub last_request: Option<String>,
+    /// Last logged write.
+    pub last_write: Option<String>,
+    /// Logged writes in the last 24 h (accepted and rejected).
+    pub writes_24h: u64,
+    /// Rejected writes in the last 24 h.
+    pub failures_24h: u64,
+    /// failures / writes.
+    pub failure_ratio: f64,
+    /// Whether the ratio nears Entra ID's quarantine threshold.
+    pub quarantine_risk: bool,
+}
+
+/// Everything the charts need.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    /// Last 24 hours, oldest first.
+    pub hourly: Vec<Bucket>,
+    /// Last 30 days, oldest first.
+    pub daily: Vec<Bucket>,
+    /// Per client.
+    pub clients: Vec<ClientStats>,
+}
+
+/// Compute the stats as of `now_ms`.
+pub fn stats(t: &Trees, now_ms: i64) -> Result<Stats> {
+    let now_h = keys::hour_of(now_ms);
+    let first_day_h = (now_h / 24).saturating_sub(29) * 24;
+    let mut hourly: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    let mut daily: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for row in read::hourly_counts_from(t, first_day_h) {
+        let (hour, client, s, f) = row?;
+        let d = daily.entry(hour / 24).or_default();
+        d.0 += s;
+        d.1 += f;
+        if hour + 24 > now_h {
+            let h = hourly.entry(hour).or_default();
+            h.0 += s;
+            h.1 += f;
+            let c = per_client.entry(client).or_default();
+            c.0 += s;
+            c.1 += f;
+        }
+    }
+    let hour_ms = |h: u64| i64::try_from(h).unwrap_or(0).saturating_mul(3_600_000);
+    let bucket = |start: u64, (s, f): (u64, u64)| Bucket {
+        start: format_time_ms(hour_ms(start)),
+        success: s,
+        failure: f,
+    };
+    let hourly = (now_h.saturating_sub(23)..=now_h)
+        .map(|h| bucket(h, hourly.get(&h).copied().unwrap_or_default()))
+        .collect();
+    let daily = (first_day_h / 24..=now_h / 24)
+        .map(|d| bucket(d * 24, daily.get(&d).copied().unwrap_or_default()))
+        .collect();
+    // Clients: every client that wrote, and every token's client (a token that only read is listed).
+    let mut last_request: BTreeMap<String, i64> = BTreeMap::new();
+    for (id, rec) in read::tokens(t)? {
+        let used = read::token_last_used(t, id)?;
+        let e = last_request.entry(rec.name.to_string()).or_insert(i64::MIN);
+        if let Some(u) = used {
+            *e = (*e).max(u);
+        }
+    }
+    let last_write: BTreeMap<String, i64> = read::client_last_writes(t)?.into_iter().collect();
+    let mut names: Vec<String> = last_request
+        .keys()
+        .chain(last_write.keys())
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    let clients = names
+        .into_iter()
+        .map(|client| {
+            let (s, f) = per_client.get(&client).copied().unwrap_or_default();
+            let writes = s + f;
+            #[allow(clippy::cast_precision_loss)]
+            let ratio = if writes == 0 {
+                0.0
+            } else {
+                f as f64 / writes as f64
+            };
+            ClientStats {
+                last_request: last_request
+                    .get(&client)
+                    .filter(|t| **t != i64::MIN)
+                    .map(|t| format_time_ms(*t)),
+                last_write: last_write.get(&client).map(|t| format_time_ms(*t)),
+                writes_24h: writes,
+                failures_24h: f,
+                failure_ratio: ratio,
+                quarantine_risk: writes >= QUARANTINE_MIN_WRITES
+                    && ratio >= QUARANTINE_WARNING_RATIO,
+                client,
+            }
+        })
+        .collect();
+    Ok(Stats {
+        hourly,
+        daily,
+        clients,
+    })
+}
