@@ -1,6 +1,7 @@
 //! The service layer: the single writer (queue + group commit), queries over the views, and tokens.
 //! Must not import actix.
 
+pub mod admins;
 pub mod error;
 pub mod passwords;
 pub mod query;

@@ -131,6 +131,17 @@ pub fn resources_of(entry: &Entry) -> Vec<[u8; 16]> {
     }
 }
 
+/// A record of the `admins` tree (console accounts; bookkeeping, not a view).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminRecord {
+    /// argon2id hash of the password (PHC string).
+    pub hash: String,
+    /// When the account was created, ms.
+    pub created_ms: i64,
+    /// When the password was last set, ms.
+    pub updated_ms: i64,
+}
+
 fn options() -> impl Options {
     bincode::DefaultOptions::new().with_limit(MAX_RECORD)
 }

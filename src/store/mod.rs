@@ -68,6 +68,8 @@ pub struct Trees {
     pub token_usage: sled::Tree,
     /// name → value: format version and other bookkeeping.
     pub meta: sled::Tree,
+    /// admin name → admin record (console accounts; not a view).
+    pub admins: sled::Tree,
 }
 
 impl Trees {
@@ -88,6 +90,7 @@ impl Trees {
             client_last: db.open_tree("client_last")?,
             token_usage: db.open_tree("token_usage")?,
             meta: db.open_tree("meta")?,
+            admins: db.open_tree("admins")?,
         })
     }
 
@@ -193,6 +196,28 @@ impl Store {
                 .insert(id.as_bytes(), &now_ms.to_be_bytes())?;
         }
         Ok(())
+    }
+
+    /// The console account `name`.
+    pub fn admin(&self, name: &str) -> Result<Option<codec::AdminRecord>> {
+        self.trees
+            .admins
+            .get(name.as_bytes())?
+            .map(|v| codec::decode("admin record", &v))
+            .transpose()
+    }
+
+    /// Create or update the console account `name`, durably.
+    pub fn put_admin(&self, name: &str, rec: &codec::AdminRecord) -> Result<()> {
+        self.trees
+            .admins
+            .insert(name.as_bytes(), codec::encode("admin record", rec)?)?;
+        self.flush()
+    }
+
+    /// Whether any console account exists.
+    pub fn has_admins(&self) -> Result<bool> {
+        Ok(!self.trees.admins.is_empty())
     }
 
     /// The sequence number the next log record gets.
