@@ -9,12 +9,13 @@ use std::sync::Arc;
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::{bail, Context};
 
-use crate::cli::{Cli, CliCommand, TokenCommand};
+use crate::cli::{AdminCommand, Cli, CliCommand, TokenCommand};
 use crate::config::Config;
 use crate::control::{self, Admin, Request, Response};
 use crate::http::{self, AppState};
 use crate::scim::schema::Registry;
 use crate::service::query::Directory;
+use crate::service::writer::now_ms;
 use crate::service::writer::Writer;
 use crate::store::{rebuild, Store, StoreError};
 
@@ -31,6 +32,27 @@ pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         CliCommand::Token(cmd) => token(&config, cmd),
+        CliCommand::Admin(AdminCommand::SetPassword { name }) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            let password = line.trim_end_matches(['\n', '\r']).to_owned();
+            if password.is_empty() {
+                bail!("no password on stdin (use: echo 'new password' | scimd admin set-password {name})");
+            }
+            match admin_request(&config, Request::AdminSetPassword { name, password })? {
+                Response::PasswordSet { name } => {
+                    println!("password set for console account '{name}'");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Response::Error { message } => {
+                    eprintln!("scimd: {message}");
+                    Ok(ExitCode::FAILURE)
+                }
+                other => bail!("unexpected answer from the server: {other:?}"),
+            }
+        }
         CliCommand::Verify => verify(&config),
         CliCommand::RebuildViews => {
             let store = open_store(&config.data_dir)?;
@@ -156,6 +178,7 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             }
         }
         Response::Revoked { id } => println!("revoked token {id}"),
+        Response::PasswordSet { name } => println!("password set for '{name}'"),
         Response::Pong => println!("pong"),
         Response::Error { message } => {
             eprintln!("scimd: {message}");
@@ -172,6 +195,25 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(run(listener, config))
 }
 
+/// Wait for SIGTERM or SIGINT.
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 /// Serve on an already bound listener until SIGINT/SIGTERM; then finish in-flight writes, flush, return.
 pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     let store = open_store(&config.data_dir)?;
@@ -181,6 +223,7 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     let registry = Arc::new(config.registry());
     let (writer, writer_thread) = Writer::start(store.clone(), registry.clone())?;
     let addr = listener.local_addr()?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         writer: writer.clone(),
@@ -188,6 +231,12 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
         public_url: config.public_url.clone(),
         max_body_bytes: config.max_body_bytes,
         password_storage: config.password_storage,
+        sessions: Arc::new(http::admin::session::Sessions::new(
+            std::time::Duration::from_secs(config.admin_session_idle_minutes.saturating_mul(60)),
+        )),
+        throttle: Arc::new(http::admin::session::Throttle::default()),
+        usage: Arc::new(crate::service::usage::Usage::default()),
+        shutdown: shutdown_rx,
     });
     let factory = move || {
         App::new()
@@ -196,7 +245,10 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
             .configure(http::configure)
             .default_service(web::to(http::no_route))
     };
-    let server = HttpServer::new(factory).shutdown_timeout(30);
+    // Signals are handled below, so live-tail streams can be ended before the graceful stop.
+    let server = HttpServer::new(factory)
+        .shutdown_timeout(30)
+        .disable_signals();
     let (server, scheme) = if config.plain_http {
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "serving PLAIN HTTP on a non-loopback address: bearer tokens cross the network unencrypted; use this only behind a TLS-terminating proxy");
@@ -223,13 +275,35 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     let socket_task = control::serve(config.admin_socket.clone(), admin)
         .await
         .with_context(|| format!("admin socket {}", config.admin_socket.display()))?;
+    let console = format!(
+        "{}/admin/",
+        config.scim_url().trim_end_matches(http::SCIM_PREFIX)
+    );
+    if let Some(password) = crate::service::admins::ensure_initial(&store, now_ms())? {
+        // Shown once: only its hash is stored.
+        tracing::warn!(
+            user = crate::service::admins::INITIAL_ADMIN,
+            %password,
+            console = %console,
+            "first start: created the console account; sign in and change the password with `scimd admin set-password admin`"
+        );
+    }
     if crate::store::read::tokens(&store.trees)?.is_empty() {
-        tracing::info!("no tokens yet: issue one with `scimd token add --name \"Entra ID\"`");
+        tracing::info!(console = %console, "no tokens yet: add one in the console (Tokens → Add Token) or with `scimd token add --name \"Entra ID\"`");
     }
     tracing::info!(%addr, scim_url = %config.scim_url(), admin_socket = %config.admin_socket.display(), "scimd ready");
     // One line on stdout for scripts and tests: where we listen.
     println!("scimd listening on {scheme}://{addr}");
-    let result = server.run().await;
+    let server = server.run();
+    let handle = server.handle();
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: finishing in-flight requests and writes");
+        let _ = shutdown_tx.send(true);
+        handle.stop(true).await;
+    });
+    let result = server.await;
+    signals.abort();
     socket_task.abort();
     let _ = std::fs::remove_file(&config.admin_socket);
     writer_thread.stop_async().await;

@@ -37,6 +37,9 @@ pub enum CliCommand {
     /// Issue, list and revoke bearer tokens (through the running server's admin socket, or offline).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Console accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Rebuild the views from the log in a scratch space and compare (exit 1 on any difference).
     Verify,
     /// Replace the views with a rebuild from the log (server stopped).
@@ -58,6 +61,16 @@ pub struct ServeArgs {
     /// Serve plain HTTP (behind a TLS-terminating proxy, or on loopback for tests).
     #[arg(long)]
     pub plain_http: bool,
+}
+
+/// `scimd admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Set (or create) a console account's password, read from the first line of stdin.
+    SetPassword {
+        /// Account name, e.g. "admin".
+        name: String,
+    },
 }
 
 /// `scimd token …`

@@ -73,6 +73,8 @@ pub struct Settings {
     pub extensions: Option<Vec<ExtensionDecl>>,
     /// `discard` (default) or `hash` passwords sent by clients (`SCIMD_PASSWORD_STORAGE`).
     pub password_storage: Option<String>,
+    /// Minutes a console session may stay idle (`SCIMD_ADMIN_SESSION_IDLE_MINUTES`).
+    pub admin_session_idle_minutes: Option<u64>,
 }
 
 impl Settings {
@@ -90,6 +92,9 @@ impl Settings {
             unknown_attributes: other.unknown_attributes.or(self.unknown_attributes),
             extensions: other.extensions.or(self.extensions),
             password_storage: other.password_storage.or(self.password_storage),
+            admin_session_idle_minutes: other
+                .admin_session_idle_minutes
+                .or(self.admin_session_idle_minutes),
         }
     }
 
@@ -134,6 +139,13 @@ impl Settings {
             unknown_attributes: get("SCIMD_UNKNOWN_ATTRIBUTES"),
             extensions: None,
             password_storage: get("SCIMD_PASSWORD_STORAGE"),
+            admin_session_idle_minutes: match get("SCIMD_ADMIN_SESSION_IDLE_MINUTES") {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
+                    key: "SCIMD_ADMIN_SESSION_IDLE_MINUTES",
+                    message: format!("'{v}' is not a number of minutes"),
+                })?),
+            },
             max_body_bytes: match get("SCIMD_MAX_BODY_BYTES") {
                 None => None,
                 Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
@@ -168,6 +180,8 @@ pub struct Config {
     pub extensions: Vec<ExtensionDecl>,
     /// What happens to passwords sent by clients.
     pub password_storage: PasswordStorage,
+    /// Minutes a console session may stay idle.
+    pub admin_session_idle_minutes: u64,
 }
 
 impl Config {
@@ -248,6 +262,7 @@ impl Config {
             })?,
         };
         Ok(Self {
+            admin_session_idle_minutes: s.admin_session_idle_minutes.unwrap_or(30).max(1),
             password_storage,
             ignore_unknown,
             extensions,

@@ -39,6 +39,26 @@ pub enum Request {
         /// Id or name.
         id_or_name: String,
     },
+    /// Set (or create) a console account's password.
+    AdminSetPassword {
+        /// Account name.
+        name: String,
+        /// The new password (travels only over the owner-only socket).
+        password: String,
+    },
+}
+
+impl Request {
+    /// The operation's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Ping => "ping",
+            Self::TokenAdd { .. } => "token_add",
+            Self::TokenList => "token_list",
+            Self::TokenRevoke { .. } => "token_revoke",
+            Self::AdminSetPassword { .. } => "admin_set_password",
+        }
+    }
 }
 
 /// A newly issued token as shown once to the admin (`token add --json` prints exactly this).
@@ -71,6 +91,11 @@ pub enum Response {
     Revoked {
         /// Token id.
         id: String,
+    },
+    /// To `AdminSetPassword`.
+    PasswordSet {
+        /// Account name.
+        name: String,
     },
     /// Any failure, in words for the operator.
     Error {
@@ -140,6 +165,17 @@ impl Admin {
             Request::TokenList => Ok(Response::Tokens {
                 tokens: tokens::list(&self.store).map_err(|e| e.to_string())?,
             }),
+            Request::AdminSetPassword { name, password } => {
+                crate::service::admins::set_password(
+                    &self.store,
+                    &name,
+                    &password,
+                    crate::service::writer::now_ms(),
+                )
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+                Ok(Response::PasswordSet { name })
+            }
             Request::TokenRevoke { id_or_name } => {
                 let id = tokens::find(&self.store, &id_or_name).map_err(|e| e.to_string())??;
                 self.submit(Command::RevokeToken { id })?;
@@ -199,7 +235,8 @@ async fn connection(stream: tokio::net::UnixStream, admin: Admin) -> std::io::Re
         .await?;
     let response = match serde_json::from_str::<Request>(&line) {
         Ok(req) => {
-            tracing::info!(request = ?req, "admin socket request");
+            // Never log the request itself: it may carry a password.
+            tracing::info!(op = req.name(), "admin socket request");
             tokio::task::spawn_blocking(move || admin.handle(req))
                 .await
                 .unwrap_or_else(|e| Response::Error {

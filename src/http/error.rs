@@ -34,6 +34,84 @@ pub enum ApiError {
     /// 405: the route exists but not with this method.
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
+    /// An admin console API failure: JSON `{"error": …}` rather than a SCIM body.
+    #[error(transparent)]
+    Admin(#[from] AdminFailure),
+}
+
+/// Failures of the admin console API.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminFailure {
+    /// 401: no valid session.
+    #[error("sign in first")]
+    SignInRequired,
+    /// 401: wrong name or password.
+    #[error("wrong user name or password")]
+    BadCredentials,
+    /// 403: a mutating request without the session's CSRF token.
+    #[error("missing or wrong X-CSRF-Token")]
+    Csrf,
+    /// 429 with `Retry-After`: too many failed sign-ins from this address.
+    #[error("too many failed sign-ins; try again in {0} s")]
+    Throttled(u64),
+    /// 400: a bad parameter or body.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: no such token, user, group or page.
+    #[error("{0}")]
+    NotFound(String),
+    /// 500: logged with the request id, not shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<crate::store::StoreError> for AdminFailure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<ServiceError> for AdminFailure {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Rejected(Rejection::NotFound { .. } | Rejection::TokenNotFound(_)) => {
+                Self::NotFound(e.to_string())
+            }
+            ServiceError::Rejected(r) => Self::BadRequest(r.to_string()),
+            ServiceError::Store(s) => Self::Internal(s.to_string()),
+            ServiceError::WriterGone => Self::Internal("the writer is not running".into()),
+        }
+    }
+}
+
+impl AdminFailure {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::SignInRequired | Self::BadCredentials => StatusCode::UNAUTHORIZED,
+            Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn response(&self) -> HttpResponse {
+        let message = match self {
+            Self::Internal(_) => {
+                "internal error; see the server log for this request id".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut body = json!({ "error": message });
+        let mut res = HttpResponse::build(self.status());
+        if let Self::Throttled(secs) = self {
+            body["retry_after_seconds"] = json!(secs);
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        res.content_type("application/json").body(body.to_string())
+    }
 }
 
 impl From<Rejection> for ApiError {
@@ -72,6 +150,7 @@ impl ApiError {
             ),
             Self::NoRoute(_) => (StatusCode::NOT_FOUND, None, self.to_string()),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, None, self.to_string()),
+            Self::Admin(a) => (a.status(), None, a.to_string()),
         }
     }
 }
@@ -97,6 +176,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Self::Admin(a) = self {
+            return a.response();
+        }
         let (status, scim_type, detail) = self.parts();
         let mut res = scim_error(status, scim_type, &detail);
         if matches!(self, Self::Auth(_)) {

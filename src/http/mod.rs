@@ -2,6 +2,7 @@
 //! Each area exposes `configure(cfg)`; `app.rs` and the tests mount the same functions.
 //! Must not import sled.
 
+pub mod admin;
 pub mod bulk;
 pub mod context;
 pub mod discovery;
@@ -42,11 +43,20 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// What happens to passwords sent by clients.
     pub password_storage: crate::service::passwords::PasswordStorage,
+    /// Console sessions.
+    pub sessions: Arc<admin::session::Sessions>,
+    /// Failed console sign-ins per address.
+    pub throttle: Arc<admin::session::Throttle>,
+    /// Requests per token in the last 24 h.
+    pub usage: Arc<crate::service::usage::Usage>,
+    /// Becomes true when the server begins to stop (ends live-tail streams).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Mount everything: health, the SCIM API, and SCIM-style 404s for unknown paths.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz));
+    cfg.configure(admin::configure);
     cfg.service(
         web::scope(SCIM_PREFIX)
             .configure(discovery::configure)
@@ -104,6 +114,16 @@ pub async fn access_log(
         .unwrap_or_else(|| "-".into());
     let status = res.status().as_u16();
     let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if let (Some(caller), Some(state)) = (
+        res.request().extensions().get::<Caller>(),
+        res.request().app_data::<web::Data<AppState>>(),
+    ) {
+        state.usage.record(
+            caller.token_id,
+            crate::service::writer::now_ms(),
+            status >= 400,
+        );
+    }
     if let Some(err) = res.response().error() {
         if status >= 500 {
             tracing::error!(request_id = %rid, %client, %method, %path, status, latency_ms = ms, error = %err, "request failed");

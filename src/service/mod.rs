@@ -6,6 +6,7 @@ pub mod error;
 pub mod passwords;
 pub mod query;
 pub mod tokens;
+pub mod usage;
 pub mod writer;
 
 pub use error::{Result, ServiceError};

@@ -256,6 +256,41 @@ impl Directory {
         })
     }
 
+    /// One page of a group's members in id order, after `after`: (id, display name) and the id to
+    /// continue after when more follow. Large groups are read a page at a time.
+    pub fn members_page(
+        &self,
+        group: GroupId,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<(Vec<(String, Option<String>)>, Option<String>)> {
+        let t = &self.store.trees;
+        let mut out = Vec::with_capacity(limit);
+        let mut next = None;
+        for u in read::members_of(t, group) {
+            let u = u?;
+            if after.is_some_and(|a| u <= a) {
+                continue;
+            }
+            if out.len() == limit {
+                next = out
+                    .last()
+                    .map(|(id, _): &(String, Option<String>)| id.clone());
+                break;
+            }
+            let display = read::user(t, u)?
+                .and_then(|r| serde_json::from_str::<Value>(&r.doc).ok())
+                .and_then(|d| {
+                    d.get("displayName")
+                        .or_else(|| d.get("userName"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                });
+            out.push((u.to_string(), display));
+        }
+        Ok((out, next))
+    }
+
     /// Render a resource for a response: load it and apply the projection.
     pub fn get_projected(
         &self,

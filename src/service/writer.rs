@@ -29,6 +29,7 @@ enum Msg {
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
+    durable: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -60,12 +61,17 @@ impl Writer {
     pub fn start(store: Store, reg: Arc<Registry>) -> Result<(Self, WriterThread)> {
         let next_seq = store.next_seq()?;
         let (tx, rx) = mpsc::channel(QUEUE);
+        let durable = Arc::new(tokio::sync::watch::Sender::new(next_seq.saturating_sub(1)));
+        let notify = durable.clone();
         let join = std::thread::Builder::new()
             .name("scimd-writer".into())
-            .spawn(move || run(store, reg, rx, next_seq))
+            .spawn(move || run(store, reg, rx, next_seq, &notify))
             .map_err(|e| crate::store::StoreError::Io(format!("cannot start the writer: {e}")))?;
         Ok((
-            Self { tx: tx.clone() },
+            Self {
+                tx: tx.clone(),
+                durable,
+            },
             WriterThread {
                 tx,
                 join: Some(join),
@@ -81,6 +87,12 @@ impl Writer {
             .await
             .map_err(|_| ServiceError::WriterGone)?;
         rx.await.map_err(|_| ServiceError::WriterGone)?
+    }
+
+    /// The sequence number of the last durable log record, updated after every group commit
+    /// (the live tail of the activity report waits on it).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.durable.subscribe()
     }
 
     /// [`Writer::submit`] for callers outside an async runtime (the offline CLI).
@@ -127,7 +139,13 @@ impl Drop for WriterThread {
     }
 }
 
-fn run(store: Store, reg: Arc<Registry>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) {
+fn run(
+    store: Store,
+    reg: Arc<Registry>,
+    mut rx: mpsc::Receiver<Msg>,
+    mut next_seq: u64,
+    durable: &tokio::sync::watch::Sender<u64>,
+) {
     let mut last_time = 0i64;
     let mut stopping = false;
     while !stopping {
@@ -193,6 +211,8 @@ fn run(store: Store, reg: Arc<Registry>, mut rx: mpsc::Receiver<Msg>, mut next_s
                     msg.clone(),
                 )));
             }
+        } else {
+            durable.send_replace(next_seq.saturating_sub(1));
         }
         for (reply, result) in replies.into_iter().zip(results) {
             // A requester that gave up (client disconnected) is not an error.
