@@ -232,7 +232,7 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
         max_body_bytes: config.max_body_bytes,
         password_storage: config.password_storage,
         sessions: Arc::new(http::admin::session::Sessions::new(
-            std::time::Duration::from_secs(config.admin_session_idle_minutes.saturating_mul(60)),
+            config.admin_session_idle,
         )),
         throttle: Arc::new(http::admin::session::Throttle::default()),
         usage: Arc::new(crate::service::usage::Usage::default()),

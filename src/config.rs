@@ -73,8 +73,8 @@ pub struct Settings {
     pub extensions: Option<Vec<ExtensionDecl>>,
     /// `discard` (default) or `hash` passwords sent by clients (`SCIMD_PASSWORD_STORAGE`).
     pub password_storage: Option<String>,
-    /// Minutes a console session may stay idle (`SCIMD_ADMIN_SESSION_IDLE_MINUTES`).
-    pub admin_session_idle_minutes: Option<u64>,
+    /// How long a console session may stay idle: `90s`, `30m`, `8h` (`SCIMD_ADMIN_SESSION_IDLE`).
+    pub admin_session_idle: Option<String>,
 }
 
 impl Settings {
@@ -92,9 +92,7 @@ impl Settings {
             unknown_attributes: other.unknown_attributes.or(self.unknown_attributes),
             extensions: other.extensions.or(self.extensions),
             password_storage: other.password_storage.or(self.password_storage),
-            admin_session_idle_minutes: other
-                .admin_session_idle_minutes
-                .or(self.admin_session_idle_minutes),
+            admin_session_idle: other.admin_session_idle.or(self.admin_session_idle),
         }
     }
 
@@ -139,13 +137,7 @@ impl Settings {
             unknown_attributes: get("SCIMD_UNKNOWN_ATTRIBUTES"),
             extensions: None,
             password_storage: get("SCIMD_PASSWORD_STORAGE"),
-            admin_session_idle_minutes: match get("SCIMD_ADMIN_SESSION_IDLE_MINUTES") {
-                None => None,
-                Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
-                    key: "SCIMD_ADMIN_SESSION_IDLE_MINUTES",
-                    message: format!("'{v}' is not a number of minutes"),
-                })?),
-            },
+            admin_session_idle: get("SCIMD_ADMIN_SESSION_IDLE"),
             max_body_bytes: match get("SCIMD_MAX_BODY_BYTES") {
                 None => None,
                 Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
@@ -180,8 +172,8 @@ pub struct Config {
     pub extensions: Vec<ExtensionDecl>,
     /// What happens to passwords sent by clients.
     pub password_storage: PasswordStorage,
-    /// Minutes a console session may stay idle.
-    pub admin_session_idle_minutes: u64,
+    /// How long a console session may stay idle.
+    pub admin_session_idle: std::time::Duration,
 }
 
 impl Config {
@@ -261,8 +253,15 @@ impl Config {
                 message: format!("'{v}' is neither 'discard' nor 'hash'"),
             })?,
         };
+        let admin_session_idle = match s.admin_session_idle.as_deref() {
+            None => std::time::Duration::from_secs(30 * 60),
+            Some(v) => parse_duration(v).ok_or_else(|| ConfigError::Invalid {
+                key: "admin_session_idle",
+                message: format!("'{v}' is not a duration such as 90s, 30m or 8h"),
+            })?,
+        };
         Ok(Self {
-            admin_session_idle_minutes: s.admin_session_idle_minutes.unwrap_or(30).max(1),
+            admin_session_idle,
             password_storage,
             ignore_unknown,
             extensions,
@@ -299,6 +298,20 @@ impl Config {
         };
         format!("{root}{}", crate::http::SCIM_PREFIX)
     }
+}
+
+/// `90s`, `30m`, `8h` (at least one second).
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    (secs > 0).then(|| std::time::Duration::from_secs(secs))
 }
 
 /// This machine's host name (for URLs shown to the admin), or `localhost`.
@@ -394,6 +407,25 @@ sub_attributes = [{ name = "number", type = "integer" }]
         .unwrap();
         let e = Config::resolve(Some(&file), env(&[]), Settings::default()).unwrap_err();
         assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(
+            parse_duration("90s"),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("30m"),
+            Some(std::time::Duration::from_secs(1800))
+        );
+        assert_eq!(
+            parse_duration("8h"),
+            Some(std::time::Duration::from_secs(28800))
+        );
+        assert_eq!(parse_duration("30"), None);
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("5d"), None);
     }
 
     #[test]

@@ -1,0 +1,262 @@
+// Small DOM and formatting helpers shared by every view. Nothing here uses innerHTML:
+// every string reaches the page through textContent, attributes or text nodes.
+
+/** `$('#id')` within the document. */
+export const $ = (sel, root = document) => root.querySelector(sel);
+
+/**
+ * Create an element. `attrs`: `class`, `text`, `dataset` (object), `on<event>` (function),
+ * booleans (true → empty attribute, false/null/undefined → omitted), anything else as an attribute.
+ * Children: nodes, or strings (added as text nodes), nested arrays, null (skipped).
+ */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'text') node.textContent = String(value);
+    else if (key === 'class') node.className = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on') && typeof value === 'function') node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(node, child);
+    else node.append(child instanceof Node ? child : String(child));
+  }
+}
+
+/** Remove every child of `node`, then append `children`. */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+/** A muted dash for absent values. */
+export const none = (text = '—') => el('span', { class: 'muted' }, text);
+
+// ---------------------------------------------------------------- time
+
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
+  year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+});
+const dateTimeZoneFmt = new Intl.DateTimeFormat(undefined, {
+  year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  timeZoneName: 'short',
+});
+const dateFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+const compactFmt = new Intl.DateTimeFormat(undefined, {
+  month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+});
+
+/** The viewer's time zone name, e.g. "Europe/Berlin". */
+export const timeZoneName = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+
+/** The UTC form of an RFC 3339 time: the API's own string when it is already UTC. */
+export function utc(iso) {
+  if (typeof iso === 'string' && /Z$/i.test(iso)) return iso;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toISOString();
+}
+
+/**
+ * Local text of a time: `zone` adds the time zone abbreviation, `dateOnly` drops the clock,
+ * `compact` drops the year of times in the current year (for tables).
+ */
+export function localTime(iso, { zone = false, dateOnly = false, compact = false } = {}) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  if (compact && !zone && !dateOnly && d.getFullYear() === new Date().getFullYear()) return compactFmt.format(d);
+  return (dateOnly ? dateFmt : zone ? dateTimeZoneFmt : dateTimeFmt).format(d);
+}
+
+/** `<time>` in the viewer's time zone with the UTC value in `title`; `empty` when iso is null. */
+export function timeEl(iso, { empty = '—', zone = false, dateOnly = false, compact = false } = {}) {
+  if (!iso) return none(empty);
+  const u = utc(iso);
+  return el('time', { datetime: u, title: u }, localTime(iso, { zone, dateOnly, compact }));
+}
+
+/** "3 minutes ago" style text for recent times, for status lines. */
+export function relative(iso) {
+  const seconds = (Date.now() - new Date(iso).getTime()) / 1000;
+  if (!Number.isFinite(seconds)) return '';
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  const steps = [[60, 'second'], [3600, 'minute'], [86400, 'hour'], [86400 * 30, 'day'], [Infinity, 'month']];
+  const div = { second: 1, minute: 60, hour: 3600, day: 86400, month: 86400 * 30 };
+  for (const [limit, unit] of steps) {
+    if (Math.abs(seconds) < limit) return rtf.format(-Math.round(seconds / div[unit]), unit);
+  }
+  return '';
+}
+
+/** `2026-11-29T10:15` (a datetime-local value) → RFC 3339 UTC, or '' when empty/invalid. */
+export function localInputToIso(value) {
+  if (!value) return '';
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
+
+/** RFC 3339 → a datetime-local value in the viewer's zone. */
+export function isoToLocalInput(iso) {
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return '';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+// ---------------------------------------------------------------- numbers and words
+
+const numberFmt = new Intl.NumberFormat();
+export const num = (n) => numberFmt.format(Number(n) || 0);
+export const plural = (n, one, many = `${one}s`) => `${num(n)} ${n === 1 ? one : many}`;
+export function percent(ratio) {
+  const value = (Number(ratio) || 0) * 100;
+  return `${value >= 10 || value === 0 ? value.toFixed(0) : value.toFixed(1)} %`;
+}
+
+/** Actions recorded for accepted changes. */
+export const SUCCESS_ACTIONS = [
+  'user_created', 'user_updated', 'user_deactivated', 'user_reactivated', 'user_deleted', 'user_password_set',
+  'group_created', 'group_updated', 'group_renamed', 'members_added', 'members_removed', 'group_deleted',
+  'token_issued', 'token_revoked',
+];
+/** Attempted actions recorded for rejected requests. */
+export const FAILURE_ACTIONS = [
+  'create_user', 'replace_user', 'patch_user', 'delete_user', 'create_group', 'replace_group', 'patch_group',
+  'delete_group', 'issue_token', 'revoke_token', 'sign_in',
+];
+const ACTION_WORDS = {
+  user_password_set: 'Password set',
+  members_added: 'Members added',
+  members_removed: 'Members removed',
+  sign_in: 'Sign-in',
+};
+
+/** `user_created` → "User created". */
+export function actionLabel(action) {
+  if (!action) return 'Unknown action';
+  if (ACTION_WORDS[action]) return ACTION_WORDS[action];
+  const words = String(action).replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** Pretty JSON from a JSON text; the text itself when it does not parse. */
+export function prettyJsonText(text) {
+  if (text === null || text === undefined) return null;
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return String(text);
+  }
+}
+
+// ---------------------------------------------------------------- status, errors, dialogs
+
+let statusTimer = 0;
+/** Say something in the polite live region (also visible briefly). */
+export function announce(message) {
+  const box = $('#status');
+  if (!box) return;
+  clearTimeout(statusTimer);
+  box.textContent = '';
+  // A fresh text node after clearing makes screen readers repeat identical messages.
+  requestAnimationFrame(() => {
+    box.textContent = message;
+    statusTimer = setTimeout(() => { box.textContent = ''; }, 5000);
+  });
+}
+
+/** Show an error in words in the banner. `context` prefixes the message ("Could not load …"). */
+export function showError(err, context = '') {
+  if (err && err.unauthorized) return; // the sign-in view is shown instead
+  const message = err instanceof Error ? err.message : String(err);
+  const banner = $('#error-banner');
+  $('#error-text').textContent = context ? `${context}: ${message}` : message;
+  banner.hidden = false;
+}
+
+export function clearError() {
+  const banner = $('#error-banner');
+  if (banner) banner.hidden = true;
+}
+
+/**
+ * In-page confirmation with the <dialog id="confirm-dialog">. Resolves true for "yes".
+ * Focus starts on the safe button and returns to where it was.
+ */
+export function confirmDialog({ title, message, yes = 'Confirm', no = 'Cancel' }) {
+  const dialog = $('#confirm-dialog');
+  const yesButton = $('#confirm-yes');
+  const noButton = $('#confirm-no');
+  $('#confirm-title').textContent = title;
+  $('#confirm-message').textContent = message;
+  yesButton.textContent = yes;
+  noButton.textContent = no;
+  const opener = document.activeElement;
+  return new Promise((resolve) => {
+    const stop = new AbortController();
+    const done = (answer) => {
+      stop.abort();
+      if (dialog.open) dialog.close();
+      if (opener && typeof opener.focus === 'function' && opener.isConnected) opener.focus();
+      resolve(answer);
+    };
+    yesButton.addEventListener('click', () => done(true), { signal: stop.signal });
+    noButton.addEventListener('click', () => done(false), { signal: stop.signal });
+    dialog.addEventListener('cancel', (e) => { e.preventDefault(); done(false); }, { signal: stop.signal });
+    if (typeof dialog.showModal === 'function') dialog.showModal();
+    else dialog.setAttribute('open', '');
+    noButton.focus();
+  });
+}
+
+/** Copy the value of a read-only input: Clipboard API, else select + execCommand. */
+export async function copyInput(input) {
+  const text = input.value;
+  let ok = false;
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      ok = true;
+    } catch { /* fall back below */ }
+  }
+  if (!ok) {
+    input.focus();
+    input.select();
+    input.setSelectionRange(0, text.length);
+    try { ok = document.execCommand('copy'); } catch { ok = false; }
+  }
+  announce(ok ? 'Copied to the clipboard.' : 'Could not copy automatically: the text is selected, press Ctrl+C (⌘C on a Mac).');
+  return ok;
+}
+
+/** Table body placeholder row spanning every column (loading, empty, error). */
+export function messageRow(tbody, text, cls = 'empty', extra = null) {
+  const cols = tbody.closest('table')?.querySelectorAll('thead th').length || 1;
+  fill(tbody, el('tr', { class: `message-row ${cls}` }, el('td', { colspan: cols }, text, extra)));
+}
+
+/** Link to a resource's page by type; deleted resources and others go to their history. */
+export function resourceHref(type, id, { deleted = false } = {}) {
+  const enc = encodeURIComponent(id);
+  if (!deleted && type === 'User') return `#/users/${enc}`;
+  if (!deleted && type === 'Group') return `#/groups/${enc}`;
+  return `#/history/${enc}`;
+}
+
+/** `<dl>` from [label, value] pairs, skipping pairs whose value is undefined. */
+export function defList(pairs, cls = 'props') {
+  const dl = el('dl', { class: cls });
+  for (const [label, value] of pairs) {
+    if (value === undefined) continue;
+    dl.append(el('dt', {}, label), el('dd', {}, value === null || value === '' ? none() : value));
+  }
+  return dl;
+}
