@@ -88,7 +88,7 @@ pub fn stats(t: &Trees, now_ms: i64) -> Result<Stats> {
     let daily = (first_day_h / 24..=now_h / 24)
         .map(|d| bucket(d * 24, daily.get(&d).copied().unwrap_or_default()))
         .collect();
-    // Clients: every client that wrote, and every token's client (a token that only read is listed).
+    // Clients: every token's client, also one that only read (Test Connection).
     let mut last_request: BTreeMap<String, i64> = BTreeMap::new();
     for (id, rec) in read::tokens(t)? {
         let used = read::token_last_used(t, id)?;
@@ -98,13 +98,8 @@ pub fn stats(t: &Trees, now_ms: i64) -> Result<Stats> {
         }
     }
     let last_write: BTreeMap<String, i64> = read::client_last_writes(t)?.into_iter().collect();
-    let mut names: Vec<String> = last_request
-        .keys()
-        .chain(last_write.keys())
-        .cloned()
-        .collect();
-    names.sort();
-    names.dedup();
+    // SCIM clients are the names tokens were issued to; the console and the CLI are not clients.
+    let names: Vec<String> = last_request.keys().cloned().collect();
     let clients = names
         .into_iter()
         .map(|client| {

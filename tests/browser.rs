@@ -1,0 +1,330 @@
+//! The admin console in a real browser: Debian's headless Chromium driven through chromedriver
+//! (W3C WebDriver over HTTP) against a real scimd on 127.0.0.1:0. Signs in, adds a token through
+//! the page, provisions a user and a group with that token, sees both in the activity report (also
+//! through the live tail), opens the user's history, revokes the token and sees the next SCIM call
+//! fail. Screenshots go to `target/browser-screenshots/`.
+//!
+//! Without a browser the test is skipped, except with `CI=true`, where a missing browser fails it.
+// Tests may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::Server;
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    agent: ureq::Agent,
+    shots: PathBuf,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self
+            .agent
+            .delete(&format!("{}/session/{}", self.base, self.session))
+            .call();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Driver {
+    fn start() -> Option<Self> {
+        if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but {CHROMIUM} or {CHROMEDRIVER} is missing: install chromium and chromium-driver"
+            );
+            eprintln!("skipping the browser test: install Debian's chromium and chromium-driver to run it");
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(60))
+            .build();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while agent.get(&format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-quic", "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--window-size=1280,800",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        }}});
+        let res: Value = agent
+            .post(&format!("{base}/session"))
+            .send_json(caps)
+            .unwrap()
+            .into_json()
+            .unwrap();
+        let session = res["value"]["sessionId"].as_str().unwrap().to_owned();
+        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Some(Self {
+            child,
+            base,
+            session,
+            agent,
+            shots,
+            _profile: profile,
+        })
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let req = self.agent.request(method, &url);
+        let res = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match res {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                r.into_json::<Value>().unwrap()["value"].clone()
+            }
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+
+    fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({"url": url})));
+    }
+
+    /// The first element matching `css`, waiting up to 15 s for it to exist.
+    fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let v = self.cmd(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            );
+            if let Some(id) = v.get(ELEMENT).and_then(Value::as_str) {
+                return id.to_owned();
+            }
+            if Instant::now() > deadline {
+                self.screenshot("failure");
+                let src = self.cmd("GET", "/source", None);
+                let src = src.as_str().unwrap_or_default();
+                panic!(
+                    "no element {css} ({v}); page source starts:\n{}",
+                    &src[..src.len().min(300)]
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn click(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let id = self.find(css);
+            let v = self.cmd("POST", &format!("/element/{id}/click"), Some(json!({})));
+            if v.is_null() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "cannot click {css}: {v}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.cmd("POST", &format!("/element/{id}/clear"), Some(json!({})));
+        self.cmd(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        );
+    }
+
+    fn text(&self, css: &str) -> String {
+        let id = self.find(css);
+        self.cmd("GET", &format!("/element/{id}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn value(&self, css: &str) -> String {
+        let id = self.find(css);
+        self.cmd("GET", &format!("/element/{id}/property/value"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Wait until the text of `css` contains `needle`.
+    fn wait_text(&self, css: &str, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let t = self.text(css);
+            if t.contains(needle) {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.screenshot("failure");
+                panic!("'{css}' never showed '{needle}'; it shows:\n{t}");
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn wait_value(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let v = self.value(css);
+            if !v.is_empty() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{css} stayed empty");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn screenshot(&self, name: &str) {
+        let png = self.cmd("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .unwrap_or_default();
+        std::fs::write(self.shots.join(format!("{name}.png")), bytes).unwrap();
+    }
+}
+
+fn first_password(s: &Server) -> String {
+    let log = s.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("created the console account"))
+        .unwrap();
+    let start = line.find("password=").unwrap() + "password=".len();
+    line[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+#[test]
+fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
+    let Some(b) = Driver::start() else { return };
+    let s = Server::plain();
+    let password = first_password(&s);
+
+    // Sign in.
+    b.goto(&format!("{}/admin/", s.root));
+    b.type_into("#login-username", "admin");
+    b.type_into("#login-password", "wrong password");
+    b.click("#login-submit");
+    b.wait_text("#login-error", "wrong user name or password");
+    b.type_into("#login-password", &password);
+    b.click("#login-submit");
+    b.wait_text("#current-user", "admin");
+    b.screenshot("01-signed-in");
+
+    // Add Token through the page: the SCIM Server URL and the token are shown once.
+    b.goto(&format!("{}/admin/#/tokens", s.root));
+    b.click("#add-token");
+    b.type_into("#token-name", "Entra ID");
+    b.click("#token-create");
+    let token = b.wait_value("#new-token");
+    let scim_url = b.value("#new-scim-url");
+    assert!(token.starts_with("scimd_"), "{token}");
+    assert_eq!(scim_url, s.scim());
+    b.screenshot("02-token-created");
+    b.click("#token-done");
+    b.wait_text("#tokens-table", "Entra ID");
+
+    // Provision with that token.
+    let t = Some(token.as_str());
+    let u = s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(&json!({"userName": "alice@contoso.com", "title": "Engineer"})),
+    );
+    assert_eq!(u.status, 201);
+    let uid = u.body["id"].as_str().unwrap().to_owned();
+    let g = s.call(
+        "POST",
+        "/Groups",
+        t,
+        Some(&json!({"displayName": "Sales EMEA", "members": [{"value": uid}]})),
+    );
+    assert_eq!(g.status, 201);
+
+    // Both in the activity report.
+    b.goto(&format!("{}/admin/#/activity", s.root));
+    b.wait_text("#activity-table", "alice@contoso.com");
+    b.wait_text("#activity-table", "Sales EMEA");
+    b.wait_text("#sync-details", "Entra ID");
+    b.screenshot("03-activity");
+
+    // Live tail: a new write appears without reloading.
+    b.click("#live-tail");
+    std::thread::sleep(Duration::from_millis(500));
+    let patch = json!({"Operations": [{"op": "Replace", "path": "title", "value": "Manager"}]});
+    assert_eq!(
+        s.call("PATCH", &format!("/Users/{uid}"), t, Some(&patch))
+            .status,
+        200
+    );
+    assert_eq!(
+        s.call(
+            "POST",
+            "/Users",
+            t,
+            Some(&json!({"userName": "bob.live@contoso.com"}))
+        )
+        .status,
+        201
+    );
+    b.wait_text("#activity-table", "bob.live@contoso.com");
+    b.screenshot("04-live-tail");
+
+    // The user's history, with the title change.
+    b.goto(&format!("{}/admin/#/history/{uid}", s.root));
+    b.wait_text("#history-table", "alice@contoso.com");
+    b.click("#history-table tbody tr:last-child");
+    b.wait_text("#history-detail", "Manager");
+    b.screenshot("05-history");
+
+    // Revoke with confirmation; the next SCIM call fails.
+    b.goto(&format!("{}/admin/#/tokens", s.root));
+    b.click("#tokens-table .revoke");
+    b.click("#confirm-yes");
+    b.wait_text("#tokens-table", "revoked");
+    b.screenshot("06-revoked");
+    assert_eq!(s.call("GET", "/Users", t, None).status, 401);
+}
