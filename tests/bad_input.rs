@@ -97,81 +97,39 @@ fn malformed_requests_get_precise_scim_errors() {
         400,
         Some("invalidSyntax"),
     );
-    assert_scim_error(
-        &s.call(
-            "PATCH",
-            &path,
-            t,
-            Some(&patch(
-                json!([{"op": "frobnicate", "path": "title", "value": "x"}]),
-            )),
+    for (ops, scim_type) in [
+        (
+            json!([{"op": "frobnicate", "path": "title", "value": "x"}]),
+            "invalidSyntax",
         ),
-        400,
-        Some("invalidSyntax"),
-    );
-    assert_scim_error(
-        &s.call("PATCH", &path, t, Some(&patch(json!([{"op": "remove"}])))),
-        400,
-        Some("noTarget"),
-    );
-    assert_scim_error(
-        &s.call(
-            "PATCH",
-            &path,
-            t,
-            Some(&patch(
-                json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]),
-            )),
+        (json!([{"op": "remove"}]), "noTarget"),
+        (
+            json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]),
+            "invalidPath",
         ),
-        400,
-        Some("invalidPath"),
-    );
-    assert_scim_error(
-        &s.call(
-            "PATCH",
-            &path,
-            t,
-            Some(&patch(
-                json!([{"op": "replace", "path": "nosuch", "value": "x"}]),
-            )),
+        (
+            json!([{"op": "replace", "path": "nosuch", "value": "x"}]),
+            "invalidPath",
         ),
-        400,
-        Some("invalidPath"),
-    );
-    assert_scim_error(
-        &s.call(
-            "PATCH",
-            &path,
-            t,
-            Some(&patch(
-                json!([{"op": "replace", "path": "active", "value": "maybe"}]),
-            )),
+        (
+            json!([{"op": "replace", "path": "active", "value": "maybe"}]),
+            "invalidValue",
         ),
-        400,
-        Some("invalidValue"),
-    );
-    assert_scim_error(
-        &s.call(
-            "PATCH",
-            &path,
-            t,
-            Some(&patch(
-                json!([{"op": "replace", "path": "groups", "value": []}]),
-            )),
+        (
+            json!([{"op": "replace", "path": "groups", "value": []}]),
+            "mutability",
         ),
-        400,
-        Some("mutability"),
-    );
-    assert_scim_error(
-        &s.call(
-            "PATCH",
-            &path,
-            t,
-            Some(&patch(json!([{"op": "remove", "path": "userName"}]))),
+        (
+            json!([{"op": "remove", "path": "userName"}]),
+            "invalidValue",
         ),
-        400,
-        Some("invalidValue"),
-    );
+    ] {
+        assert_scim_error(
+            &s.call("PATCH", &path, t, Some(&patch(ops))),
+            400,
+            Some(scim_type),
+        );
+    }
     // An empty Operations list is a no-op.
     assert_eq!(
         s.call("PATCH", &path, t, Some(&patch(json!([])))).status,

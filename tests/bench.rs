@@ -59,6 +59,38 @@ fn create(reg: &Registry, name: &str) -> Command {
     }
 }
 
+/// A member change on group `id`, as the HTTP layer splits a PATCH.
+fn members_patch(id: GroupId, op: MemberOp) -> Command {
+    Command::PatchGroup {
+        id,
+        ops: vec![],
+        members: vec![op],
+        if_match: None,
+    }
+}
+
+/// Requests per second: `clients` threads, each with its own agent, each calling `send(agent,
+/// client, i)` for `i` in `0..per`.
+fn per_second<F>(clients: usize, per: usize, send: F) -> f64
+where
+    F: Fn(&ureq::Agent, usize, usize) + Clone + Send + 'static,
+{
+    let start = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let send = send.clone();
+            std::thread::spawn(move || {
+                let agent = ureq::agent();
+                for i in 0..per {
+                    send(&agent, c, i);
+                }
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    (clients * per) as f64 / start.elapsed().as_secs_f64()
+}
+
 #[test]
 #[ignore = "benchmark"]
 fn writer_throughput() {
@@ -127,12 +159,7 @@ fn membership_cost_is_flat() {
         for chunk in users[..size].chunks(1000) {
             let ids = chunk.iter().map(ToString::to_string).collect();
             writer
-                .submit_blocking(pending(Command::PatchGroup {
-                    id: g,
-                    ops: vec![],
-                    members: vec![MemberOp::Add(ids)],
-                    if_match: None,
-                }))
+                .submit_blocking(pending(members_patch(g, MemberOp::Add(ids))))
                 .unwrap();
         }
         let mut runs = Vec::new();
@@ -140,20 +167,10 @@ fn membership_cost_is_flat() {
             let u = users[20_000 + k % 100].to_string();
             let start = Instant::now();
             writer
-                .submit_blocking(pending(Command::PatchGroup {
-                    id: g,
-                    ops: vec![],
-                    members: vec![MemberOp::Add(vec![u.clone()])],
-                    if_match: None,
-                }))
+                .submit_blocking(pending(members_patch(g, MemberOp::Add(vec![u.clone()]))))
                 .unwrap();
             writer
-                .submit_blocking(pending(Command::PatchGroup {
-                    id: g,
-                    ops: vec![],
-                    members: vec![MemberOp::Remove(vec![u])],
-                    if_match: None,
-                }))
+                .submit_blocking(pending(members_patch(g, MemberOp::Remove(vec![u]))))
                 .unwrap();
             runs.push(start.elapsed().as_secs_f64() * 1000.0 / 2.0);
         }
@@ -177,49 +194,28 @@ fn http_throughput() {
     let per = 200;
     let mut create_runs = Vec::new();
     let mut lookup_runs = Vec::new();
+    let (root, bearer) = (s.scim(), format!("Bearer {t}"));
     for run in 0..5 {
-        let start = Instant::now();
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                let root = s.scim();
-                let t = t.clone();
-                std::thread::spawn(move || {
-                    let agent = ureq::agent();
-                    for i in 0..per {
-                        let body = json!({"userName": format!("h{run}-{c}-{i}@x"), "active": true});
-                        agent
-                            .post(&format!("{root}/Users"))
-                            .set("Authorization", &format!("Bearer {t}"))
-                            .send_string(&body.to_string())
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().for_each(|h| h.join().unwrap());
-        create_runs.push((clients * per) as f64 / start.elapsed().as_secs_f64());
+        let (r, b) = (root.clone(), bearer.clone());
+        create_runs.push(per_second(clients, per, move |agent, c, i| {
+            let body = json!({"userName": format!("h{run}-{c}-{i}@x"), "active": true});
+            agent
+                .post(&format!("{r}/Users"))
+                .set("Authorization", &b)
+                .send_string(&body.to_string())
+                .unwrap();
+        }));
 
-        let start = Instant::now();
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                let root = s.scim();
-                let t = t.clone();
-                std::thread::spawn(move || {
-                    let agent = ureq::agent();
-                    for i in 0..per {
-                        let f = common::q(&format!("userName eq \"h{run}-{c}-{i}@x\""));
-                        let r = agent
-                            .get(&format!("{root}/Users?filter={f}"))
-                            .set("Authorization", &format!("Bearer {t}"))
-                            .call()
-                            .unwrap();
-                        assert_eq!(r.status(), 200);
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().for_each(|h| h.join().unwrap());
-        lookup_runs.push((clients * per) as f64 / start.elapsed().as_secs_f64());
+        let (r, b) = (root.clone(), bearer.clone());
+        lookup_runs.push(per_second(clients, per, move |agent, c, i| {
+            let f = common::q(&format!("userName eq \"h{run}-{c}-{i}@x\""));
+            let res = agent
+                .get(&format!("{r}/Users?filter={f}"))
+                .set("Authorization", &b)
+                .call()
+                .unwrap();
+            assert_eq!(res.status(), 200);
+        }));
     }
     println!("http: {clients} clients: POST /Users median {:.0}/s; GET /Users?filter=userName eq median {:.0}/s",
         median(create_runs), median(lookup_runs));

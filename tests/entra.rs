@@ -5,17 +5,8 @@
 
 mod common;
 
-use common::{assert_scim_error, fixture, q, Server};
+use common::{assert_scim_error, fixture, list_ids, q, Server};
 use serde_json::{json, Value};
-
-fn list_ids(body: &Value) -> Vec<String> {
-    body["Resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 fn members_of(s: &Server, t: &str, gid: &str) -> Vec<String> {
     let r = s.call("GET", &format!("/Groups/{gid}"), Some(t), None);
@@ -42,6 +33,13 @@ fn create_user(s: &Server, t: &str, user: &str) -> String {
     let r = s.call("POST", "/Users", Some(t), Some(&body));
     assert_eq!(r.status, 201, "{:?}", r.body);
     r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// A hard delete: 204; then a GET and a second DELETE are 404 with a SCIM error.
+fn delete_then_gone(s: &Server, t: &str, path: &str) {
+    assert_eq!(s.call("DELETE", path, Some(t), None).status, 204);
+    assert_scim_error(&s.call("GET", path, Some(t), None), 404, None);
+    assert_scim_error(&s.call("DELETE", path, Some(t), None), 404, None);
 }
 
 #[test]
@@ -102,13 +100,7 @@ fn user_lifecycle_in_legacy_and_flag_shapes() {
         ],
     );
     let r = s.call("POST", "/Users", Some(&t), Some(&body));
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let id = r.body["id"].as_str().unwrap().to_owned();
-    assert!(uuid::Uuid::parse_str(&id).is_ok());
-    assert_eq!(
-        r.location.as_deref(),
-        Some(format!("{}/Users/{id}", s.scim()).as_str())
-    );
+    let id = s.assert_created(&r, "/Users");
     assert_eq!(r.body["meta"]["resourceType"], "User");
     assert_eq!(
         r.body["meta"]["location"],
@@ -315,21 +307,7 @@ fn user_lifecycle_in_legacy_and_flag_shapes() {
     );
 
     // Hard delete: 204, then 404; a second delete is 404 too.
-    assert_eq!(
-        s.call("DELETE", &format!("/Users/{id}"), Some(&t), None)
-            .status,
-        204
-    );
-    assert_scim_error(
-        &s.call("GET", &format!("/Users/{id}"), Some(&t), None),
-        404,
-        None,
-    );
-    assert_scim_error(
-        &s.call("DELETE", &format!("/Users/{id}"), Some(&t), None),
-        404,
-        None,
-    );
+    delete_then_gone(&s, &t, &format!("/Users/{id}"));
     // The name is free again.
     let again = fixture(
         "entra/create_user.json",
@@ -505,21 +483,7 @@ fn group_lifecycle_with_both_member_removal_shapes() {
     assert!(r.body["detail"].as_str().unwrap().contains("no-such-user"));
 
     // Delete: 204, then 404.
-    assert_eq!(
-        s.call("DELETE", &format!("/Groups/{g}"), Some(&t), None)
-            .status,
-        204
-    );
-    assert_scim_error(
-        &s.call("GET", &format!("/Groups/{g}"), Some(&t), None),
-        404,
-        None,
-    );
-    assert_scim_error(
-        &s.call("DELETE", &format!("/Groups/{g}"), Some(&t), None),
-        404,
-        None,
-    );
+    delete_then_gone(&s, &t, &format!("/Groups/{g}"));
     // b's groups are gone too.
     let r = s.call("GET", &format!("/Users/{b}"), Some(&t), None);
     assert!(r.body.get("groups").is_none(), "{:?}", r.body);
@@ -527,12 +491,5 @@ fn group_lifecycle_with_both_member_removal_shapes() {
     // Everything above is in the log, and the views equal a rebuild.
     assert!(s.log().contains("request_id"));
     drop(s.call("GET", "/ServiceProviderConfig", Some(&t), None));
-    let mut s = s;
-    assert!(s.terminate());
-    let out = s.cli(&["verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    s.stop_and_verify();
 }

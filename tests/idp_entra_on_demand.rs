@@ -10,150 +10,18 @@
 
 mod common;
 
-use common::{assert_scim_error, fixture, q, Reply, Server};
+use common::entra::{group_filter, scim_json, sorted_members, user_filter, Entra, Url};
+use common::{assert_scim_error, content, fixture, ids, sorted, Server, ENTERPRISE};
 use serde_json::{json, Value};
 
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-
-/// Which Tenant URL the request goes to: the scheduled cycle carries the flag, on-demand does not
-/// change the body shape with it — both reach the same server.
-#[derive(Clone, Copy)]
-enum Url {
-    Plain,
-    Flag,
+/// The group's member ids, sorted, from a GET that must answer 200 with SCIM JSON.
+fn members(e: &Entra<'_>, gid: &str) -> Vec<String> {
+    sorted_members(&e.get_group(gid))
 }
 
-fn url(u: Url, path: &str) -> String {
-    match (u, path.split_once('?')) {
-        (Url::Plain, _) => path.to_owned(),
-        (Url::Flag, Some((p, query))) => format!("{p}?aadOptscim062020&{query}"),
-        (Url::Flag, None) => format!("{path}?aadOptscim062020"),
-    }
-}
-
-fn call(s: &Server, u: Url, method: &str, path: &str, t: &str, body: Option<&Value>) -> Reply {
-    s.call(method, &url(u, path), Some(t), body)
-}
-
-fn scim_json(r: &Reply) {
-    assert!(
-        r.content_type.starts_with("application/scim+json"),
-        "content type {:?} for {:?}",
-        r.content_type,
-        r.body
-    );
-}
-
-fn list(s: &Server, u: Url, t: &str, path: &str) -> Vec<Value> {
-    let r = call(s, u, "GET", path, t, None);
-    assert_eq!(r.status, 200, "GET {path}: {:?}", r.body);
-    scim_json(&r);
-    assert_eq!(r.body["schemas"], json!([LIST]), "{:?}", r.body);
-    let res = r.body["Resources"].as_array().unwrap().clone();
-    assert_eq!(r.body["totalResults"].as_u64(), Some(res.len() as u64));
-    assert_eq!(r.body["itemsPerPage"].as_u64(), Some(res.len() as u64));
-    assert_eq!(r.body["startIndex"].as_u64(), Some(1));
-    res
-}
-
-fn ids(resources: &[Value]) -> Vec<String> {
-    resources
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn user_filter(expr: &str) -> String {
-    format!("/Users?filter={}", q(expr))
-}
-
-fn group_filter(expr: &str) -> String {
-    format!("/Groups?excludedAttributes=members&filter={}", q(expr))
-}
-
-fn get_user(s: &Server, u: Url, t: &str, id: &str) -> Value {
-    let r = call(s, u, "GET", &format!("/Users/{id}"), t, None);
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    scim_json(&r);
-    assert_eq!(r.body["id"], id);
-    r.body
-}
-
-/// PATCH a user: 200 with the resource (equal to a fresh read) or 204; returns the read.
-fn patch_user(s: &Server, u: Url, t: &str, id: &str, body: &Value) -> Value {
-    let r = call(s, u, "PATCH", &format!("/Users/{id}"), t, Some(body));
-    assert!(
-        r.status == 200 || r.status == 204,
-        "PATCH {body}: {} {:?}",
-        r.status,
-        r.body
-    );
-    let now = get_user(s, u, t, id);
-    if r.status == 200 {
-        scim_json(&r);
-        assert_eq!(r.body, now, "PATCH answer differs from the read back");
-    }
-    now
-}
-
-/// PATCH a group: 204 with no body (idp-behavior.md §4).
-fn patch_group(s: &Server, u: Url, t: &str, gid: &str, body: &Value) {
-    let r = call(s, u, "PATCH", &format!("/Groups/{gid}"), t, Some(body));
-    assert_eq!(r.status, 204, "PATCH {body}: {:?}", r.body);
-    assert_eq!(r.body, Value::Null);
-}
-
-fn get_group(s: &Server, u: Url, t: &str, gid: &str) -> Value {
-    let r = call(s, u, "GET", &format!("/Groups/{gid}"), t, None);
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    scim_json(&r);
-    r.body
-}
-
-fn members(s: &Server, u: Url, t: &str, gid: &str) -> Vec<String> {
-    let mut m: Vec<String> = get_group(s, u, t, gid)["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    m.sort();
-    m
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
-/// The resource without server-managed parts (`id`, `meta`, `groups`) and without empty arrays.
-fn content(v: &Value) -> Value {
-    let mut m = v.as_object().unwrap().clone();
-    for k in ["id", "meta", "groups"] {
-        m.remove(k);
-    }
-    m.retain(|_, v| !matches!(v, Value::Array(a) if a.is_empty()));
-    Value::Object(m)
-}
-
-fn post(s: &Server, u: Url, t: &str, path: &str, body: &Value) -> Value {
-    let r = call(s, u, "POST", path, t, Some(body));
-    assert_eq!(r.status, 201, "POST {path} {body}: {:?}", r.body);
-    scim_json(&r);
-    let id = r.body["id"].as_str().unwrap();
-    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
-    assert_eq!(
-        r.location.as_deref(),
-        Some(format!("{}{path}/{id}", s.scim()).as_str())
-    );
-    r.body
-}
-
-fn active(u: Url, value: &str) -> Value {
-    match u {
+/// The soft delete / re-enable body of the URL form's dialect.
+fn active(e: &Entra<'_>, value: &str) -> Value {
+    match e.u {
         Url::Plain => fixture("entra_on_demand/active_legacy.json", &[("value", value)]),
         Url::Flag => fixture("entra_on_demand/active_flag.json", &[("value", value)]),
     }
@@ -164,31 +32,21 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     let s = Server::plain();
     let t = s.token("Entra ID");
     let t = t.as_str();
-    let (p, f) = (Url::Plain, Url::Flag);
+    // The scheduled cycle's Tenant URL carries the flag; on-demand does not change the body
+    // shape with it — both reach the same server.
+    let (p, f) = (Entra::new(&s, t, Url::Plain), Entra::new(&s, t, Url::Flag));
 
     // Test Connection, as repeated when an on-demand run starts: both URL forms, both endpoints.
-    for u in [p, f] {
-        let guid = "c0a8d3e2-41f7-4b6a-9d2e-8e5f1b3c7a90";
-        for path in [
-            format!("/Users?filter=userName+eq+%22{guid}%22"),
-            format!("/Groups?filter=displayName+eq+%22{guid}%22"),
-        ] {
-            let r = call(&s, u, "GET", &path, t, None);
-            assert_eq!(r.status, 200, "{path}: {:?}", r.body);
-            assert_eq!(
-                r.body,
-                json!({"schemas":[LIST],"totalResults":0,"Resources":[],"startIndex":1,"itemsPerPage":0})
-            );
-        }
+    for u in [&p, &f] {
+        u.test_connection("c0a8d3e2-41f7-4b6a-9d2e-8e5f1b3c7a90");
     }
 
     // The manager first (the scheduled cycle, legacy body, flagged URL).
     let bob = "bob@contoso.com";
-    assert!(list(&s, f, t, &user_filter(&format!("userName eq \"{bob}\""))).is_empty());
-    let created = post(
-        &s,
-        f,
-        t,
+    assert!(f
+        .list(&user_filter(&format!("userName eq \"{bob}\"")))
+        .is_empty());
+    let created = f.post(
         "/Users",
         &fixture(
             "entra_on_demand/create_user.json",
@@ -201,7 +59,7 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     // The validator's create: emails[].display, roles[].primary "True", timezone, manager object.
     let alice = "alice@contoso.com";
     let lookup_alice = user_filter(&format!("userName eq \"{alice}\""));
-    assert!(list(&s, p, t, &lookup_alice).is_empty());
+    assert!(p.list(&lookup_alice).is_empty());
     let body = fixture(
         "entra_on_demand/create_user_validator.json",
         &[
@@ -212,12 +70,12 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
         ],
     );
     assert_eq!(body["roles"][0]["primary"], "True");
-    let created = post(&s, p, t, "/Users", &body);
+    let created = p.post("/Users", &body);
     let a = created["id"].as_str().unwrap().to_owned();
     let mut expected = body.clone();
     expected["roles"][0]["primary"] = json!(true);
     assert_eq!(content(&created), content(&expected));
-    let got = get_user(&s, f, t, &a);
+    let got = f.get_user(&a);
     assert_eq!(got, created);
     assert_eq!(got["emails"][0]["display"], "Alice Ng (work)");
     assert_eq!(got["roles"][0]["primary"], true);
@@ -225,28 +83,23 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     assert_eq!(got[ENTERPRISE]["manager"], json!({ "value": b }));
     // Found by filter in another letter case (the validator's "different case" test).
     assert_eq!(
-        ids(&list(
-            &s,
-            f,
-            t,
-            &user_filter("userName eq \"ALICE@CONTOSO.COM\"")
-        )),
+        ids(&f.list(&user_filter("userName eq \"ALICE@CONTOSO.COM\""))),
         vec![a.clone()]
     );
     // Duplicate create: 409.
     assert_scim_error(
-        &call(&s, p, "POST", "/Users", t, Some(&body)),
+        &p.call("POST", "/Users", Some(&body)),
         409,
         Some("uniqueness"),
     );
 
     // An empty Operations list: accepted as a no-op, nothing changes (not even the version).
     let empty = fixture("entra_on_demand/empty_ops.json", &[]);
-    let r = call(&s, f, "PATCH", &format!("/Users/{a}"), t, Some(&empty));
+    let r = f.call("PATCH", &format!("/Users/{a}"), Some(&empty));
     assert_eq!(r.status, 200, "{:?}", r.body);
     scim_json(&r);
     assert_eq!(r.body, got);
-    assert_eq!(get_user(&s, p, t, &a), got);
+    assert_eq!(p.get_user(&a), got);
 
     // Legacy PATCH on the plain URL, then the flag shape on the flagged URL, same user.
     let legacy = fixture(
@@ -258,7 +111,7 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
             ("employee", "42"),
         ],
     );
-    let got = patch_user(&s, p, t, &a, &legacy);
+    let got = p.patch_user(&a, &legacy);
     expected["emails"][0]["value"] = json!("alice.ng@contoso.com");
     expected["name"]["familyName"] = json!("Nguyen");
     expected["nickName"] = json!("Al");
@@ -274,14 +127,14 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
             ("employee", "43"),
         ],
     );
-    let got = patch_user(&s, f, t, &a, &flag);
+    let got = f.patch_user(&a, &flag);
     expected["emails"][0]["value"] = json!("alice.n@contoso.com");
     expected["displayName"] = json!("Alice Nguyen");
     expected["name"]["givenName"] = json!("Alicia");
     expected[ENTERPRISE]["employeeNumber"] = json!("43");
     assert_eq!(content(&got), content(&expected));
     // The on-demand run sends the legacy shape to the flagged URL too.
-    let got = patch_user(&s, f, t, &a, &legacy);
+    let got = f.patch_user(&a, &legacy);
     expected["emails"][0]["value"] = json!("alice.ng@contoso.com");
     expected[ENTERPRISE]["employeeNumber"] = json!("42");
     assert_eq!(content(&got), content(&expected));
@@ -289,7 +142,7 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     // The validator's big PATCH: 36 replace ops, value-filter paths creating missing elements.
     let many = fixture("entra_on_demand/patch_many.json", &[("user", alice)]);
     assert_eq!(many["Operations"].as_array().unwrap().len(), 36);
-    let got = patch_user(&s, f, t, &a, &many);
+    let got = f.patch_user(&a, &many);
     let expected_many = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
         "userName": alice,
@@ -327,17 +180,11 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     let mut expected = expected_many;
 
     // Gallery validation: setting "" then null clears the attribute.
-    patch_user(
-        &s,
-        p,
-        t,
+    p.patch_user(
         &a,
         &fixture("entra_on_demand/title.json", &[("value", "\"\"")]),
     );
-    let got = patch_user(
-        &s,
-        f,
-        t,
+    let got = f.patch_user(
         &a,
         &fixture("entra_on_demand/title.json", &[("value", "null")]),
     );
@@ -346,22 +193,13 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     assert_eq!(content(&got), content(&expected));
 
     // The manager: {"value": ""} clears it (flag URL); a bare string sets it again (plain URL).
-    let got = patch_user(
-        &s,
-        f,
-        t,
-        &a,
-        &fixture("entra_on_demand/manager_clear.json", &[]),
-    );
+    let got = f.patch_user(&a, &fixture("entra_on_demand/manager_clear.json", &[]));
     expected[ENTERPRISE]
         .as_object_mut()
         .unwrap()
         .remove("manager");
     assert_eq!(content(&got), content(&expected));
-    let got = patch_user(
-        &s,
-        p,
-        t,
+    let got = p.patch_user(
         &a,
         &fixture("entra_on_demand/manager_add.json", &[("manager", &b)]),
     );
@@ -371,29 +209,26 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
 
     // Soft delete and re-enable, alternating the dialects and the spellings of the boolean.
     for (u, value, now) in [
-        (p, "False", false),
-        (f, "true", true),
-        (f, "false", false),
-        (p, "True", true),
-        (p, "false", false),
-        (p, "TRUE", true),
-        (p, "FALSE", false),
+        (&p, "False", false),
+        (&f, "true", true),
+        (&f, "false", false),
+        (&p, "True", true),
+        (&p, "false", false),
+        (&p, "TRUE", true),
+        (&p, "FALSE", false),
     ] {
-        let got = patch_user(&s, u, t, &a, &active(u, value));
+        let got = u.patch_user(&a, &active(u, value));
         expected["active"] = json!(now);
         assert_eq!(content(&got), content(&expected), "active {value}");
         // Still returned by filter, with the new state.
-        let found = list(&s, u, t, &lookup_alice);
+        let found = u.list(&lookup_alice);
         assert_eq!(found, vec![got], "active {value}");
     }
 
     // Groups: lookup and create on the flagged URL with the legacy schema URI.
-    assert!(list(&s, f, t, &group_filter("displayName eq \"Sales\"")).is_empty());
+    assert!(f.list(&group_filter("displayName eq \"Sales\"")).is_empty());
     let gext = "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159";
-    let created = post(
-        &s,
-        f,
-        t,
+    let created = f.post(
         "/Groups",
         &fixture(
             "entra_on_demand/create_group.json",
@@ -404,9 +239,9 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     assert_eq!(created["displayName"], "Sales");
     assert_eq!(created["externalId"], gext);
     // An empty Operations list on a group: 204, nothing changes.
-    let before = get_group(&s, p, t, &g);
-    patch_group(&s, p, t, &g, &empty);
-    assert_eq!(get_group(&s, f, t, &g), before);
+    let before = p.get_group(&g);
+    p.patch_group(&g, &empty);
+    assert_eq!(f.get_group(&g), before);
 
     // Members: legacy add on the plain URL, flag add on the flagged URL, both removal shapes mixed.
     // Carol's create body carries nulls, as E1's own example does: tolerated, nothing stored.
@@ -418,7 +253,7 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
             ("display", "Carol Diaz"),
         ],
     );
-    let carol = post(&s, p, t, "/Users", &carol_body);
+    let carol = p.post("/Users", &carol_body);
     let c = carol["id"].as_str().unwrap().to_owned();
     let mut carol_expected = carol_body.clone();
     for k in ["meta", "title", "nickName", "preferredLanguage"] {
@@ -429,21 +264,15 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
         .unwrap()
         .remove("department");
     assert_eq!(content(&carol), content(&carol_expected));
-    assert_eq!(content(&get_user(&s, f, t, &c)), content(&carol_expected));
-    patch_group(
-        &s,
-        p,
-        t,
+    assert_eq!(content(&f.get_user(&c)), content(&carol_expected));
+    p.patch_group(
         &g,
         &fixture(
             "entra_on_demand/members_add_legacy.json",
             &[("a", &a), ("b", &b)],
         ),
     );
-    patch_group(
-        &s,
-        f,
-        t,
+    f.patch_group(
         &g,
         &fixture(
             "entra_on_demand/members_add_flag.json",
@@ -451,75 +280,53 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
         ),
     );
     assert_eq!(
-        members(&s, p, t, &g),
+        members(&p, &g),
         sorted(vec![a.clone(), b.clone(), c.clone()])
     );
-    let member_check = |u: Url, uid: &str| {
-        ids(&list(
-            &s,
-            u,
-            t,
-            &group_filter(&format!("id eq \"{g}\" and members eq \"{uid}\"")),
-        ))
-    };
-    assert_eq!(member_check(p, &c), vec![g.clone()]);
+    let member_check = |u: &Entra<'_>, uid: &str| u.member_check(&g, uid);
+    assert_eq!(member_check(&p, &c), vec![g.clone()]);
     // The flag removal sent to the plain URL (on-demand), then the legacy one to the flagged URL.
-    patch_group(
-        &s,
-        p,
-        t,
+    p.patch_group(
         &g,
         &fixture("entra_on_demand/members_remove_flag.json", &[("id", &c)]),
     );
-    assert_eq!(members(&s, f, t, &g), sorted(vec![a.clone(), b.clone()]));
-    assert!(member_check(f, &c).is_empty());
-    patch_group(
-        &s,
-        f,
-        t,
+    assert_eq!(members(&f, &g), sorted(vec![a.clone(), b.clone()]));
+    assert!(member_check(&f, &c).is_empty());
+    f.patch_group(
         &g,
         &fixture("entra_on_demand/members_remove_legacy.json", &[("id", &b)]),
     );
-    assert_eq!(members(&s, p, t, &g), vec![a.clone()]);
-    assert!(member_check(p, &b).is_empty());
-    assert_eq!(member_check(f, &a), vec![g.clone()]);
+    assert_eq!(members(&p, &g), vec![a.clone()]);
+    assert!(member_check(&p, &b).is_empty());
+    assert_eq!(member_check(&f, &a), vec![g.clone()]);
     // Alice is disabled (last spelling above) and keeps her membership.
-    assert_eq!(get_user(&s, p, t, &a)["active"], false);
+    assert_eq!(p.get_user(&a)["active"], false);
 
     // The validator's pathless replace of externalId on a group: only externalId changes.
     let gext2 = "f3b9e2d1-6a7c-4e58-b0d4-1c2e3f4a5b6c";
-    patch_group(
-        &s,
-        f,
-        t,
+    f.patch_group(
         &g,
         &fixture(
             "entra_on_demand/group_external.json",
             &[("external", gext2)],
         ),
     );
-    let r = get_group(&s, p, t, &g);
+    let r = p.get_group(&g);
     assert_eq!(r["externalId"], gext2);
     assert_eq!(r["displayName"], "Sales");
-    assert_eq!(members(&s, p, t, &g), vec![a.clone()]);
+    assert_eq!(members(&p, &g), vec![a.clone()]);
     // Rename (legacy) and look it up (flag).
-    patch_group(
-        &s,
-        p,
-        t,
+    p.patch_group(
         &g,
         &fixture("entra_on_demand/group_rename.json", &[("name", "Sales EU")]),
     );
-    let found = list(&s, f, t, &group_filter("displayName eq \"Sales EU\""));
+    let found = f.list(&group_filter("displayName eq \"Sales EU\""));
     assert_eq!(ids(&found), vec![g.clone()]);
     assert!(found[0].get("members").is_none(), "{:?}", found[0]);
-    assert!(list(&s, p, t, &group_filter("displayName eq \"Sales\"")).is_empty());
+    assert!(p.list(&group_filter("displayName eq \"Sales\"")).is_empty());
 
     // Rename alice's userName, then re-create the old userName (the validator did): 201.
-    let got = patch_user(
-        &s,
-        p,
-        t,
+    let got = p.patch_user(
         &a,
         &fixture(
             "entra_on_demand/rename_user.json",
@@ -527,11 +334,8 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
         ),
     );
     assert_eq!(got["userName"], "alicia.nguyen@contoso.com");
-    assert!(list(&s, f, t, &lookup_alice).is_empty());
-    let again = post(
-        &s,
-        f,
-        t,
+    assert!(f.list(&lookup_alice).is_empty());
+    let again = f.post(
         "/Users",
         &fixture(
             "entra_on_demand/create_user_validator.json",
@@ -547,14 +351,9 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     assert_ne!(a2, a);
     assert_eq!(again["userName"], alice);
     assert_eq!(again["timezone"], "Asia/Kolkata");
-    assert_eq!(ids(&list(&s, p, t, &lookup_alice)), vec![a2.clone()]);
+    assert_eq!(ids(&p.list(&lookup_alice)), vec![a2.clone()]);
     assert_eq!(
-        ids(&list(
-            &s,
-            p,
-            t,
-            &user_filter("userName eq \"alicia.nguyen@contoso.com\"")
-        )),
+        ids(&p.list(&user_filter("userName eq \"alicia.nguyen@contoso.com\""))),
         vec![a.clone()]
     );
 
@@ -563,47 +362,28 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
         "/Users/6d1f0f8e-2f7c-4b8e-9b43-0c1a2e3d4f56",
         "/Groups/6d1f0f8e-2f7c-4b8e-9b43-0c1a2e3d4f56",
     ] {
-        assert_scim_error(&call(&s, f, "DELETE", path, t, None), 404, None);
+        assert_scim_error(&f.call("DELETE", path, None), 404, None);
     }
 
     // Double delete: 204, then 404; the user's membership goes with it.
-    let r = call(&s, p, "DELETE", &format!("/Users/{a}"), t, None);
+    let r = p.call("DELETE", &format!("/Users/{a}"), None);
     assert_eq!(r.status, 204, "{:?}", r.body);
     assert_eq!(r.body, Value::Null);
-    assert_scim_error(
-        &call(&s, f, "DELETE", &format!("/Users/{a}"), t, None),
-        404,
-        None,
-    );
-    assert_scim_error(
-        &call(&s, p, "GET", &format!("/Users/{a}"), t, None),
-        404,
-        None,
-    );
-    assert!(members(&s, p, t, &g).is_empty());
-    assert!(member_check(f, &a).is_empty());
+    assert_scim_error(&f.call("DELETE", &format!("/Users/{a}"), None), 404, None);
+    assert_scim_error(&p.call("GET", &format!("/Users/{a}"), None), 404, None);
+    assert!(members(&p, &g).is_empty());
+    assert!(member_check(&f, &a).is_empty());
     // The re-created alice is untouched.
-    assert_eq!(get_user(&s, p, t, &a2)["userName"], alice);
+    assert_eq!(p.get_user(&a2)["userName"], alice);
 
     // The group, twice.
-    let r = call(&s, f, "DELETE", &format!("/Groups/{g}"), t, None);
+    let r = f.call("DELETE", &format!("/Groups/{g}"), None);
     assert_eq!(r.status, 204, "{:?}", r.body);
-    assert_scim_error(
-        &call(&s, p, "DELETE", &format!("/Groups/{g}"), t, None),
-        404,
-        None,
-    );
-    assert_scim_error(
-        &call(&s, f, "GET", &format!("/Groups/{g}"), t, None),
-        404,
-        None,
-    );
+    assert_scim_error(&p.call("DELETE", &format!("/Groups/{g}"), None), 404, None);
+    assert_scim_error(&f.call("GET", &format!("/Groups/{g}"), None), 404, None);
 
     // §5 SingleAppRoleAssignment: roles[primary eq "True"].value on the re-created user.
-    let got = patch_user(
-        &s,
-        p,
-        t,
+    let got = p.patch_user(
         &a2,
         &fixture("entra_on_demand/role_single.json", &[("role", "Admin")]),
     );
@@ -616,31 +396,17 @@ fn on_demand_mixes_both_dialects_and_validator_quirks() {
     // §5 AppRoleAssignmentsComplex: roles PATCHed with a JSON string as the value; stored as sent.
     let complex = fixture("entra_on_demand/roles_complex.json", &[]);
     let role_string = complex["Operations"][0]["value"][0]["value"].clone();
-    let got = patch_user(&s, p, t, &a2, &complex);
+    let got = p.patch_user(&a2, &complex);
     let roles = got["roles"].as_array().unwrap();
     assert_eq!(roles.len(), 2, "{got}");
     assert!(roles.iter().any(|r| r["value"] == "Admin"), "{got}");
     assert!(roles.iter().any(|r| r["value"] == role_string), "{got}");
     // AssertiveAppRoleAssignmentsComplex: replace of the whole roles array.
-    let got = patch_user(
-        &s,
-        f,
-        t,
-        &a2,
-        &fixture("entra_on_demand/roles_assertive.json", &[]),
-    );
+    let got = f.patch_user(&a2, &fixture("entra_on_demand/roles_assertive.json", &[]));
     assert_eq!(
         got["roles"],
         json!([{"value": "Reader", "display": "Reader", "primary": true}])
     );
 
-    let mut s = s;
-    assert!(s.terminate());
-    let out = s.cli(&["verify"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.stop_and_verify();
 }

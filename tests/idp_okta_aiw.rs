@@ -11,186 +11,12 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{assert_scim_error, fixture, Reply, Server};
+use common::okta::{expected_of, member_ids, members_json, Okta};
+use common::{assert_scim_error, content, fixture, ids, Server};
 use serde_json::{json, Value};
 
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const USER_AGENT: &str = "Okta SCIM Client 1.0.0";
-
-/// Okta's HTTP client: its User-Agent, Accept and Content-Type, the bearer token; every answer is
-/// checked never to carry a password.
-struct Okta<'a> {
-    s: &'a Server,
-    agent: ureq::Agent,
-    token: String,
-    passwords: Vec<String>,
-}
-
-impl Okta<'_> {
-    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
-        self.send_with(&self.token, method, path, body)
-    }
-
-    fn send_with(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Reply {
-        let url = format!("{}{path}", self.s.scim());
-        let req = self
-            .agent
-            .request(method, &url)
-            .set("User-Agent", USER_AGENT)
-            .set("Accept", "application/scim+json")
-            .set("Authorization", &format!("Bearer {token}"));
-        let res = match body {
-            Some(b) => req
-                .set("Content-Type", "application/scim+json; charset=utf-8")
-                .send_string(&b.to_string()),
-            None => req.call(),
-        };
-        let res = match res {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {url}: {e}"),
-        };
-        let header = |n: &str| res.header(n).map(str::to_owned);
-        let status = res.status();
-        let content_type = header("content-type").unwrap_or_default();
-        let location = header("location");
-        let etag = header("etag");
-        let www_authenticate = header("www-authenticate");
-        let text = res.into_string().unwrap();
-        for p in &self.passwords {
-            assert!(
-                !text.contains(p.as_str()),
-                "{method} {path} returned a password: {text}"
-            );
-        }
-        assert!(
-            !text.to_ascii_lowercase().contains("\"password\""),
-            "{method} {path} returned a password attribute: {text}"
-        );
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
-        };
-        if body != Value::Null {
-            assert!(
-                content_type.starts_with("application/scim+json"),
-                "{method} {path}: {content_type}"
-            );
-        }
-        Reply {
-            status,
-            content_type,
-            location,
-            etag,
-            www_authenticate,
-            body,
-        }
-    }
-
-    /// A ListResponse page: 200, integers for totalResults/startIndex/itemsPerPage.
-    fn page(&self, path: &str) -> (u64, u64, Vec<Value>) {
-        let r = self.send("GET", path, None);
-        assert_eq!(r.status, 200, "GET {path}: {:?}", r.body);
-        assert_eq!(r.body["schemas"], json!([LIST]), "{:?}", r.body);
-        let total = r.body["totalResults"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("totalResults not an integer: {:?}", r.body));
-        let start = r.body["startIndex"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("startIndex not an integer: {:?}", r.body));
-        let per_page = r.body["itemsPerPage"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("itemsPerPage not an integer: {:?}", r.body));
-        let res = r.body["Resources"].as_array().unwrap().clone();
-        assert_eq!(per_page, res.len() as u64, "{:?}", r.body);
-        (total, start, res)
-    }
-
-    /// Okta's lookup: `filter=userName%20eq%20%22x%22&startIndex=1&count=100`.
-    fn lookup(&self, user: &str) -> Vec<Value> {
-        let path = format!(
-            "/Users?filter={}&startIndex=1&count=100",
-            pct(&format!("userName eq \"{user}\""))
-        );
-        let (total, start, res) = self.page(&path);
-        assert_eq!((total, start), (res.len() as u64, 1));
-        res
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let r = self.send("GET", path, None);
-        assert_eq!(r.status, 200, "GET {path}: {:?}", r.body);
-        r.body
-    }
-
-    /// PUT the full object after a GET (as the wizard does); 200 with the resource, which a read
-    /// back returns unchanged.
-    fn put_after_get(&self, path: &str, body: &Value) -> Value {
-        let before = self.get(path);
-        assert_eq!(before["id"], body["id"]);
-        let r = self.send("PUT", path, Some(body));
-        assert_eq!(r.status, 200, "PUT {path} {body}: {:?}", r.body);
-        assert_eq!(
-            r.body,
-            self.get(path),
-            "PUT answer differs from the read back"
-        );
-        r.body
-    }
-}
-
-/// Percent-encoding as Okta sends it (`%20` for spaces).
-fn pct(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// The resource without server-managed parts (`id`, `meta`, `groups`) and without empty arrays.
-fn content(v: &Value) -> Value {
-    let mut m = v.as_object().unwrap().clone();
-    for k in ["id", "meta", "groups"] {
-        m.remove(k);
-    }
-    m.retain(|_, v| !matches!(v, Value::Array(a) if a.is_empty()));
-    Value::Object(m)
-}
-
-/// What a create or PUT body must read back as: everything sent but the password (never
-/// returned), the request's `id`/`meta` and the read-only `groups`.
-fn expected_of(body: &Value) -> Value {
-    let mut e = body.clone();
-    e.as_object_mut().unwrap().remove("password");
-    content(&e)
-}
-
-fn ids(resources: &[Value]) -> Vec<String> {
-    resources
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn member_ids(group: &Value) -> BTreeSet<String> {
-    group["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Okta's create: 201, a full (never empty) body, Location; returns (id, body sent).
+/// Okta's create (okta_aiw fixture): besides the common checks, no `bulkId` in the id and
+/// `meta.resourceType` User; returns (id, body sent).
 fn create(
     okta: &Okta<'_>,
     user: &str,
@@ -198,28 +24,9 @@ fn create(
     family: &str,
     password: &str,
 ) -> (String, Value) {
-    let external = format!("00u{}", user.split('@').next().unwrap().replace('.', ""));
-    let body = fixture(
-        "okta_aiw/create_user.json",
-        &[
-            ("user", user),
-            ("given", given),
-            ("family", family),
-            ("external", &external),
-            ("password", password),
-        ],
-    );
-    let r = okta.send("POST", "/Users", Some(&body));
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let id = r.body["id"].as_str().unwrap().to_owned();
-    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    let (id, body, r) = okta.create_user("okta_aiw", user, given, family, password);
     assert!(!id.contains("bulkId"));
-    assert_eq!(
-        r.location.as_deref(),
-        Some(format!("{}/Users/{id}", okta.s.scim()).as_str())
-    );
     assert_eq!(r.body["meta"]["resourceType"], "User");
-    assert_eq!(content(&r.body), expected_of(&body));
     (id, body)
 }
 
@@ -228,14 +35,7 @@ fn okta_app_integration_wizard_full_provisioning_cycle() {
     let s = Server::plain();
     let token = s.token("Okta");
     let passwords: Vec<String> = (0..4).map(|i| format!("Okta-Pa55w0rd-{i}-xq7")).collect();
-    let okta = Okta {
-        s: &s,
-        agent: ureq::AgentBuilder::new()
-            .timeout(std::time::Duration::from_secs(30))
-            .build(),
-        token: token.clone(),
-        passwords: passwords.clone(),
-    };
+    let okta = Okta::new(&s, token, passwords.clone());
 
     // Test Connector Configuration, then the groups read when To-App is saved.
     let (total, start, res) = okta.page("/Users?startIndex=1&count=2");
@@ -304,35 +104,27 @@ fn okta_app_integration_wizard_full_provisioning_cycle() {
         assert_scim_error(&r, 401, None);
     }
 
-    // Profile update: GET, then the full object by PUT.
-    let put =
-        |id: &str, user: &str, given: &str, email: &str, title: &str, active: bool, pw: &str| {
-            fixture(
-                "okta_aiw/put_user.json",
-                &[
-                    ("id", id),
-                    ("user", user),
-                    ("given", given),
-                    ("family", "Ng"),
-                    ("email", email),
-                    ("title", title),
-                    ("locale", "fr-FR"),
-                    ("external", "00ualiceng"),
-                    ("password", pw),
-                    ("active", if active { "true" } else { "false" }),
-                ],
-            )
-        };
-    let body = put(
-        &a,
-        alice,
-        "Alicia",
-        "alicia@okta.local",
-        "Engineer",
-        true,
-        &passwords[2],
-    );
-    let got = okta.put_after_get(&format!("/Users/{a}"), &body);
+    // Profile update: GET, then the full object by PUT (Alicia, alicia@okta.local, fr-FR).
+    let apath = format!("/Users/{a}");
+    let put = |title: &str, active: bool, pw: &str| {
+        fixture(
+            "okta_aiw/put_user.json",
+            &[
+                ("id", &a),
+                ("user", alice),
+                ("given", "Alicia"),
+                ("family", "Ng"),
+                ("email", "alicia@okta.local"),
+                ("title", title),
+                ("locale", "fr-FR"),
+                ("external", "00ualiceng"),
+                ("password", pw),
+                ("active", if active { "true" } else { "false" }),
+            ],
+        )
+    };
+    let body = put("Engineer", true, &passwords[2]);
+    let got = okta.put_after_get(&apath, &body);
     assert_eq!(content(&got), expected_of(&body));
     assert_eq!(got["name"]["givenName"], "Alicia");
     assert_eq!(got["emails"][0]["value"], "alicia@okta.local");
@@ -355,16 +147,10 @@ fn okta_app_integration_wizard_full_provisioning_cycle() {
             &[("name", "Engineering")],
         )),
     );
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let g = r.body["id"].as_str().unwrap().to_owned();
-    assert!(uuid::Uuid::parse_str(&g).is_ok(), "{g}");
+    let g = s.assert_created(&r, "/Groups");
     assert_eq!(r.body["displayName"], "Engineering");
     assert_eq!(r.body["meta"]["resourceType"], "Group");
     assert!(member_ids(&r.body).is_empty(), "{:?}", r.body);
-    assert_eq!(
-        r.location.as_deref(),
-        Some(format!("{}/Groups/{g}", s.scim()).as_str())
-    );
     let (total, _, res) = okta.page("/Groups?startIndex=1&count=100");
     assert_eq!((total, ids(&res)), (1, vec![g.clone()]));
     assert_scim_error(
@@ -379,42 +165,27 @@ fn okta_app_integration_wizard_full_provisioning_cycle() {
         409,
         Some("uniqueness"),
     );
-    let members = |list: &[(&str, &str)]| -> String {
-        Value::Array(
-            list.iter()
-                .map(|(id, display)| json!({"value": id, "display": display}))
-                .collect(),
-        )
-        .to_string()
-    };
+    // A push: the whole group, name and members, by PUT after a GET.
     let gpath = format!("/Groups/{g}");
-    let body = fixture(
-        "okta_aiw/put_group.json",
-        &[
-            ("id", &g),
-            ("name", "Engineering"),
-            (
-                "members",
-                &members(&[(&a, alice), (&b, "bob.stone@okta.local")]),
-            ),
-        ],
-    );
-    let got = okta.put_after_get(&gpath, &body);
+    let push = |name: &str, members: &[(&str, &str)]| {
+        let body = fixture(
+            "okta_aiw/put_group.json",
+            &[
+                ("id", &g),
+                ("name", name),
+                ("members", &members_json(members)),
+            ],
+        );
+        okta.put_after_get(&gpath, &body)
+    };
+    let got = push("Engineering", &[(&a, alice), (&b, "bob.stone@okta.local")]);
     assert_eq!(got["displayName"], "Engineering");
     assert_eq!(member_ids(&got), BTreeSet::from([a.clone(), b.clone()]));
     // The next push: bob out, carol in, and a rename — all in one PUT.
-    let body = fixture(
-        "okta_aiw/put_group.json",
-        &[
-            ("id", &g),
-            ("name", "Engineering EU"),
-            (
-                "members",
-                &members(&[(&a, alice), (&c, "carol.diaz@okta.local")]),
-            ),
-        ],
+    let got = push(
+        "Engineering EU",
+        &[(&a, alice), (&c, "carol.diaz@okta.local")],
     );
-    let got = okta.put_after_get(&gpath, &body);
     assert_eq!(got["displayName"], "Engineering EU");
     assert_eq!(member_ids(&got), BTreeSet::from([a.clone(), c.clone()]));
     let u = okta.get(&format!("/Users/{a}"));
@@ -426,16 +197,8 @@ fn okta_app_integration_wizard_full_provisioning_cycle() {
 
     // Deactivation: GET, then PUT with active false. Still readable, found by lookup, still a
     // member of its group.
-    let body = put(
-        &a,
-        alice,
-        "Alicia",
-        "alicia@okta.local",
-        "Engineer",
-        false,
-        &passwords[3],
-    );
-    let got = okta.put_after_get(&format!("/Users/{a}"), &body);
+    let body = put("Engineer", false, &passwords[3]);
+    let got = okta.put_after_get(&apath, &body);
     assert_eq!(got["active"], false);
     assert_eq!(content(&got), expected_of(&body));
     let found = okta.lookup(alice);
@@ -446,16 +209,8 @@ fn okta_app_integration_wizard_full_provisioning_cycle() {
         BTreeSet::from([a.clone(), c.clone()])
     );
     // Reactivation, also a full PUT.
-    let body = put(
-        &a,
-        alice,
-        "Alicia",
-        "alicia@okta.local",
-        "Engineer",
-        true,
-        &passwords[3],
-    );
-    let got = okta.put_after_get(&format!("/Users/{a}"), &body);
+    let body = put("Engineer", true, &passwords[3]);
+    let got = okta.put_after_get(&apath, &body);
     assert_eq!(got["active"], true);
     assert_eq!(content(&got), expected_of(&body));
     assert_eq!(okta.lookup(alice)[0]["active"], true);
@@ -502,16 +257,8 @@ fn okta_app_integration_wizard_full_provisioning_cycle() {
     assert_eq!(first.len(), 233);
     assert_eq!(first.iter().cloned().collect::<BTreeSet<_>>(), all);
     // An update between two imports does not reorder them.
-    let body = put(
-        &a,
-        alice,
-        "Alicia",
-        "alicia@okta.local",
-        "Staff Engineer",
-        true,
-        &passwords[0],
-    );
-    okta.put_after_get(&format!("/Users/{a}"), &body);
+    let body = put("Staff Engineer", true, &passwords[0]);
+    okta.put_after_get(&apath, &body);
     assert_eq!(import(&okta), first);
     // Past the end: an empty page, the same total.
     let (total, start, res) = okta.page("/Users?startIndex=301&count=100");
@@ -521,13 +268,5 @@ fn okta_app_integration_wizard_full_provisioning_cycle() {
     let (total, _, _) = okta.page("/Users?startIndex=1&count=2");
     assert_eq!(total, 233);
 
-    let mut s = s;
-    assert!(s.terminate());
-    let out = s.cli(&["verify"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.stop_and_verify();
 }

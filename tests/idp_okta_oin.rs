@@ -10,187 +10,11 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{assert_scim_error, fixture, Reply, Server};
+use common::okta::{expected_of, group_ids, member_ids, members_json, Okta};
+use common::{assert_scim_error, content, fixture, ids, Server};
 use serde_json::{json, Value};
 
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const USER_AGENT: &str = "Okta SCIM Client 1.0.0";
-
-/// Okta's HTTP client: its User-Agent, Accept and Content-Type, the bearer token; every answer is
-/// checked never to carry a password.
-struct Okta<'a> {
-    s: &'a Server,
-    agent: ureq::Agent,
-    token: String,
-    passwords: Vec<String>,
-}
-
-impl Okta<'_> {
-    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
-        let url = format!("{}{path}", self.s.scim());
-        let req = self
-            .agent
-            .request(method, &url)
-            .set("User-Agent", USER_AGENT)
-            .set("Accept", "application/scim+json")
-            .set("Authorization", &format!("Bearer {}", self.token));
-        let res = match body {
-            Some(b) => req
-                .set("Content-Type", "application/scim+json; charset=utf-8")
-                .send_string(&b.to_string()),
-            None => req.call(),
-        };
-        let res = match res {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {url}: {e}"),
-        };
-        let header = |n: &str| res.header(n).map(str::to_owned);
-        let status = res.status();
-        let content_type = header("content-type").unwrap_or_default();
-        let location = header("location");
-        let etag = header("etag");
-        let www_authenticate = header("www-authenticate");
-        let text = res.into_string().unwrap();
-        for p in &self.passwords {
-            assert!(
-                !text.contains(p.as_str()),
-                "{method} {path} returned a password: {text}"
-            );
-        }
-        assert!(
-            !text.to_ascii_lowercase().contains("\"password\""),
-            "{method} {path} returned a password attribute: {text}"
-        );
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
-        };
-        if body != Value::Null {
-            assert!(
-                content_type.starts_with("application/scim+json"),
-                "{method} {path}: {content_type}"
-            );
-        }
-        Reply {
-            status,
-            content_type,
-            location,
-            etag,
-            www_authenticate,
-            body,
-        }
-    }
-
-    /// A ListResponse page: 200, integers for totalResults/startIndex/itemsPerPage.
-    fn page(&self, path: &str) -> (u64, u64, Vec<Value>) {
-        let r = self.send("GET", path, None);
-        assert_eq!(r.status, 200, "GET {path}: {:?}", r.body);
-        assert_eq!(r.body["schemas"], json!([LIST]), "{:?}", r.body);
-        let total = r.body["totalResults"].as_u64().unwrap();
-        let start = r.body["startIndex"].as_u64().unwrap();
-        let per_page = r.body["itemsPerPage"].as_u64().unwrap();
-        let res = r.body["Resources"].as_array().unwrap().clone();
-        assert_eq!(per_page, res.len() as u64, "{:?}", r.body);
-        (total, start, res)
-    }
-
-    fn lookup(&self, user: &str) -> Vec<Value> {
-        let path = format!(
-            "/Users?filter={}&startIndex=1&count=100",
-            pct(&format!("userName eq \"{user}\""))
-        );
-        let (total, start, res) = self.page(&path);
-        assert_eq!((total, start), (res.len() as u64, 1));
-        res
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let r = self.send("GET", path, None);
-        assert_eq!(r.status, 200, "GET {path}: {:?}", r.body);
-        r.body
-    }
-
-    /// PATCH: 200 with the resource (equal to a fresh read) or 204 (§9); returns the read.
-    fn patch(&self, path: &str, body: &Value) -> Value {
-        let r = self.send("PATCH", path, Some(body));
-        assert!(
-            r.status == 200 || r.status == 204,
-            "PATCH {path} {body}: {} {:?}",
-            r.status,
-            r.body
-        );
-        let now = self.get(path);
-        if r.status == 200 {
-            assert_eq!(r.body, now, "PATCH answer differs from the read back");
-        } else {
-            assert_eq!(r.body, Value::Null);
-        }
-        now
-    }
-}
-
-/// Percent-encoding as Okta sends it (`%20` for spaces).
-fn pct(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// The resource without server-managed parts (`id`, `meta`, `groups`) and without empty arrays.
-fn content(v: &Value) -> Value {
-    let mut m = v.as_object().unwrap().clone();
-    for k in ["id", "meta", "groups"] {
-        m.remove(k);
-    }
-    m.retain(|_, v| !matches!(v, Value::Array(a) if a.is_empty()));
-    Value::Object(m)
-}
-
-/// What a create or PUT body must read back as: everything but the password, `id`, `meta`, `groups`.
-fn expected_of(body: &Value) -> Value {
-    let mut e = body.clone();
-    e.as_object_mut().unwrap().remove("password");
-    content(&e)
-}
-
-fn ids(resources: &[Value]) -> Vec<String> {
-    resources
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn member_ids(group: &Value) -> BTreeSet<String> {
-    group["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn group_ids(user: &Value) -> BTreeSet<String> {
-    user["groups"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
+/// Okta's create (okta_oin fixture): besides the common checks, a read back gives what was sent.
 fn create(
     okta: &Okta<'_>,
     user: &str,
@@ -198,26 +22,7 @@ fn create(
     family: &str,
     password: &str,
 ) -> (String, Value) {
-    let external = format!("00u{}", user.split('@').next().unwrap().replace('.', ""));
-    let body = fixture(
-        "okta_oin/create_user.json",
-        &[
-            ("user", user),
-            ("given", given),
-            ("family", family),
-            ("external", &external),
-            ("password", password),
-        ],
-    );
-    let r = okta.send("POST", "/Users", Some(&body));
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let id = r.body["id"].as_str().unwrap().to_owned();
-    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
-    assert_eq!(
-        r.location.as_deref(),
-        Some(format!("{}/Users/{id}", okta.s.scim()).as_str())
-    );
-    assert_eq!(content(&r.body), expected_of(&body));
+    let (id, body, _) = okta.create_user("okta_oin", user, given, family, password);
     assert_eq!(
         content(&okta.get(&format!("/Users/{id}"))),
         expected_of(&body)
@@ -225,28 +30,12 @@ fn create(
     (id, body)
 }
 
-fn members_json(list: &[(&str, &str)]) -> String {
-    Value::Array(
-        list.iter()
-            .map(|(id, display)| json!({"value": id, "display": display}))
-            .collect(),
-    )
-    .to_string()
-}
-
 #[test]
 fn okta_oin_full_provisioning_cycle() {
     let s = Server::plain();
     let token = s.token("Okta");
     let passwords: Vec<String> = (0..3).map(|i| format!("OIN-s3cret-{i}-zz9")).collect();
-    let okta = Okta {
-        s: &s,
-        agent: ureq::AgentBuilder::new()
-            .timeout(std::time::Duration::from_secs(30))
-            .build(),
-        token,
-        passwords: passwords.clone(),
-    };
+    let okta = Okta::new(&s, token, passwords.clone());
 
     // Test Connector Configuration and the groups read.
     assert_eq!(okta.page("/Users?startIndex=1&count=2").0, 0);
@@ -348,20 +137,24 @@ fn okta_oin_full_provisioning_cycle() {
     assert_eq!(got["displayName"], "Support Tier 1");
     assert!(member_ids(&got).is_empty());
 
-    // Members added with {value, display}, the rename op sent along.
-    let got = okta.patch(
-        &gpath,
-        &fixture(
-            "okta_oin/group_members_add.json",
+    // A group PATCH from `okta_oin/{file}.json` carrying the name and a members list.
+    let patch_members = |file: &str, name: &str, members: &[(&str, &str)]| {
+        let body = fixture(
+            &format!("okta_oin/{file}.json"),
             &[
                 ("id", &g),
-                ("name", "Support Tier 1"),
-                (
-                    "members",
-                    &members_json(&[(&a, alice), (&b, "bob.stone@okta.local")]),
-                ),
+                ("name", name),
+                ("members", &members_json(members)),
             ],
-        ),
+        );
+        okta.patch(&gpath, &body)
+    };
+
+    // Members added with {value, display}, the rename op sent along.
+    let got = patch_members(
+        "group_members_add",
+        "Support Tier 1",
+        &[(&a, alice), (&b, "bob.stone@okta.local")],
     );
     assert_eq!(got["displayName"], "Support Tier 1");
     assert_eq!(member_ids(&got), BTreeSet::from([a.clone(), b.clone()]));
@@ -386,19 +179,10 @@ fn okta_oin_full_provisioning_cycle() {
     assert!(group_ids(&okta.get(&apath)).is_empty());
 
     // A full replace of members.
-    let got = okta.patch(
-        &gpath,
-        &fixture(
-            "okta_oin/group_members_replace.json",
-            &[
-                ("id", &g),
-                ("name", "Support Tier 2"),
-                (
-                    "members",
-                    &members_json(&[(&a, alice), (&d, "dave.eng@okta.local")]),
-                ),
-            ],
-        ),
+    let got = patch_members(
+        "group_members_replace",
+        "Support Tier 2",
+        &[(&a, alice), (&d, "dave.eng@okta.local")],
     );
     assert_eq!(got["displayName"], "Support Tier 2");
     assert_eq!(member_ids(&got), BTreeSet::from([a.clone(), d.clone()]));
@@ -430,13 +214,5 @@ fn okta_oin_full_provisioning_cycle() {
     }
     assert_eq!(okta.page("/Users?startIndex=1&count=100").0, 4);
 
-    let mut s = s;
-    assert!(s.terminate());
-    let out = s.cli(&["verify"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.stop_and_verify();
 }

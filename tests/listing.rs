@@ -4,11 +4,15 @@
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
+
+use common::list_ids;
 
 use scimd::domain::command::Command;
 use scimd::domain::ids::{GroupId, UserId};
@@ -105,15 +109,6 @@ fn directory(n: usize) -> (Directory, Vec<String>, Vec<String>) {
     )
 }
 
-fn ids(body: &Value) -> Vec<String> {
-    body["Resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn q(filter: Option<&str>) -> ListQuery {
     ListQuery {
         filter: filter.map(str::to_owned),
@@ -144,7 +139,7 @@ fn index_and_cursor_paging_return_every_user_exactly_once() {
         assert_eq!(body["totalResults"], 1000);
         assert_eq!(body["startIndex"], page * 100 + 1);
         assert_eq!(body["itemsPerPage"], 100);
-        seen.extend(ids(&body));
+        seen.extend(list_ids(&body));
     }
     assert_eq!(seen.len(), 1000);
     assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), all);
@@ -165,7 +160,7 @@ fn index_and_cursor_paging_return_every_user_exactly_once() {
                 BASE,
             )
             .unwrap();
-        seen.extend(ids(&body));
+        seen.extend(list_ids(&body));
         cursor = body
             .get("nextCursor")
             .and_then(Value::as_str)
@@ -179,9 +174,10 @@ fn index_and_cursor_paging_return_every_user_exactly_once() {
 
     // Cursor paging with a filter (index-backed and scanned) also visits each match once.
     for filter in ["active eq true", "externalId eq \"ext-7\""] {
-        let expected: BTreeSet<String> = ids(&dir
-            .list(ResourceKind::User, &q(Some(filter)), BASE)
-            .unwrap())
+        let expected: BTreeSet<String> = list_ids(
+            &dir.list(ResourceKind::User, &q(Some(filter)), BASE)
+                .unwrap(),
+        )
         .into_iter()
         .collect();
         let mut got = Vec::new();
@@ -199,7 +195,7 @@ fn index_and_cursor_paging_return_every_user_exactly_once() {
                     BASE,
                 )
                 .unwrap();
-            got.extend(ids(&body));
+            got.extend(list_ids(&body));
             cursor = body
                 .get("nextCursor")
                 .and_then(Value::as_str)
@@ -372,7 +368,7 @@ fn index_plans_return_exactly_what_a_full_scan_returns() {
                 .list_with(ResourceKind::User, &q(Some(&f)), BASE, false)
                 .unwrap();
             prop_assert_eq!(&planned["totalResults"], &scanned["totalResults"], "{}", f);
-            prop_assert_eq!(ids(&planned), ids(&scanned), "{}", f);
+            prop_assert_eq!(list_ids(&planned), list_ids(&scanned), "{}", f);
             Ok(())
         })
         .unwrap();
@@ -402,7 +398,7 @@ fn index_plans_return_exactly_what_a_full_scan_returns() {
         let scanned = dir
             .list_with(ResourceKind::Group, &gq(&f), BASE, false)
             .unwrap();
-        assert_eq!(ids(&planned), ids(&scanned), "{f}");
+        assert_eq!(list_ids(&planned), list_ids(&scanned), "{f}");
         assert!(planned["Resources"]
             .as_array()
             .unwrap()

@@ -166,6 +166,11 @@ fn members_json(values: &[String]) -> Value {
     Value::Array(values.iter().map(|v| json!({ "value": v })).collect())
 }
 
+/// One PATCH operation `op` on `members` with `values` as `{value}` objects.
+fn members_op(op: &str, values: &[String]) -> Value {
+    json!([{"op": op, "path": "members", "value": members_json(values)}])
+}
+
 fn patch_body(ops: Value) -> Value {
     json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops })
 }
@@ -318,12 +323,7 @@ impl Harness {
                     id,
                     json!([{"op": "Replace", "path": "active", "value": value}]),
                 );
-                let expect = if self.model.users.contains_key(&id) {
-                    Ok(())
-                } else {
-                    Err(404)
-                };
-                (cmd, expect)
+                (cmd, self.user_exists(id))
             }
             Op::SetTitle { user, title } => {
                 let id = self.user_at(*user);
@@ -332,12 +332,7 @@ impl Harness {
                     None => json!([{"op": "remove", "path": "title"}]),
                 };
                 let cmd = self.patch_user(id, ops);
-                let expect = if self.model.users.contains_key(&id) {
-                    Ok(())
-                } else {
-                    Err(404)
-                };
-                (cmd, expect)
+                (cmd, self.user_exists(id))
             }
             Op::RenameUser { user, name } => {
                 let id = self.user_at(*user);
@@ -400,30 +395,16 @@ impl Harness {
             Op::AddMembers { group, members } => {
                 let id = self.group_at(*group);
                 let values = self.member_values(members);
-                let cmd = self.patch_group(
-                    id,
-                    json!([{"op": "add", "path": "members", "value": members_json(&values)}]),
-                );
-                let expect = if !self.model.groups.contains_key(&id) {
-                    Err(404)
-                } else {
-                    match self.resolve(&values) {
-                        None => Err(400),
-                        Some(users) => {
-                            self.group_members(id).extend(users);
-                            Ok(())
-                        }
-                    }
-                };
-                (cmd, expect)
+                let cmd = self.patch_group(id, members_op("add", &values));
+                (
+                    cmd,
+                    self.change_members(id, &values, |members, users| members.extend(users)),
+                )
             }
             Op::RemoveMembers { group, members } => {
                 let id = self.group_at(*group);
                 let values = self.member_values(members);
-                let cmd = self.patch_group(
-                    id,
-                    json!([{"op": "Remove", "path": "members", "value": members_json(&values)}]),
-                );
+                let cmd = self.patch_group(id, members_op("Remove", &values));
                 (cmd, self.remove_members(id, &values))
             }
             Op::RemoveMemberWhere {
@@ -444,22 +425,11 @@ impl Harness {
             Op::ReplaceMembers { group, members } => {
                 let id = self.group_at(*group);
                 let values = self.member_values(members);
-                let cmd = self.patch_group(
-                    id,
-                    json!([{"op": "replace", "path": "members", "value": members_json(&values)}]),
-                );
-                let expect = if !self.model.groups.contains_key(&id) {
-                    Err(404)
-                } else {
-                    match self.resolve(&values) {
-                        None => Err(400),
-                        Some(users) => {
-                            *self.group_members(id) = users;
-                            Ok(())
-                        }
-                    }
-                };
-                (cmd, expect)
+                let cmd = self.patch_group(id, members_op("replace", &values));
+                (
+                    cmd,
+                    self.change_members(id, &values, |members, users| *members = users),
+                )
             }
             Op::RenameGroup { group, name } => {
                 let id = self.group_at(*group);
@@ -576,6 +546,35 @@ impl Harness {
         } else {
             self.model.users.insert(id, name.into());
             Ok(())
+        }
+    }
+
+    /// 404 unless the user `id` is live.
+    fn user_exists(&self, id: UserId) -> Expect {
+        if self.model.users.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(404)
+        }
+    }
+
+    /// A member add or replace on group `id`: 404 unless it is live, 400 unless every value is a
+    /// live user; otherwise `apply` the users to the model's members.
+    fn change_members(
+        &mut self,
+        id: GroupId,
+        values: &[String],
+        apply: impl FnOnce(&mut BTreeSet<UserId>, BTreeSet<UserId>),
+    ) -> Expect {
+        if !self.model.groups.contains_key(&id) {
+            return Err(404);
+        }
+        match self.resolve(values) {
+            None => Err(400),
+            Some(users) => {
+                apply(self.group_members(id), users);
+                Ok(())
+            }
         }
     }
 

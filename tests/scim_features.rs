@@ -43,31 +43,23 @@ fn bulk_runs_operations_in_dependency_order_with_bulk_id_references() {
     assert_eq!(by("g1")["status"], "201", "{:?}", by("g1"));
     assert_eq!(by("dup")["status"], "409");
     assert_eq!(by("dup")["response"]["scimType"], "uniqueness");
-    let u1 = by("u1")["location"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let g1 = by("g1")["location"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    // The id at the end of an operation's location.
+    let id_of = |b: &str| {
+        by(b)["location"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let u1 = id_of("u1");
+    let g1 = id_of("g1");
     assert_eq!(
         s.call("GET", &format!("/Users/{u1}"), t, None).body["active"],
         false
     );
-    let u2 = by("u2")["location"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let u2 = id_of("u2");
     let members = s.call("GET", &format!("/Groups/{g1}"), t, None).body["members"].clone();
     let mut got: Vec<&str> = members
         .as_array()
@@ -189,11 +181,17 @@ sub_attributes = [{{ name = "number" }}, {{ name = "expires", type = "dateTime" 
     path.display().to_string()
 }
 
+/// A server reading a configuration file written by [`config_file`] (kept with the server).
+fn configured(extra: &str) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_file(dir.path(), extra);
+    let s = Server::plain_with_env(&[("SCIMD_CONFIG", &cfg)]);
+    (dir, s)
+}
+
 #[test]
 fn declared_extensions_are_validated_stored_filterable_and_discoverable() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config_file(dir.path(), "");
-    let s = Server::plain_with_env(&[("SCIMD_CONFIG", &cfg)]);
+    let (_dir, s) = configured("");
     let t = s.token("Entra ID");
     let t = Some(t.as_str());
     let user = json!({"userName": "ext@x", NETSKOPE: {"costCode": "CC-7", "clearance": 3, "badge": {"number": "B1", "expires": "2027-01-01T00:00:00Z"}}});
@@ -253,9 +251,7 @@ fn declared_extensions_are_validated_stored_filterable_and_discoverable() {
 
 #[test]
 fn lenient_setups_can_ignore_unknown_attributes() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config_file(dir.path(), "unknown_attributes = \"ignore\"");
-    let s = Server::plain_with_env(&[("SCIMD_CONFIG", &cfg)]);
+    let (_dir, s) = configured("unknown_attributes = \"ignore\"");
     let t = s.token("Lenient");
     let t = Some(t.as_str());
     let body = json!({"userName": "lenient@x", "favouriteColour": "blue",

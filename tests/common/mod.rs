@@ -2,6 +2,9 @@
 //! talks to it over HTTP(S), and runs its CLI. Servers are killed when the handle drops.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod entra;
+pub mod okta;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -9,6 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+
+/// The schema URI of a ListResponse.
+pub const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// The enterprise User extension's schema URI.
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// Path of the binary under test.
 pub fn bin() -> &'static str {
@@ -28,7 +36,8 @@ pub struct Server {
     agent: ureq::Agent,
 }
 
-/// A response: status, headers we care about, parsed body (Null when empty).
+/// A response: status, headers we care about, parsed body (Null when empty or unreadable; the
+/// text as a JSON string when it is not JSON), and the body text as read.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
@@ -37,6 +46,8 @@ pub struct Reply {
     pub etag: Option<String>,
     pub www_authenticate: Option<String>,
     pub body: Value,
+    /// The body text, or why it could not be read.
+    pub text: std::io::Result<String>,
 }
 
 impl Server {
@@ -204,6 +215,20 @@ impl Server {
         token: Option<&str>,
         body: Option<String>,
     ) -> Reply {
+        self.request(method, path, token, body, &[])
+    }
+
+    /// Like [`Server::raw`] with extra request headers, set after `Authorization` and
+    /// `Content-Type: application/scim+json` (sent with a body): a header spelled the same
+    /// replaces those.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let url = match path.strip_prefix("//") {
             Some(p) => format!("{}/{p}", self.root),
             None => format!("{}{path}", self.scim()),
@@ -212,10 +237,14 @@ impl Server {
         if let Some(t) = token {
             req = req.set("Authorization", &format!("Bearer {t}"));
         }
+        if body.is_some() {
+            req = req.set("Content-Type", "application/scim+json");
+        }
+        for (name, value) in headers {
+            req = req.set(name, value);
+        }
         let res = match body {
-            Some(b) => req
-                .set("Content-Type", "application/scim+json")
-                .send_string(&b),
+            Some(b) => req.send_string(&b),
             None => req.call(),
         };
         let res = match res {
@@ -229,11 +258,12 @@ impl Server {
         let location = header("location");
         let etag = header("etag");
         let www_authenticate = header("www-authenticate");
-        let text = res.into_string().unwrap_or_default();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        let text = res.into_string();
+        let body = match &text {
+            Ok(t) if !t.is_empty() => {
+                serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.clone()))
+            }
+            _ => Value::Null,
         };
         Reply {
             status,
@@ -242,7 +272,33 @@ impl Server {
             etag,
             www_authenticate,
             body,
+            text,
         }
+    }
+
+    /// A create's answer: 201, a UUID `id`, and `Location` = `{scim}{collection}/{id}`; returns
+    /// the id.
+    pub fn assert_created(&self, r: &Reply, collection: &str) -> String {
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        assert_eq!(
+            r.location.as_deref(),
+            Some(format!("{}{collection}/{id}", self.scim()).as_str())
+        );
+        id
+    }
+
+    /// A clean stop (SIGTERM, exit 0), then `scimd verify`: the views equal a rebuild from the log.
+    pub fn stop_and_verify(mut self) {
+        assert!(self.terminate());
+        let out = self.cli(&["verify"]);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -302,6 +358,16 @@ pub fn assert_scim_error(r: &Reply, status: u16, scim_type: Option<&str>) {
     }
 }
 
+/// A PATCH answer: 200 (with the resource) or 204; `what` names the request in the message.
+pub fn assert_patch_status(r: &Reply, what: &str) {
+    assert!(
+        r.status == 200 || r.status == 204,
+        "PATCH {what}: {} {:?}",
+        r.status,
+        r.body
+    );
+}
+
 /// Load a JSON fixture from `tests/fixtures/`, replacing `{{name}}` placeholders.
 pub fn fixture(name: &str, vars: &[(&str, &str)]) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -328,4 +394,46 @@ pub fn q(s: &str) -> String {
         }
     }
     out
+}
+
+/// The resource without server-managed parts (`id`, `meta`, `groups`) and without empty arrays
+/// (an empty multi-valued attribute is the same as an absent one, RFC 7643 §2.5).
+pub fn content(v: &Value) -> Value {
+    let mut m = v.as_object().unwrap().clone();
+    for k in ["id", "meta", "groups"] {
+        m.remove(k);
+    }
+    m.retain(|_, v| !matches!(v, Value::Array(a) if a.is_empty()));
+    Value::Object(m)
+}
+
+/// The `id`s of a list of resources.
+pub fn ids(resources: &[Value]) -> Vec<String> {
+    resources
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `id`s of a ListResponse body's `Resources` (which must be there).
+pub fn list_ids(body: &Value) -> Vec<String> {
+    ids(body["Resources"].as_array().unwrap())
+}
+
+/// The `value`s of the multi-valued attribute `key` of `resource`; none when it is absent.
+pub fn values(resource: &Value, key: &str) -> Vec<String> {
+    resource[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| m["value"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `v` sorted.
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
 }
