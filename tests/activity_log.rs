@@ -402,6 +402,7 @@ fn the_log_records_every_write_with_its_attribute_level_changes() {
             id: token,
             name: okta.clone(),
             secret_sha256: [7; 32],
+            expires_ms: None,
         },
         1,
     );

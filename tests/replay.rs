@@ -502,6 +502,7 @@ impl Harness {
                     id,
                     name: ClientName::try_from("replay client").unwrap(),
                     secret_sha256: [7; 32],
+                    expires_ms: None,
                 };
                 (cmd, Ok(()))
             }

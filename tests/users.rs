@@ -32,7 +32,7 @@ async fn fixture() -> Fixture {
     let t = tokens::generate();
     writer
         .submit(Pending {
-            command: tokens::issue_command(&t, ClientName::try_from("Test").unwrap()),
+            command: tokens::issue_command(&t, ClientName::try_from("Test").unwrap(), None),
             actor: Actor {
                 token_id: None,
                 client: "test".into(),
@@ -50,6 +50,12 @@ async fn fixture() -> Fixture {
             public_url: Some("https://scim.example.com".into()),
             max_body_bytes: 1 << 20,
             password_storage: scimd::service::passwords::PasswordStorage::Discard,
+            sessions: Arc::new(scimd::http::admin::session::Sessions::new(
+                std::time::Duration::from_secs(60),
+            )),
+            throttle: Arc::new(scimd::http::admin::session::Throttle::default()),
+            usage: Arc::new(scimd::service::usage::Usage::default()),
+            shutdown: tokio::sync::watch::channel(false).1,
         }),
         token: t.token,
     }

@@ -84,6 +84,9 @@ fn group_meta(r: &GroupRecord) -> Meta {
     }
 }
 
+/// A page of members: (id, display name) pairs and the id to continue after.
+pub type MembersPage = (Vec<(String, Option<String>)>, Option<String>);
+
 /// Matching resources in id order: raw id and rendered body.
 type Matches<'s> = Box<dyn Iterator<Item = Result<([u8; 16], Value)>> + 's>;
 
@@ -263,7 +266,7 @@ impl Directory {
         group: GroupId,
         after: Option<UserId>,
         limit: usize,
-    ) -> Result<(Vec<(String, Option<String>)>, Option<String>)> {
+    ) -> Result<MembersPage> {
         let t = &self.store.trees;
         let mut out = Vec::with_capacity(limit);
         let mut next = None;
