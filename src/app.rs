@@ -19,13 +19,17 @@ use crate::service::writer::now_ms;
 use crate::service::writer::Writer;
 use crate::store::{rebuild, Store, StoreError};
 
-/// Run a command line; the exit code is the command's verdict (verify: 1 on differences).
-pub fn main(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = Config::resolve(
+/// The configuration a command line asks for: defaults < file < environment < flags.
+pub fn config(cli: &Cli) -> anyhow::Result<Config> {
+    Ok(Config::resolve(
         cli.common.config.as_deref(),
         |k| std::env::var(k).ok(),
         cli.settings(),
-    )?;
+    )?)
+}
+
+/// Run a command line; the exit code is the command's verdict (verify: 1 on differences).
+pub fn main(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
     match cli.command {
         CliCommand::Serve(_) => {
             serve(config)?;
@@ -214,6 +218,27 @@ async fn wait_for_signal() {
     }
 }
 
+/// Reload the certificate and key on every SIGHUP (`systemctl reload scimd`).
+async fn reload_on_hangup(resolver: Option<Arc<crate::tls::Reloadable>>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        crate::systemd::notify("RELOADING=1");
+        match &resolver {
+            Some(r) => match r.reload() {
+                Ok(fp) => tracing::info!(sha256_fingerprint = %fp, "TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS certificate reload failed; keeping the old one")
+                }
+            },
+            None => tracing::info!("SIGHUP: nothing to reload (plain HTTP)"),
+        }
+        crate::systemd::notify("READY=1");
+    }
+}
+
 /// Serve on an already bound listener until SIGINT/SIGTERM; then finish in-flight writes, flush, return.
 pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     let store = open_store(&config.data_dir)?;
@@ -221,7 +246,9 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
         bail!("a `scimd rebuild-views` was interrupted; run it again before serving");
     }
     let registry = Arc::new(config.registry());
-    let (writer, writer_thread) = Writer::start(store.clone(), registry.clone())?;
+    let metrics = Arc::new(crate::service::metrics::Metrics::default());
+    let (writer, writer_thread) =
+        Writer::start_with(store.clone(), registry.clone(), metrics.clone())?;
     let addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = web::Data::new(AppState {
@@ -237,6 +264,10 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
         throttle: Arc::new(http::admin::session::Throttle::default()),
         usage: Arc::new(crate::service::usage::Usage::default()),
         shutdown: shutdown_rx,
+        metrics,
+        metrics_allow: config.metrics_allow.clone(),
+        metrics_token: config.metrics_token.clone(),
+        require_client_cert: config.client_ca.is_some(),
     });
     let factory = move || {
         App::new()
@@ -248,7 +279,22 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     // Signals are handled below, so live-tail streams can be ended before the graceful stop.
     let server = HttpServer::new(factory)
         .shutdown_timeout(30)
-        .disable_signals();
+        .disable_signals()
+        .on_connect(|conn, ext| {
+            type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+            if let Some(tls) = conn.downcast_ref::<Tls>() {
+                // The verifier already checked the chain; presence is what the SCIM routes need.
+                if tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .is_some_and(|c| !c.is_empty())
+                {
+                    ext.insert(http::context::ClientCertificate);
+                }
+            }
+        });
+    let mut resolver = None;
     let (server, scheme) = if config.plain_http {
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "serving PLAIN HTTP on a non-loopback address: bearer tokens cross the network unencrypted; use this only behind a TLS-terminating proxy");
@@ -258,18 +304,21 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
         let tls = crate::tls::setup(
             config.tls.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
             &config.data_dir,
+            config.client_ca.as_deref(),
         )?;
         tracing::info!(
             certificate = %tls.cert_path.display(),
             sha256_fingerprint = %tls.fingerprint,
             generated = tls.generated,
+            client_certificates_required = config.client_ca.is_some(),
             "TLS certificate loaded"
         );
+        resolver = Some(tls.resolver.clone());
         (server.listen_rustls_0_23(listener, tls.config)?, "https")
     };
     let admin = Admin {
         store: store.clone(),
-        writer,
+        writer: writer.clone(),
         scim_url: config.scim_url(),
     };
     let socket_task = control::serve(config.admin_socket.clone(), admin)
@@ -296,16 +345,27 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     println!("scimd listening on {scheme}://{addr}");
     let server = server.run();
     let handle = server.handle();
+    // The listener is bound and the store is open: tell systemd (Type=notify).
+    crate::systemd::notify(&format!("READY=1\nSTATUS=serving {scheme}://{addr}"));
+    let watchdog_writer = writer.clone();
+    let watchdog = tokio::spawn(crate::systemd::watchdog(move || {
+        watchdog_writer.is_running()
+    }));
+    let reload = tokio::spawn(reload_on_hangup(resolver));
     let signals = tokio::spawn(async move {
         wait_for_signal().await;
+        crate::systemd::notify("STOPPING=1");
         tracing::info!("stopping: finishing in-flight requests and writes");
         let _ = shutdown_tx.send(true);
         handle.stop(true).await;
     });
     let result = server.await;
     signals.abort();
+    reload.abort();
+    watchdog.abort();
     socket_task.abort();
     let _ = std::fs::remove_file(&config.admin_socket);
+    drop(writer);
     writer_thread.stop_async().await;
     tracing::info!("scimd stopped; all writes flushed");
     result.map_err(Into::into)

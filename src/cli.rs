@@ -27,6 +27,9 @@ pub struct Common {
     /// Data directory [default: ./scimd-data] (also SCIMD_DATA_DIR).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Log format: auto, text, json or journald [default: auto] (also SCIMD_LOG_FORMAT).
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
 }
 
 /// The subcommands.
@@ -103,6 +106,7 @@ impl Cli {
     pub fn settings(&self) -> Settings {
         let mut s = Settings {
             data_dir: self.common.data_dir.clone(),
+            log_format: self.common.log_format.clone(),
             ..Settings::default()
         };
         if let CliCommand::Serve(a) = &self.command {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::logging::LogFormat;
 use crate::scim::schema::{ExtensionDecl, Registry};
 use crate::service::passwords::PasswordStorage;
 
@@ -75,6 +76,14 @@ pub struct Settings {
     pub password_storage: Option<String>,
     /// How long a console session may stay idle: `90s`, `30m`, `8h` (`SCIMD_ADMIN_SESSION_IDLE`).
     pub admin_session_idle: Option<String>,
+    /// `auto`, `text`, `json` or `journald` (`SCIMD_LOG_FORMAT`, `--log-format`).
+    pub log_format: Option<String>,
+    /// PEM bundle of CAs whose client certificates the SCIM endpoint requires (`SCIMD_CLIENT_CA`).
+    pub client_ca: Option<PathBuf>,
+    /// Addresses or CIDR blocks allowed to read `/metrics` (default: loopback only).
+    pub metrics_allow: Option<Vec<String>>,
+    /// A bearer token that also grants `/metrics` (`SCIMD_METRICS_TOKEN`, or `…_FILE`).
+    pub metrics_token: Option<String>,
 }
 
 impl Settings {
@@ -93,6 +102,10 @@ impl Settings {
             extensions: other.extensions.or(self.extensions),
             password_storage: other.password_storage.or(self.password_storage),
             admin_session_idle: other.admin_session_idle.or(self.admin_session_idle),
+            log_format: other.log_format.or(self.log_format),
+            client_ca: other.client_ca.or(self.client_ca),
+            metrics_allow: other.metrics_allow.or(self.metrics_allow),
+            metrics_token: other.metrics_token.or(self.metrics_token),
         }
     }
 
@@ -112,7 +125,44 @@ impl Settings {
     }
 
     /// Read `SCIMD_*` variables through `get` (injectable for tests).
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_env(get_var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // Every variable may instead be given as `<NAME>_FILE`: the file holds the value (systemd
+        // credentials, Docker/Kubernetes secrets). Giving both is an error.
+        let file_error = std::cell::RefCell::new(None::<String>);
+        let get = |key: &str| -> Option<String> {
+            let direct = get_var(key);
+            let file_key = format!("{key}_FILE");
+            match (direct, get_var(&file_key)) {
+                (Some(v), None) => Some(v),
+                (None, None) => None,
+                (Some(_), Some(_)) => {
+                    file_error
+                        .borrow_mut()
+                        .get_or_insert(format!("set {key} or {file_key}, not both"));
+                    None
+                }
+                (None, Some(path)) => match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(text.trim_end_matches(['\n', '\r']).to_owned()),
+                    Err(e) => {
+                        file_error
+                            .borrow_mut()
+                            .get_or_insert(format!("{file_key}: cannot read {path}: {e}"));
+                        None
+                    }
+                },
+            }
+        };
+        let settings = Self::from_vars(&get)?;
+        match file_error.into_inner() {
+            Some(message) => Err(ConfigError::Invalid {
+                key: "environment",
+                message,
+            }),
+            None => Ok(settings),
+        }
+    }
+
+    fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let flag = |key: &'static str| -> Result<Option<bool>, ConfigError> {
             match get(key) {
                 None => Ok(None),
@@ -138,6 +188,15 @@ impl Settings {
             extensions: None,
             password_storage: get("SCIMD_PASSWORD_STORAGE"),
             admin_session_idle: get("SCIMD_ADMIN_SESSION_IDLE"),
+            log_format: get("SCIMD_LOG_FORMAT"),
+            client_ca: get("SCIMD_CLIENT_CA").map(PathBuf::from),
+            metrics_allow: get("SCIMD_METRICS_ALLOW").map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }),
+            metrics_token: get("SCIMD_METRICS_TOKEN"),
             max_body_bytes: match get("SCIMD_MAX_BODY_BYTES") {
                 None => None,
                 Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
@@ -174,6 +233,68 @@ pub struct Config {
     pub password_storage: PasswordStorage,
     /// How long a console session may stay idle.
     pub admin_session_idle: std::time::Duration,
+    /// Log output format.
+    pub log_format: LogFormat,
+    /// CA bundle for required SCIM client certificates.
+    pub client_ca: Option<PathBuf>,
+    /// Who may read `/metrics`.
+    pub metrics_allow: Vec<Cidr>,
+    /// Bearer token that also grants `/metrics`.
+    pub metrics_token: Option<String>,
+}
+
+/// An address block (`10.0.0.0/8`, `::1/128`, or a bare address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parse `addr[/prefix]`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Self { addr, prefix })
+    }
+
+    /// Whether `ip` lies in the block (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let bits = |a: IpAddr| -> u128 {
+            match a {
+                IpAddr::V4(v) => u128::from(u32::from(v)),
+                IpAddr::V6(v) => u128::from(v),
+            }
+        };
+        if self.addr.is_ipv4() != ip.is_ipv4() {
+            return false;
+        }
+        let width = if ip.is_ipv4() { 32 } else { 128 };
+        let shift = width - u32::from(self.prefix);
+        if shift >= 128 {
+            return true;
+        }
+        (bits(self.addr) >> shift) == (bits(ip) >> shift)
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
 }
 
 impl Config {
@@ -260,7 +381,48 @@ impl Config {
                 message: format!("'{v}' is not a duration such as 90s, 30m or 8h"),
             })?,
         };
+        let log_format = match s.log_format.as_deref() {
+            None => LogFormat::Auto,
+            Some(v) => LogFormat::parse(v).ok_or_else(|| ConfigError::Invalid {
+                key: "log_format",
+                message: format!("'{v}' is not auto, text, json or journald"),
+            })?,
+        };
+        let metrics_allow = match s.metrics_allow {
+            None => vec![Cidr::parse("127.0.0.0/8"), Cidr::parse("::1")]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Some(list) => list
+                .iter()
+                .map(|c| {
+                    Cidr::parse(c).ok_or_else(|| ConfigError::Invalid {
+                        key: "metrics_allow",
+                        message: format!("'{c}' is not an address or CIDR block"),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let plain_http = s.plain_http.unwrap_or(false);
+        if plain_http && s.client_ca.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "client_ca",
+                message: "client certificates need TLS; remove plain_http".into(),
+            });
+        }
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        let resolve_path = |p: PathBuf| -> PathBuf {
+            // `%d/name` is a systemd credential (LoadCredential=name:/path in the unit).
+            match (p.strip_prefix("%d"), &credentials) {
+                (Ok(rest), Some(dir)) => dir.join(rest),
+                _ => p,
+            }
+        };
         Ok(Self {
+            client_ca: s.client_ca.map(&resolve_path),
+            metrics_allow,
+            metrics_token: s.metrics_token.filter(|t| !t.is_empty()),
+            log_format,
             admin_session_idle,
             password_storage,
             ignore_unknown,
@@ -270,8 +432,8 @@ impl Config {
                 .unwrap_or_else(|| data_dir.join("admin.sock")),
             data_dir,
             listen,
-            plain_http: s.plain_http.unwrap_or(false),
-            tls,
+            plain_http,
+            tls: tls.map(|(c, k)| (resolve_path(c), resolve_path(k))),
             public_url: s.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             max_body_bytes,
         })

@@ -47,6 +47,8 @@ pub struct TlsSetup {
     pub cert_path: PathBuf,
     /// Whether it was generated just now.
     pub generated: bool,
+    /// The swappable certificate (SIGHUP reload).
+    pub resolver: Arc<Reloadable>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
@@ -62,8 +64,63 @@ pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("cert.pem"), dir.join("key.pem"))
 }
 
+/// The certificate in use, swappable while connections are open: SIGHUP loads the files again and
+/// new handshakes get the new certificate; established connections keep theirs.
+#[derive(Debug)]
+pub struct Reloadable {
+    cert: PathBuf,
+    key: PathBuf,
+    current: std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>,
+}
+
+impl Reloadable {
+    fn load(
+        cert: &Path,
+        key: &Path,
+    ) -> Result<(Arc<rustls::sign::CertifiedKey>, String), TlsError> {
+        let certs = load_certs(cert)?;
+        let fingerprint = fingerprint(&certs[0]);
+        let signing = rustls::crypto::ring::default_provider()
+            .key_provider
+            .load_private_key(load_key(key)?)?;
+        let certified = rustls::sign::CertifiedKey::new(certs, signing);
+        certified.keys_match().map_err(|e| TlsError::Pem {
+            path: key.to_owned(),
+            what: format!(
+                "the key does not belong to the certificate in {}: {e}",
+                cert.display()
+            ),
+        })?;
+        Ok((Arc::new(certified), fingerprint))
+    }
+
+    /// Load the files again; on error the old certificate stays in use. Returns the new fingerprint.
+    pub fn reload(&self) -> Result<String, TlsError> {
+        let (certified, fingerprint) = Self::load(&self.cert, &self.key)?;
+        if let Ok(mut cur) = self.current.write() {
+            *cur = certified;
+        }
+        Ok(fingerprint)
+    }
+}
+
+impl rustls::server::ResolvesServerCert for Reloadable {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.current.read().ok().map(|c| Arc::clone(&c))
+    }
+}
+
 /// Load `configured` (cert, key), or the self-signed pair in `data_dir`, generating it if absent.
-pub fn setup(configured: Option<(&Path, &Path)>, data_dir: &Path) -> Result<TlsSetup, TlsError> {
+/// With `client_ca`, clients may present a certificate signed by one of those CAs (checked by the
+/// SCIM endpoint when it requires one).
+pub fn setup(
+    configured: Option<(&Path, &Path)>,
+    data_dir: &Path,
+    client_ca: Option<&Path>,
+) -> Result<TlsSetup, TlsError> {
     let (cert, key, generated) = match configured {
         Some((c, k)) => (c.to_owned(), k.to_owned(), false),
         None => {
@@ -77,20 +134,46 @@ pub fn setup(configured: Option<(&Path, &Path)>, data_dir: &Path) -> Result<TlsS
             (c, k, generated)
         }
     };
-    let certs = load_certs(&cert)?;
-    let key_der = load_key(&key)?;
-    let fingerprint = fingerprint(&certs[0]);
+    let (certified, fingerprint) = Reloadable::load(&cert, &key)?;
+    let resolver = Arc::new(Reloadable {
+        cert: cert.clone(),
+        key,
+        current: std::sync::RwLock::new(certified),
+    });
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])?
-        .with_no_client_auth()
-        .with_single_cert(certs, key_der)?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in load_certs(ca)? {
+                roots.add(c).map_err(|e| TlsError::Pem {
+                    path: ca.to_owned(),
+                    what: format!("not a usable CA certificate: {e}"),
+                })?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| TlsError::Pem {
+                path: ca.to_owned(),
+                what: e.to_string(),
+            })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_cert_resolver(resolver.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsSetup {
         config,
         fingerprint,
         cert_path: cert,
         generated,
+        resolver,
     })
 }
 
@@ -166,10 +249,10 @@ mod tests {
     #[test]
     fn self_signed_certificate_is_generated_once_and_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let first = setup(None, dir.path()).unwrap();
+        let first = setup(None, dir.path(), None).unwrap();
         assert!(first.generated);
         assert_eq!(first.fingerprint.len(), 32 * 3 - 1);
-        let again = setup(None, dir.path()).unwrap();
+        let again = setup(None, dir.path(), None).unwrap();
         assert!(!again.generated);
         assert_eq!(first.fingerprint, again.fingerprint);
         use std::os::unix::fs::PermissionsExt;
@@ -185,10 +268,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "").unwrap();
-        let e = setup(Some((&empty, &empty)), dir.path()).unwrap_err();
+        let e = setup(Some((&empty, &empty)), dir.path(), None).unwrap_err();
         assert!(e.to_string().contains("empty.pem"), "{e}");
         let gone = dir.path().join("gone.pem");
-        let e = setup(Some((&gone, &gone)), dir.path()).unwrap_err();
+        let e = setup(Some((&gone, &gone)), dir.path(), None).unwrap_err();
         assert!(e.to_string().contains("gone.pem"), "{e}");
     }
 }

@@ -56,6 +56,10 @@ async fn fixture() -> Fixture {
             throttle: Arc::new(scimd::http::admin::session::Throttle::default()),
             usage: Arc::new(scimd::service::usage::Usage::default()),
             shutdown: tokio::sync::watch::channel(false).1,
+            metrics: Arc::default(),
+            metrics_allow: Vec::new(),
+            metrics_token: None,
+            require_client_cert: false,
         }),
         token: t.token,
     }

@@ -186,6 +186,25 @@ pub enum Action {
     SignIn,
 }
 
+impl Action {
+    /// The name the activity report and metrics use (`create_user`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CreateUser => "create_user",
+            Self::ReplaceUser => "replace_user",
+            Self::PatchUser => "patch_user",
+            Self::DeleteUser => "delete_user",
+            Self::CreateGroup => "create_group",
+            Self::ReplaceGroup => "replace_group",
+            Self::PatchGroup => "patch_group",
+            Self::DeleteGroup => "delete_group",
+            Self::IssueToken => "issue_token",
+            Self::RevokeToken => "revoke_token",
+            Self::SignIn => "sign_in",
+        }
+    }
+}
+
 /// A write that was refused, with the error the client got. Views ignore it; the report shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejected {

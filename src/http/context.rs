@@ -12,6 +12,11 @@ use crate::service::writer::now_ms;
 use super::error::ApiError;
 use super::AppState;
 
+/// A verified client certificate was presented on this connection (mTLS); set by the server's
+/// connection hook.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientCertificate;
+
 /// The request id, set by the access-log middleware for every request.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -71,6 +76,10 @@ impl FromRequest for Authenticated {
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
             return ready(Err(ApiError::Auth(AuthError::Unknown)));
         };
+        if state.require_client_cert && req.conn_data::<ClientCertificate>().is_none() {
+            tracing::info!("SCIM request without the required client certificate");
+            return ready(Err(ApiError::Auth(AuthError::ClientCertificateRequired)));
+        }
         let header = req
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)

@@ -143,6 +143,11 @@ impl ApiError {
                 Some(e.scim_type()),
                 e.detail().to_owned(),
             ),
+            Self::Auth(AuthError::ClientCertificateRequired) => (
+                StatusCode::UNAUTHORIZED,
+                None,
+                "a client certificate signed by the configured CA is required".into(),
+            ),
             Self::Auth(_) => (
                 StatusCode::UNAUTHORIZED,
                 None,

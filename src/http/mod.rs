@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod context;
 pub mod discovery;
 pub mod error;
+pub mod ops;
 pub mod resources;
 
 use std::sync::Arc;
@@ -51,11 +52,21 @@ pub struct AppState {
     pub usage: Arc<crate::service::usage::Usage>,
     /// Becomes true when the server begins to stop (ends live-tail streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::service::metrics::Metrics>,
+    /// Who may read `/metrics` without the token.
+    pub metrics_allow: Vec<crate::config::Cidr>,
+    /// Bearer token that also grants `/metrics`.
+    pub metrics_token: Option<String>,
+    /// Whether SCIM requests must come with a verified client certificate (mTLS).
+    pub require_client_cert: bool,
 }
 
 /// Mount everything: health, the SCIM API, and SCIM-style 404s for unknown paths.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz));
+    cfg.route("/readyz", web::get().to(ops::readyz));
+    cfg.route("/metrics", web::get().to(ops::metrics));
     cfg.configure(admin::configure);
     cfg.service(
         web::scope(SCIM_PREFIX)
@@ -114,15 +125,20 @@ pub async fn access_log(
         .unwrap_or_else(|| "-".into());
     let status = res.status().as_u16();
     let ms = start.elapsed().as_secs_f64() * 1000.0;
-    if let (Some(caller), Some(state)) = (
-        res.request().extensions().get::<Caller>(),
-        res.request().app_data::<web::Data<AppState>>(),
-    ) {
-        state.usage.record(
-            caller.token_id,
-            crate::service::writer::now_ms(),
-            status >= 400,
-        );
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        if let Some(caller) = res.request().extensions().get::<Caller>() {
+            state.usage.record(
+                caller.token_id,
+                crate::service::writer::now_ms(),
+                status >= 400,
+            );
+        }
+        // The route pattern, not the path: ids must not become label values.
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        state.metrics.request(&route, &method, status, ms / 1000.0);
     }
     if let Some(err) = res.response().error() {
         if status >= 500 {

@@ -75,19 +75,7 @@ fn changes(c: &[Change]) -> Vec<ChangeItem> {
 
 /// The report's name of an attempted action.
 pub fn action_name(a: Action) -> &'static str {
-    match a {
-        Action::CreateUser => "create_user",
-        Action::ReplaceUser => "replace_user",
-        Action::PatchUser => "patch_user",
-        Action::DeleteUser => "delete_user",
-        Action::CreateGroup => "create_group",
-        Action::ReplaceGroup => "replace_group",
-        Action::PatchGroup => "patch_group",
-        Action::DeleteGroup => "delete_group",
-        Action::IssueToken => "issue_token",
-        Action::RevokeToken => "revoke_token",
-        Action::SignIn => "sign_in",
-    }
+    a.name()
 }
 
 fn action_type(a: Action) -> &'static str {

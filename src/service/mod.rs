@@ -3,6 +3,7 @@
 
 pub mod admins;
 pub mod error;
+pub mod metrics;
 pub mod passwords;
 pub mod query;
 pub mod tokens;

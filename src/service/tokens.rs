@@ -58,6 +58,9 @@ pub enum AuthError {
     /// The token is past its expiry date.
     #[error("expired token")]
     Expired,
+    /// mTLS is configured and the connection carries no client certificate.
+    #[error("a client certificate is required")]
+    ClientCertificateRequired,
 }
 
 /// A freshly made token, before it is recorded.

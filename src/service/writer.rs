@@ -59,13 +59,22 @@ pub fn now_ms() -> i64 {
 impl Writer {
     /// Start the writer thread over `store`.
     pub fn start(store: Store, reg: Arc<Registry>) -> Result<(Self, WriterThread)> {
+        Self::start_with(store, reg, Arc::default())
+    }
+
+    /// [`Writer::start`], counting batches, flushes and outcomes in `metrics`.
+    pub fn start_with(
+        store: Store,
+        reg: Arc<Registry>,
+        metrics: Arc<super::metrics::Metrics>,
+    ) -> Result<(Self, WriterThread)> {
         let next_seq = store.next_seq()?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let durable = Arc::new(tokio::sync::watch::Sender::new(next_seq.saturating_sub(1)));
         let notify = durable.clone();
         let join = std::thread::Builder::new()
             .name("scimd-writer".into())
-            .spawn(move || run(store, reg, rx, next_seq, &notify))
+            .spawn(move || run(store, reg, rx, next_seq, &notify, &metrics))
             .map_err(|e| crate::store::StoreError::Io(format!("cannot start the writer: {e}")))?;
         Ok((
             Self {
@@ -87,6 +96,11 @@ impl Writer {
             .await
             .map_err(|_| ServiceError::WriterGone)?;
         rx.await.map_err(|_| ServiceError::WriterGone)?
+    }
+
+    /// Whether the writer thread still takes commands.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
     }
 
     /// The sequence number of the last durable log record, updated after every group commit
@@ -145,6 +159,7 @@ fn run(
     mut rx: mpsc::Receiver<Msg>,
     mut next_seq: u64,
     durable: &tokio::sync::watch::Sender<u64>,
+    metrics: &super::metrics::Metrics,
 ) {
     let mut last_time = 0i64;
     let mut stopping = false;
@@ -203,7 +218,16 @@ fn run(
             }
             i = j;
         }
-        if let Err(e) = store.flush() {
+        let flush_started = std::time::Instant::now();
+        let flushed = store.flush();
+        metrics.commit(pendings.len(), flush_started.elapsed().as_secs_f64());
+        for (p, r) in pendings.iter().zip(&results) {
+            if let Ok(applied) = r {
+                let accepted = matches!(applied, Applied::Accepted { .. });
+                metrics.write(p.command.action().name(), &p.actor.client, accepted);
+            }
+        }
+        if let Err(e) = flushed {
             tracing::error!(error = %e, "flush failed; failing the whole batch");
             let msg = e.to_string();
             for r in &mut results {
