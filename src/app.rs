@@ -58,6 +58,10 @@ pub fn main(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             }
         }
         CliCommand::Verify => verify(&config),
+        CliCommand::Backup { out } => backup(&config, &out),
+        CliCommand::Restore { file, force } => restore(&config, &file, force),
+        CliCommand::ExportLog { format, out } => export_log(&config, &format, out.as_deref()),
+        CliCommand::CheckConfig { file } => check_config(config, file.as_deref()),
         CliCommand::RebuildViews => {
             let store = open_store(&config.data_dir)?;
             let n = rebuild::rebuild_in_place(&store)?;
@@ -82,6 +86,166 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("creating {}", dir.display()))?;
     }
     Ok(())
+}
+
+/// Run a streaming request through the running server, or against the database when none runs.
+fn stream_request(
+    config: &Config,
+    req: &Request,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    match control::call_stream(&config.admin_socket, req, out) {
+        Ok(Response::Stream) => return Ok(()),
+        Ok(Response::Error { message }) => bail!("{message}"),
+        Ok(other) => bail!("unexpected answer from the server: {other:?}"),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) => {}
+        Err(e) => return Err(e).context("talking to the server"),
+    }
+    let store = match Store::open(&config.data_dir) {
+        Err(StoreError::Locked(_)) => bail!(
+            "the database in {} is in use, but no server answers on {}",
+            config.data_dir.display(),
+            config.admin_socket.display()
+        ),
+        other => other?,
+    };
+    control::stream(&store, req, out).map_err(anyhow::Error::msg)
+}
+
+fn backup(config: &Config, out: &Path) -> anyhow::Result<ExitCode> {
+    // Written next to the target and renamed, so a failed backup never leaves a half file.
+    let tmp = out.with_extension("partial");
+    let result = (|| -> anyhow::Result<crate::store::backup::Summary> {
+        let mut file =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        stream_request(config, &Request::Backup, &mut file)?;
+        file.sync_all()?;
+        let summary = crate::store::backup::check(std::fs::File::open(&tmp)?)
+            .context("the backup does not read back correctly")?;
+        std::fs::rename(&tmp, out)?;
+        Ok(summary)
+    })();
+    match result {
+        Ok(s) => {
+            println!(
+                "backup written to {}: {} log records, {} console accounts",
+                out.display(),
+                s.log_records,
+                s.admins
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn restore(config: &Config, file: &Path, force: bool) -> anyhow::Result<ExitCode> {
+    let dir = &config.data_dir;
+    if !crate::store::backup::is_empty_dir(dir) {
+        if !force {
+            bail!(
+                "{} is not empty; restore into an empty directory, or add --force to replace it",
+                dir.display()
+            );
+        }
+        if control::call(&config.admin_socket, &Request::Ping).is_ok() {
+            bail!(
+                "a server is running on {}; stop it before restoring",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    create_private_dir(dir)?;
+    let summary = crate::store::backup::restore(input, dir)?;
+    let store = Store::open(dir)?;
+    let diffs = rebuild::verify(&store)?;
+    if !diffs.is_empty() {
+        bail!("the restored views differ from a rebuild: {diffs:?}");
+    }
+    println!(
+        "restored {} log records and {} console accounts into {}; views rebuilt and verified",
+        summary.log_records,
+        summary.admins,
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_log(config: &Config, format: &str, out: Option<&Path>) -> anyhow::Result<ExitCode> {
+    if format != "ndjson" {
+        bail!("unknown format '{format}' (only ndjson)");
+    }
+    match out {
+        Some(path) => {
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            );
+            stream_request(config, &Request::ExportLog, &mut file)?;
+            std::io::Write::flush(&mut file)?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            stream_request(config, &Request::ExportLog, &mut lock)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(config: Config, file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = match file {
+        None => config,
+        Some(f) => match Config::resolve(Some(f), |k| std::env::var(k).ok(), Default::default()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("scimd: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+    };
+    let mut problems = Vec::new();
+    if let Some((cert, key)) = &config.tls {
+        if let Err(e) = crate::tls::check_pair(cert, key) {
+            problems.push(format!("TLS: {e}"));
+        }
+    }
+    if let Some(ca) = &config.client_ca {
+        if let Err(e) = crate::tls::load_certs(ca) {
+            problems.push(format!("client_ca: {e}"));
+        }
+    }
+    if let Some(parent) = config
+        .data_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        if !parent.exists() {
+            problems.push(format!(
+                "data_dir: the parent directory {} does not exist",
+                parent.display()
+            ));
+        }
+    }
+    print!("{}", config.describe());
+    if problems.is_empty() {
+        eprintln!("configuration is valid");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &problems {
+            eprintln!("scimd: {p}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn verify(config: &Config) -> anyhow::Result<ExitCode> {
@@ -183,6 +347,7 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         }
         Response::Revoked { id } => println!("revoked token {id}"),
         Response::PasswordSet { name } => println!("password set for '{name}'"),
+        Response::Stream => bail!("unexpected streamed answer"),
         Response::Pong => println!("pong"),
         Response::Error { message } => {
             eprintln!("scimd: {message}");

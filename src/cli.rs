@@ -43,6 +43,36 @@ pub enum CliCommand {
     /// Console accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Validate the configuration (file, environment, flags) and print the effective settings,
+    /// secrets masked; exit 1 with the reason when something is wrong.
+    CheckConfig {
+        /// The file to check (instead of --config / SCIMD_CONFIG / /etc/scimd/scimd.toml).
+        file: Option<PathBuf>,
+    },
+    /// Write a consistent backup (the log and the console accounts, with a checksum); works while
+    /// the server runs (through the admin socket) and when it is stopped.
+    Backup {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into --data-dir (which must be empty, unless --force) and rebuild the views.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Replace a non-empty data directory.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write the whole log, oldest first, one JSON object per line (for audit archives).
+    ExportLog {
+        /// Output format (only `ndjson`).
+        #[arg(long, default_value = "ndjson")]
+        format: String,
+        /// Where to write it [default: stdout].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Rebuild the views from the log in a scratch space and compare (exit 1 on any difference).
     Verify,
     /// Replace the views with a rebuild from the log (server stopped).

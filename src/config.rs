@@ -11,6 +11,8 @@ use crate::logging::LogFormat;
 use crate::scim::schema::{ExtensionDecl, Registry};
 use crate::service::passwords::PasswordStorage;
 
+/// Configuration file read when none is named (the packaged location).
+pub const DEFAULT_CONFIG: &str = "/etc/scimd/scimd.toml";
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./scimd-data";
 /// Default listen address.
@@ -304,9 +306,14 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
         flags: Settings,
     ) -> Result<Self, ConfigError> {
-        let file_path = file
-            .map(Path::to_owned)
-            .or_else(|| env("SCIMD_CONFIG").map(PathBuf::from));
+        // --config, else SCIMD_CONFIG (empty: no file), else the packaged /etc/scimd/scimd.toml if
+        // it exists, so `sudo scimd token add …` on an installed host finds the server's settings.
+        let file_path = match (file, env("SCIMD_CONFIG")) {
+            (Some(f), _) => Some(f.to_owned()),
+            (None, Some(v)) if v.is_empty() => None,
+            (None, Some(v)) => Some(PathBuf::from(v)),
+            (None, None) => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists()),
+        };
         let from_file = match &file_path {
             Some(p) => Settings::from_file(p)?,
             None => Settings::default(),
@@ -437,6 +444,72 @@ impl Config {
             public_url: s.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             max_body_bytes,
         })
+    }
+
+    /// The effective settings as TOML, secrets masked (`scimd check-config`).
+    pub fn describe(&self) -> String {
+        let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        let path = |p: &Path| q(&p.display().to_string());
+        let mut out = String::new();
+        let mut line = |k: &str, v: String| {
+            out.push_str(k);
+            out.push_str(" = ");
+            out.push_str(&v);
+            out.push('\n');
+        };
+        line("data_dir", path(&self.data_dir));
+        line("listen", q(&self.listen.to_string()));
+        line("plain_http", self.plain_http.to_string());
+        if let Some((c, k)) = &self.tls {
+            line("tls_cert", path(c));
+            line("tls_key", path(k));
+        }
+        if let Some(ca) = &self.client_ca {
+            line("client_ca", path(ca));
+        }
+        if let Some(u) = &self.public_url {
+            line("public_url", q(u));
+        }
+        line("admin_socket", path(&self.admin_socket));
+        line("max_body_bytes", self.max_body_bytes.to_string());
+        line(
+            "unknown_attributes",
+            q(if self.ignore_unknown {
+                "ignore"
+            } else {
+                "reject"
+            }),
+        );
+        line(
+            "password_storage",
+            q(match self.password_storage {
+                PasswordStorage::Discard => "discard",
+                PasswordStorage::Hash => "hash",
+            }),
+        );
+        line(
+            "admin_session_idle",
+            q(&format!("{}s", self.admin_session_idle.as_secs())),
+        );
+        line("log_format", q(self.log_format.as_str()));
+        let allow: Vec<String> = self
+            .metrics_allow
+            .iter()
+            .map(|c| q(&c.to_string()))
+            .collect();
+        line("metrics_allow", format!("[{}]", allow.join(", ")));
+        if self.metrics_token.is_some() {
+            line("metrics_token", q("********"));
+        }
+        for e in &self.extensions {
+            out.push_str(&format!(
+                "# extension {} ({} attributes) for {}\n",
+                e.schema,
+                e.attributes.len(),
+                e.resource
+            ));
+        }
+        out
     }
 
     /// The schema registry this configuration describes (validated by [`Config::resolve`]).

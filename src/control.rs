@@ -39,6 +39,10 @@ pub enum Request {
         /// Id or name.
         id_or_name: String,
     },
+    /// Stream a consistent backup (answer: `Stream`, then the backup bytes).
+    Backup,
+    /// Stream the log as NDJSON (answer: `Stream`, then the lines).
+    ExportLog,
     /// Set (or create) a console account's password.
     AdminSetPassword {
         /// Account name.
@@ -57,6 +61,8 @@ impl Request {
             Self::TokenList => "token_list",
             Self::TokenRevoke { .. } => "token_revoke",
             Self::AdminSetPassword { .. } => "admin_set_password",
+            Self::Backup => "backup",
+            Self::ExportLog => "export_log",
         }
     }
 }
@@ -92,6 +98,8 @@ pub enum Response {
         /// Token id.
         id: String,
     },
+    /// Raw bytes follow until the connection closes.
+    Stream,
     /// To `AdminSetPassword`.
     PasswordSet {
         /// Account name.
@@ -148,9 +156,17 @@ impl Admin {
         }
     }
 
+    /// Write what a streaming request asks for to `out`.
+    pub fn stream(&self, req: &Request, out: &mut dyn Write) -> Result<(), String> {
+        stream(&self.store, req, out)
+    }
+
     fn try_handle(&self, req: Request) -> Result<Response, String> {
         match req {
             Request::Ping => Ok(Response::Pong),
+            Request::Backup | Request::ExportLog => {
+                Err("this request streams its answer; use Admin::stream".into())
+            }
             Request::TokenAdd { name } => {
                 let name = ClientName::try_from(name.as_str()).map_err(|e| e.to_string())?;
                 let t = tokens::generate();
@@ -233,7 +249,26 @@ async fn connection(stream: tokio::net::UnixStream, admin: Admin) -> std::io::Re
     tokio::io::BufReader::new(read.take(MAX_LINE))
         .read_line(&mut line)
         .await?;
-    let response = match serde_json::from_str::<Request>(&line) {
+    let request = serde_json::from_str::<Request>(&line);
+    if let Ok(req @ (Request::Backup | Request::ExportLog)) = &request {
+        tracing::info!(op = req.name(), "admin socket request");
+        write.write_all(b"{\"result\":\"stream\"}\n").await?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+        let req = req.clone();
+        let producer = tokio::task::spawn_blocking(move || {
+            let mut sink = ChannelWriter { tx };
+            admin.stream(&req, &mut sink)
+        });
+        while let Some(chunk) = rx.recv().await {
+            write.write_all(&chunk).await?;
+        }
+        if let Ok(Err(e)) = producer.await {
+            // The client notices the truncation (backups carry a checksum).
+            tracing::error!(error = %e, "streaming over the admin socket failed");
+        }
+        return write.shutdown().await;
+    }
+    let response = match request {
         Ok(req) => {
             // Never log the request itself: it may carry a password.
             tracing::info!(op = req.name(), "admin socket request");
@@ -251,6 +286,52 @@ async fn connection(stream: tokio::net::UnixStream, admin: Admin) -> std::io::Re
     out.push(b'\n');
     write.write_all(&out).await?;
     write.shutdown().await
+}
+
+/// Write what a streaming request (backup, log export) asks for from `store` to `out`.
+pub fn stream(store: &Store, req: &Request, out: &mut dyn Write) -> Result<(), String> {
+    match req {
+        Request::Backup => crate::store::backup::write(store, out)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Request::ExportLog => crate::report::activity::export_log(&store.trees, out)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        _ => Err("not a streaming request".into()),
+    }
+}
+
+/// `Write` into a channel, a chunk per call (runs on a blocking thread).
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(buf.to_vec())
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Send a streaming request to a running server and copy the stream into `out`.
+pub fn call_stream(path: &Path, req: &Request, out: &mut dyn Write) -> std::io::Result<Response> {
+    let mut stream = UnixStream::connect(path)?;
+    let mut line = serde_json::to_vec(req)?;
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    let mut reader = BufReader::new(stream);
+    let mut answer = String::new();
+    reader.read_line(&mut answer)?;
+    let response: Response = serde_json::from_str(&answer).map_err(std::io::Error::other)?;
+    if response == Response::Stream {
+        std::io::copy(&mut reader, out)?;
+    }
+    Ok(response)
 }
 
 /// Send one request to a running server. `Err` with `NotFound`/`ConnectionRefused` means none runs.

@@ -113,6 +113,11 @@ impl rustls::server::ResolvesServerCert for Reloadable {
     }
 }
 
+/// Check that a configured certificate and key load and belong together; returns the fingerprint.
+pub fn check_pair(cert: &Path, key: &Path) -> Result<String, TlsError> {
+    Reloadable::load(cert, key).map(|(_, fp)| fp)
+}
+
 /// Load `configured` (cert, key), or the self-signed pair in `data_dir`, generating it if absent.
 /// With `client_ca`, clients may present a certificate signed by one of those CAs (checked by the
 /// SCIM endpoint when it requires one).

@@ -245,6 +245,7 @@ fn sign_in_sessions_csrf_throttling_and_security_headers() {
 
     // set-password works while the server runs (admin socket), and the old password stops working.
     let mut child = std::process::Command::new(common::bin())
+        .env("SCIMD_CONFIG", "")
         .args(["admin", "set-password", "ops", "--data-dir"])
         .arg(&s.data_dir)
         .stdin(std::process::Stdio::piped())

@@ -42,6 +42,7 @@ fn configured_pem_files_are_used() {
     std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
     let data = dir.path().join("data");
     let mut child = std::process::Command::new(common::bin())
+        .env("SCIMD_CONFIG", "")
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .arg("--tls-cert")

@@ -433,6 +433,18 @@ pub fn after(t: &Trees, q: &Query, after_seq: u64) -> Result<Vec<Item>> {
     Ok(out)
 }
 
+/// Write every log record, oldest first, as NDJSON report items (`scimd export-log`).
+pub fn export_log(t: &Trees, out: &mut dyn std::io::Write) -> Result<u64> {
+    let mut n = 0;
+    for rec in crate::store::read::log_from(t, 0) {
+        let line = Item::from_record(&rec?).to_ndjson();
+        out.write_all(line.as_bytes())
+            .map_err(|e| crate::store::StoreError::Io(format!("export: {e}")))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// The CSV header line of an export.
 pub const CSV_HEADER: &str = "seq,time,client,token_id,request_id,client_addr,action,resource_type,resource_id,resource_name,outcome,status,scim_type,detail,changes,members\n";
 

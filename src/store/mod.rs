@@ -8,6 +8,7 @@
 //! Must not import actix.
 
 pub mod append;
+pub mod backup;
 pub mod codec;
 pub mod error;
 pub mod keys;

@@ -95,7 +95,7 @@ impl Server {
             .arg(&self.data_dir)
             .arg("--listen")
             .arg("127.0.0.1:0")
-            .env_remove("SCIMD_CONFIG")
+            .env("SCIMD_CONFIG", "")
             .env("SCIMD_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
@@ -314,7 +314,7 @@ pub fn cli_in(data_dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
-        .env_remove("SCIMD_CONFIG")
+        .env("SCIMD_CONFIG", "")
         .output()
         .unwrap()
 }

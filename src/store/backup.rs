@@ -1,0 +1,227 @@
+//! Backups: the log (the source of truth) and the console accounts, with a SHA-256 checksum;
+//! restoring writes them into an empty data directory and rebuilds the views from the log.
+//!
+//! File layout (version 1): one JSON header line, then `L` ++ u32 length ++ stored log record (as
+//! kept in the `log` tree, format number included) per record, `A` ++ u32 ++ name ++ u32 ++ stored
+//! admin record per console account, and `E` ++ SHA-256 of every byte before it. The log is
+//! append-only, so copying records 1..=N while the writer appends is a consistent snapshot.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::{keys, rebuild, Result, Store, StoreError};
+
+/// What a backup holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Always `scimd-backup`.
+    pub format: String,
+    /// Layout version.
+    pub version: u32,
+    /// Log records.
+    pub log_records: u64,
+    /// Console accounts.
+    pub admins: u64,
+}
+
+/// Hashes everything written through it.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn io(e: std::io::Error) -> StoreError {
+    StoreError::Io(format!("backup: {e}"))
+}
+
+fn len32(n: usize) -> Result<[u8; 4]> {
+    u32::try_from(n)
+        .map(u32::to_be_bytes)
+        .map_err(|_| StoreError::Io("backup: record larger than 4 GiB".into()))
+}
+
+/// Write a backup of `store` to `out`.
+pub fn write(store: &Store, out: impl Write) -> Result<Summary> {
+    let t = &store.trees;
+    let last = super::read::log_bounds(t)?.map_or(0, |(_, l)| l);
+    let admins: Vec<(sled::IVec, sled::IVec)> =
+        t.admins.iter().collect::<std::result::Result<_, _>>()?;
+    let summary = Summary {
+        format: "scimd-backup".into(),
+        version: 1,
+        log_records: last,
+        admins: u64::try_from(admins.len()).unwrap_or(u64::MAX),
+    };
+    let mut w = Hashing {
+        inner: std::io::BufWriter::new(out),
+        hash: Sha256::new(),
+    };
+    let header = serde_json::to_string(&summary).map_err(|e| StoreError::Io(e.to_string()))?;
+    w.write_all(header.as_bytes()).map_err(io)?;
+    w.write_all(b"\n").map_err(io)?;
+    for kv in t.log.range(..=keys::seq(last)) {
+        let (_, v) = kv?;
+        w.write_all(b"L").map_err(io)?;
+        w.write_all(&len32(v.len())?).map_err(io)?;
+        w.write_all(&v).map_err(io)?;
+    }
+    for (name, rec) in &admins {
+        w.write_all(b"A").map_err(io)?;
+        w.write_all(&len32(name.len())?).map_err(io)?;
+        w.write_all(name).map_err(io)?;
+        w.write_all(&len32(rec.len())?).map_err(io)?;
+        w.write_all(rec).map_err(io)?;
+    }
+    let digest = w.hash.clone().finalize();
+    w.inner.write_all(b"E").map_err(io)?;
+    w.inner.write_all(&digest).map_err(io)?;
+    w.inner.flush().map_err(io)?;
+    Ok(summary)
+}
+
+/// Whether `dir` holds anything.
+pub fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
+}
+
+/// Restore a backup into `dir` (which must be empty or absent), verify it and rebuild the views.
+/// On any error the half-written directory is removed.
+pub fn restore(input: impl Read, dir: &Path) -> Result<Summary> {
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let store = Store::open(dir)?;
+    let result = read_into(input, Some(&store)).and_then(|summary| {
+        rebuild::replay(&store.trees.clone(), &store)?;
+        store.flush()?;
+        Ok(summary)
+    });
+    drop(store);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+/// Largest block accepted from a backup (a corrupt length must not allocate gigabytes).
+const MAX_BLOCK: usize = 256 * 1024 * 1024;
+
+/// Reads tagged blocks while hashing every byte.
+struct Blocks<R> {
+    r: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Blocks<R> {
+    fn exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.r
+            .read_exact(buf)
+            .map_err(|e| StoreError::Io(format!("backup is truncated: {e}")))?;
+        self.hash.update(&*buf);
+        Ok(())
+    }
+
+    fn block(&mut self) -> Result<Vec<u8>> {
+        let mut len = [0u8; 4];
+        self.exact(&mut len)?;
+        let len = usize::try_from(u32::from_be_bytes(len)).unwrap_or(usize::MAX);
+        if len > MAX_BLOCK {
+            return Err(StoreError::Io(
+                "backup: a block is implausibly large; the file is damaged".into(),
+            ));
+        }
+        let mut buf = vec![0u8; len];
+        self.exact(&mut buf)?;
+        Ok(buf)
+    }
+}
+
+/// Read a whole backup and check its checksum and records without writing anything.
+pub fn check(input: impl Read) -> Result<Summary> {
+    read_into(input, None)
+}
+
+fn read_into(input: impl Read, store: Option<&Store>) -> Result<Summary> {
+    let mut r = std::io::BufReader::new(input);
+    let mut hash = Sha256::new();
+    let mut header = Vec::new();
+    std::io::BufRead::read_until(&mut r, b'\n', &mut header).map_err(io)?;
+    hash.update(&header);
+    let summary: Summary = serde_json::from_slice(&header)
+        .map_err(|e| StoreError::Io(format!("not a scimd backup (bad header: {e})")))?;
+    if summary.format != "scimd-backup" {
+        return Err(StoreError::Io("not a scimd backup".into()));
+    }
+    if summary.version != 1 {
+        return Err(StoreError::NewerFormat {
+            what: "the backup",
+            found: u16::try_from(summary.version).unwrap_or(u16::MAX),
+            supported: 1,
+        });
+    }
+    let mut src = Blocks { r, hash };
+    let (mut records, mut admins) = (0u64, 0u64);
+    loop {
+        let mut tag = [0u8; 1];
+        src.exact(&mut tag)?;
+        match tag[0] {
+            b'L' => {
+                let rec = src.block()?;
+                // Decoding checks the format number and the record (an older format is upcast).
+                let decoded: super::codec::LogRecord = super::codec::decode("log record", &rec)?;
+                records += 1;
+                if decoded.seq != records {
+                    return Err(StoreError::Io(format!(
+                        "backup: record {records} carries sequence number {}",
+                        decoded.seq
+                    )));
+                }
+                if let Some(store) = store {
+                    store.trees.log.insert(keys::seq(decoded.seq), rec)?;
+                }
+            }
+            b'A' => {
+                let name = src.block()?;
+                let rec = src.block()?;
+                let _: super::codec::AdminRecord = super::codec::decode("admin record", &rec)?;
+                if let Some(store) = store {
+                    store.trees.admins.insert(name, rec)?;
+                }
+                admins += 1;
+            }
+            b'E' => break,
+            other => {
+                return Err(StoreError::Io(format!(
+                    "backup: unexpected block tag {other}"
+                )))
+            }
+        }
+    }
+    let Blocks { mut r, hash } = src;
+    let expected = hash.finalize();
+    let mut digest = [0u8; 32];
+    r.read_exact(&mut digest)
+        .map_err(|e| StoreError::Io(format!("backup is truncated: {e}")))?;
+    if digest[..] != expected[..] {
+        return Err(StoreError::Io(
+            "backup checksum mismatch: the file is damaged".into(),
+        ));
+    }
+    if records != summary.log_records || admins != summary.admins {
+        return Err(StoreError::Io(
+            "backup: the header does not match the content".into(),
+        ));
+    }
+    Ok(summary)
+}
