@@ -364,31 +364,25 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(run(listener, config))
 }
 
-/// Wait for SIGTERM or SIGINT.
-async fn wait_for_signal() {
+/// Take over SIGTERM and SIGINT now (before anyone is told we are up, so an early signal is a
+/// clean stop, not a kill); the returned future completes at the first of them.
+fn stop_signals() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    })
 }
 
 /// Reload the certificate and key on every SIGHUP (`systemctl reload scimd`).
-async fn reload_on_hangup(resolver: Option<Arc<crate::tls::Reloadable>>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        return;
-    };
+async fn reload_on_hangup(
+    mut hup: tokio::signal::unix::Signal,
+    resolver: Option<Arc<crate::tls::Reloadable>>,
+) {
     while hup.recv().await.is_some() {
         crate::systemd::notify("RELOADING=1");
         match &resolver {
@@ -505,6 +499,8 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     if crate::store::read::tokens(&store.trees)?.is_empty() {
         tracing::info!(console = %console, "no tokens yet: add one in the console (Tokens → Add Token) or with `scimd token add --name \"Entra ID\"`");
     }
+    let stop = stop_signals()?;
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     tracing::info!(%addr, scim_url = %config.scim_url(), admin_socket = %config.admin_socket.display(), "scimd ready");
     // One line on stdout for scripts and tests: where we listen.
     println!("scimd listening on {scheme}://{addr}");
@@ -516,9 +512,9 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     let watchdog = tokio::spawn(crate::systemd::watchdog(move || {
         watchdog_writer.is_running()
     }));
-    let reload = tokio::spawn(reload_on_hangup(resolver));
+    let reload = tokio::spawn(reload_on_hangup(hup, resolver));
     let signals = tokio::spawn(async move {
-        wait_for_signal().await;
+        stop.await;
         crate::systemd::notify("STOPPING=1");
         tracing::info!("stopping: finishing in-flight requests and writes");
         let _ = shutdown_tx.send(true);

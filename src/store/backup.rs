@@ -3,7 +3,8 @@
 //!
 //! File layout (version 1): one JSON header line, then `L` ++ u32 length ++ stored log record (as
 //! kept in the `log` tree, format number included) per record, `A` ++ u32 ++ name ++ u32 ++ stored
-//! admin record per console account, and `E` ++ SHA-256 of every byte before it. The log is
+//! admin record per console account, then `E` ++ the SHA-256 of every byte before the checksum
+//! (the `E` included). The log is
 //! append-only, so copying records 1..=N while the writer appends is a consistent snapshot.
 
 use std::io::{Read, Write};
@@ -85,8 +86,9 @@ pub fn write(store: &Store, out: impl Write) -> Result<Summary> {
         w.write_all(&len32(rec.len())?).map_err(io)?;
         w.write_all(rec).map_err(io)?;
     }
+    // The end tag is covered by the checksum; the checksum itself is not.
+    w.write_all(b"E").map_err(io)?;
     let digest = w.hash.clone().finalize();
-    w.inner.write_all(b"E").map_err(io)?;
     w.inner.write_all(&digest).map_err(io)?;
     w.inner.flush().map_err(io)?;
     Ok(summary)
