@@ -417,11 +417,18 @@ pub fn page(t: &Trees, q: &Query) -> Result<Page> {
     })
 }
 
-/// Records after `after_seq` (oldest first) that pass the filters: the live tail.
-pub fn after(t: &Trees, q: &Query, after_seq: u64) -> Result<Vec<Item>> {
+/// Records after `after_seq` (oldest first) that pass the filters, reading at most
+/// [`SCAN_LIMIT`] records: the live tail. Also returns the last sequence number read, where the
+/// next call continues.
+pub fn after(t: &Trees, q: &Query, after_seq: u64) -> Result<(Vec<Item>, u64)> {
     let mut out = Vec::new();
-    for rec in crate::store::read::log_from(t, after_seq + 1).take(1000) {
-        let item = Item::from_record(&rec?);
+    let mut last = after_seq;
+    for rec in crate::store::read::log_from(t, after_seq + 1)
+        .take(usize::try_from(SCAN_LIMIT).unwrap_or(usize::MAX))
+    {
+        let rec = rec?;
+        last = rec.seq;
+        let item = Item::from_record(&rec);
         let in_resource = q.resource.is_none_or(|id| {
             let id = uuid::Uuid::from_bytes(id).to_string();
             item.resource_id.as_deref() == Some(id.as_str()) || item.members.contains(&id)
@@ -430,7 +437,7 @@ pub fn after(t: &Trees, q: &Query, after_seq: u64) -> Result<Vec<Item>> {
             out.push(item);
         }
     }
-    Ok(out)
+    Ok((out, last))
 }
 
 /// Write every log record, oldest first, as NDJSON report items (`scimd export-log`).

@@ -451,19 +451,23 @@ async fn live_tail(
                     }
                     let query = q.clone();
                     let st = store.clone();
-                    let items: Vec<Item> = web::block(move || activity::after(&st.trees, &query, last))
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                        .unwrap_or_default();
-                    let newest = *rx.borrow();
+                    let (items, read_up_to): (Vec<Item>, u64) =
+                        web::block(move || activity::after(&st.trees, &query, last))
+                            .await
+                            .ok()
+                            .and_then(Result::ok)
+                            .unwrap_or((Vec::new(), last));
+                    // More than one scan's worth arrived: come back for the rest at once.
+                    if read_up_to < *rx.borrow() {
+                        rx.mark_changed();
+                    }
                     let mut chunk = String::new();
                     for item in &items {
                         chunk.push_str("event: activity\ndata: ");
                         chunk.push_str(&serde_json::to_string(item).unwrap_or_default());
                         chunk.push_str("\n\n");
                     }
-                    let last = items.last().map_or(newest, |i| i.seq.max(last));
+                    let last = read_up_to;
                     Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), (rx, last, q, store, shutdown, false)))
                 }
                 _ = tokio::time::sleep(Duration::from_secs(15)) => {

@@ -171,6 +171,10 @@ impl Throttle {
     /// Count a failure.
     pub fn failed(&self, addr: IpAddr) {
         if let Ok(mut map) = self.map.lock() {
+            // Forget old entries so a scan from many addresses cannot grow the map without end.
+            if map.len() > 10_000 {
+                map.retain(|_, (_, last)| last.elapsed() < Self::WINDOW);
+            }
             let e = map.entry(addr).or_insert((0, Instant::now()));
             if e.1.elapsed() >= Self::WINDOW {
                 e.0 = 0;
