@@ -114,7 +114,8 @@ done
 ok "packaging/scimd.toml documents every setting: $(echo $keys)"
 
 step "install.sh: arguments"
-packaging/install.sh --help | grep -q -- '--root DIR' || fail "--help does not describe --root"
+out=$(packaging/install.sh --help)
+grep -q -- '--root DIR' <<<"$out" || fail "--help does not describe --root"
 ok "--help prints usage"
 for bad in "--bogus" "--root" "--prefix relative/path --root $work" "--root $work/missing" \
     "--binary $work/missing --root $work"; do
@@ -158,8 +159,8 @@ ok "ExecStart=/opt/scimd/bin/scimd, unit in etc/systemd/system"
 step "install.sh --root: an existing configuration is kept"
 printf 'listen = "127.0.0.1:9443"\n' >"$work/b/etc/scimd/scimd.toml"
 chmod 0600 "$work/b/etc/scimd/scimd.toml"
-packaging/install.sh --root "$work/b" --binary "$bin" | grep -q 'kept the existing' ||
-    fail "install.sh did not report keeping the configuration"
+out=$(packaging/install.sh --root "$work/b" --binary "$bin")
+grep -q 'kept the existing' <<<"$out" || fail "install.sh did not report keeping the configuration"
 [[ $(cat "$work/b/etc/scimd/scimd.toml") == 'listen = "127.0.0.1:9443"' ]] ||
     fail "install.sh overwrote an existing configuration"
 [[ $(stat -c %a "$work/b/etc/scimd/scimd.toml") == 600 ]] ||
@@ -173,7 +174,9 @@ if [[ -x $release_bin ]]; then
 else
     cargo deb 2>&1 | sed 's/^/   /'
 fi
-deb=$(ls -t "$target_dir"/debian/scimd_*.deb | head -n 1)
+debs=("$target_dir"/debian/scimd_*.deb)
+deb=$(ls -t "${debs[@]}")
+deb=${deb%%$'\n'*}
 [[ -f $deb ]] || fail "no .deb in $target_dir/debian"
 ok "built $deb"
 dpkg-deb -c "$deb" >"$work/deb.list"
@@ -187,8 +190,8 @@ check_entry -rw-r--r-- lib/systemd/system/scimd.service
 check_entry -rw-r----- etc/scimd/scimd.toml
 check_entry -rw-r--r-- usr/share/doc/scimd/README.md
 dpkg-deb -I "$deb" | sed 's/^/   /'
-dpkg-deb -f "$deb" Section | grep -qx net || fail "Section is not net"
-dpkg-deb -f "$deb" Priority | grep -qx optional || fail "Priority is not optional"
+[[ $(dpkg-deb -f "$deb" Section) == net ]] || fail "Section is not net"
+[[ $(dpkg-deb -f "$deb" Priority) == optional ]] || fail "Priority is not optional"
 mkdir -p "$work/control"
 dpkg-deb -e "$deb" "$work/control"
 grep -qx /etc/scimd/scimd.toml "$work/control/conffiles" || fail "conffiles lacks /etc/scimd/scimd.toml"
