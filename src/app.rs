@@ -73,7 +73,26 @@ pub fn main(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
 
 fn open_store(dir: &Path) -> anyhow::Result<Store> {
     create_private_dir(dir)?;
+    refuse_foreign_owner(dir)?;
     Store::open(dir).with_context(|| format!("opening the database in {}", dir.display()))
+}
+
+/// Root must not write into a data directory that belongs to the service user: the files it
+/// created would be root's, and the service could no longer open its own database.
+fn refuse_foreign_owner(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the effective user of this process.
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    let owner = std::fs::metadata(dir).map(|m| m.uid()).ok();
+    if let (Some(0), Some(owner)) = (me, owner) {
+        if owner != 0 {
+            bail!(
+                "{} belongs to uid {owner}, not root: run this as that user (e.g. `sudo -u scimd scimd …`) so the service can still open its database",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -120,8 +139,17 @@ fn backup(config: &Config, out: &Path) -> anyhow::Result<ExitCode> {
     // Written next to the target and renamed, so a failed backup never leaves a half file.
     let tmp = out.with_extension("partial");
     let result = (|| -> anyhow::Result<crate::store::backup::Summary> {
-        let mut file =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        // Owner-only: a backup holds the whole log, token hashes and console password hashes.
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?
+        };
         stream_request(config, &Request::Backup, &mut file)?;
         file.sync_all()?;
         let summary = crate::store::backup::check(std::fs::File::open(&tmp)?)
@@ -161,7 +189,8 @@ fn restore(config: &Config, file: &Path, force: bool) -> anyhow::Result<ExitCode
                 dir.display()
             );
         }
-        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+        refuse_foreign_owner(dir)?;
+        crate::store::backup::clear_dir(dir)?;
     }
     let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     create_private_dir(dir)?;

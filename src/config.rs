@@ -551,10 +551,12 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
 
 /// This machine's host name (for URLs shown to the admin), or `localhost`.
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
+    // /etc/hostname stays readable when the unit hides /proc/sys (ProcSubset=pid).
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
         .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
+        .find(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
 }
 

@@ -16,7 +16,7 @@ fn main() -> std::process::ExitCode {
     match scimd::app::main(cli, config) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
+            // Once, on stderr (the journal under systemd): not also through the log.
             eprintln!("scimd: {e:#}");
             std::process::ExitCode::FAILURE
         }

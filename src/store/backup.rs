@@ -94,6 +94,24 @@ pub fn write(store: &Store, out: impl Write) -> Result<Summary> {
     Ok(summary)
 }
 
+/// Remove everything inside `dir` but keep the directory (the service user may not be allowed to
+/// recreate it, e.g. under /var/lib).
+pub fn clear_dir(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry.map_err(io)?.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| StoreError::Io(format!("clearing {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
 /// Whether `dir` holds anything.
 pub fn is_empty_dir(dir: &Path) -> bool {
     std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
@@ -111,7 +129,7 @@ pub fn restore(input: impl Read, dir: &Path) -> Result<Summary> {
     });
     drop(store);
     if result.is_err() {
-        let _ = std::fs::remove_dir_all(dir);
+        let _ = clear_dir(dir);
     }
     result
 }
