@@ -25,6 +25,21 @@ fn scimd(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `scimd restore FILE --data-dir DIR`, which must succeed.
+fn restore_ok(file: &Path, dir: &Path) {
+    let out = scimd(&[
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn spawn(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
     let mut cmd = Command::new(common::bin());
     cmd.args(args)
@@ -160,17 +175,7 @@ fn online_backup_during_writes_restores_into_a_verified_directory() {
 
     // The backup taken mid-traffic restores into a consistent, verified directory.
     let restored = dir.path().join("restored-during");
-    let out = scimd(&[
-        "restore",
-        during.to_str().unwrap(),
-        "--data-dir",
-        restored.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    restore_ok(&during, &restored);
     assert!(cli_in(&restored, &["verify"]).status.success());
 
     // A backup after the traffic restores to exactly the same users and group members.
@@ -262,17 +267,7 @@ fn a_backup_fixture_of_format_1_restores_with_this_binary() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backup-format1.scimd");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = scimd(&[
-        "restore",
-        fixture.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    restore_ok(&fixture, &data);
     let out = cli_in(&data, &["export-log"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("\"action\":\"user_created\""), "{text}");
