@@ -513,7 +513,18 @@ fn update_group<V: Views>(
             }
             MemberOp::RemoveWhere(filter) => {
                 for u in effective(current.as_ref(), &state) {
-                    let element = serde_json::json!({"value": u.to_string(), "type": "User"});
+                    // The element as a group read shows it, so `display` filters work too.
+                    let display = views.user(u)?.and_then(|s| {
+                        s.doc
+                            .get("displayName")
+                            .or_else(|| s.doc.get("userName"))
+                            .cloned()
+                    });
+                    let element = serde_json::json!({
+                        "value": u.to_string(),
+                        "type": "User",
+                        "display": display,
+                    });
                     if patch::member_matches(reg, filter, &element) {
                         state.insert(u, false);
                     }
@@ -1269,6 +1280,16 @@ mod tests {
         };
         assert!(matches!(members.as_slice(), [MemberOp::RemoveWhere(_)]));
         assert_eq!(accepted(when(&given, &cmd)), vec![members_removed(g, &[a])]);
+    }
+
+    #[test]
+    fn remove_by_display_filter_uses_the_members_names() {
+        let (given, g, [_, b, _]) = sales_with_three();
+        let cmd = patch_group(
+            g,
+            ops(json!([{"op": "remove", "path": "members[display eq \"BOB\"]"}])),
+        );
+        assert_eq!(accepted(when(&given, &cmd)), vec![members_removed(g, &[b])]);
     }
 
     #[test]

@@ -465,15 +465,25 @@ impl Directory {
                 }
             }
         }
-        let mut resources = Vec::with_capacity(page.len());
-        for (kind, id) in page {
-            let projection = Projection::parse_lenient(
+        let projection = |kind| {
+            Projection::parse_lenient(
                 &self.reg,
                 kind,
                 q.attributes.as_deref(),
                 q.excluded_attributes.as_deref(),
-            )?;
-            resources.extend(self.finish_page(kind, vec![id], &projection, base_url)?);
+            )
+        };
+        let (users, groups) = (
+            projection(ResourceKind::User)?,
+            projection(ResourceKind::Group)?,
+        );
+        let mut resources = Vec::with_capacity(page.len());
+        for (kind, id) in page {
+            let projection = match kind {
+                ResourceKind::User => &users,
+                ResourceKind::Group => &groups,
+            };
+            resources.extend(self.finish_page(kind, vec![id], projection, base_url)?);
         }
         Ok(list_response(total, paging.start_index, resources))
     }
