@@ -194,8 +194,7 @@ fn restore(config: &Config, file: &Path, force: bool) -> anyhow::Result<ExitCode
     }
     let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     create_private_dir(dir)?;
-    let summary = crate::store::backup::restore(input, dir)?;
-    let store = Store::open(dir)?;
+    let (summary, store) = crate::store::backup::restore(input, dir)?;
     let diffs = rebuild::verify(&store)?;
     if !diffs.is_empty() {
         bail!("the restored views differ from a rebuild: {diffs:?}");

@@ -338,8 +338,7 @@ fn search_and_cursor_paging_over_http() {
     assert_eq!(spc["sort"]["supported"], true);
 }
 
-fn secrets(data_dir: &std::path::Path) -> Vec<String> {
-    let store = scimd::store::Store::open(data_dir).unwrap();
+fn secrets(store: &scimd::store::Store) -> Vec<String> {
     store
         .trees
         .user_secrets
@@ -349,8 +348,7 @@ fn secrets(data_dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-fn log_contains(data_dir: &std::path::Path, needle: &str) -> bool {
-    let store = scimd::store::Store::open(data_dir).unwrap();
+fn log_contains(store: &scimd::store::Store, needle: &str) -> bool {
     store.trees.log.iter().values().any(|v| {
         v.unwrap()
             .windows(needle.len())
@@ -409,6 +407,15 @@ fn passwords_are_never_returned_nor_stored_in_clear() {
         );
         assert!(r.body["Resources"][0].get("password").is_none());
         assert!(s.terminate());
+        let out = s.cli(&["verify"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        // Opened once, after every other process is done with the directory (sled releases its
+        // lock lazily).
+        let store = scimd::store::Store::open(&s.data_dir).unwrap();
         for secret in [
             "Create-Secret-1",
             "Patch-Secret-2",
@@ -416,11 +423,11 @@ fn passwords_are_never_returned_nor_stored_in_clear() {
             "Put-Secret-4",
         ] {
             assert!(
-                !log_contains(&s.data_dir, secret),
+                !log_contains(&store, secret),
                 "{mode}: {secret} is in the log"
             );
         }
-        let stored = secrets(&s.data_dir);
+        let stored = secrets(&store);
         match mode {
             "discard" => assert!(stored.is_empty()),
             _ => {
@@ -436,12 +443,6 @@ fn passwords_are_never_returned_nor_stored_in_clear() {
                 ));
             }
         }
-        let out = s.cli(&["verify"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
     }
 }
 

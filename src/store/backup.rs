@@ -118,8 +118,9 @@ pub fn is_empty_dir(dir: &Path) -> bool {
 }
 
 /// Restore a backup into `dir` (which must be empty or absent), verify it and rebuild the views.
-/// On any error the half-written directory is removed.
-pub fn restore(input: impl Read, dir: &Path) -> Result<Summary> {
+/// Returns the open store (sled releases its lock lazily, so reopening at once could fail). On
+/// any error the directory is emptied again.
+pub fn restore(input: impl Read, dir: &Path) -> Result<(Summary, Store)> {
     std::fs::create_dir_all(dir).map_err(io)?;
     let store = Store::open(dir)?;
     let result = read_into(input, Some(&store)).and_then(|summary| {
@@ -127,11 +128,14 @@ pub fn restore(input: impl Read, dir: &Path) -> Result<Summary> {
         store.flush()?;
         Ok(summary)
     });
-    drop(store);
-    if result.is_err() {
-        let _ = clear_dir(dir);
+    match result {
+        Ok(summary) => Ok((summary, store)),
+        Err(e) => {
+            drop(store);
+            let _ = clear_dir(dir);
+            Err(e)
+        }
     }
-    result
 }
 
 /// Largest block accepted from a backup (a corrupt length must not allocate gigabytes).
