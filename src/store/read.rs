@@ -84,46 +84,6 @@ pub fn groups_of(t: &Trees, user: UserId) -> Result<Vec<GroupId>> {
     Ok(out)
 }
 
-/// All users in id order, starting after `after` (exclusive) when given.
-pub fn users_from(
-    t: &Trees,
-    after: Option<UserId>,
-) -> impl Iterator<Item = Result<(UserId, UserRecord)>> {
-    let range = match after {
-        Some(a) => t.users.range((
-            std::ops::Bound::Excluded(a.as_bytes().to_vec()),
-            std::ops::Bound::Unbounded,
-        )),
-        None => t.users.iter(),
-    };
-    range.filter_map(|kv| match kv {
-        Ok((k, v)) => {
-            UserId::from_slice(&k).map(|id| codec::decode("user record", &v).map(|rec| (id, rec)))
-        }
-        Err(e) => Some(Err(e.into())),
-    })
-}
-
-/// All groups in id order, starting after `after` (exclusive) when given.
-pub fn groups_from(
-    t: &Trees,
-    after: Option<GroupId>,
-) -> impl Iterator<Item = Result<(GroupId, GroupRecord)>> {
-    let range = match after {
-        Some(a) => t.groups.range((
-            std::ops::Bound::Excluded(a.as_bytes().to_vec()),
-            std::ops::Bound::Unbounded,
-        )),
-        None => t.groups.iter(),
-    };
-    range.filter_map(|kv| match kv {
-        Ok((k, v)) => {
-            GroupId::from_slice(&k).map(|id| codec::decode("group record", &v).map(|rec| (id, rec)))
-        }
-        Err(e) => Some(Err(e.into())),
-    })
-}
-
 /// All tokens.
 pub fn tokens(t: &Trees) -> Result<Vec<(TokenId, TokenRecord)>> {
     let mut out = Vec::new();
