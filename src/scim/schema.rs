@@ -5,7 +5,10 @@
 //! `attributes`/`excludedAttributes` and the `/Schemas` documents all read these definitions.
 //! Attribute names are matched case-insensitively (RFC 7643 §2.1) and always written back canonically.
 
+use std::str::FromStr;
+
 use serde_json::{json, Map, Value};
+use strum::{EnumString, IntoStaticStr, VariantNames};
 
 /// URN of the core User schema.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -19,7 +22,12 @@ pub const LEGACY_MS_GROUP_SCHEMA: &str =
     "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
 
 /// The data type of an attribute (RFC 7643 §2.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// The strum derives are the only table of the names (`string`, …, `dateTime`): [`Self::as_str`]
+/// writes them into `/Schemas`, and `FromStr` reads extension declarations case-insensitively.
+/// The filter evaluator uses this same enum as `filter::AttrKind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "camelCase", ascii_case_insensitive)]
 pub enum AttrType {
     /// A JSON string.
     String,
@@ -42,21 +50,14 @@ pub enum AttrType {
 impl AttrType {
     /// The name used in `/Schemas` documents.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::String => "string",
-            Self::Boolean => "boolean",
-            Self::Decimal => "decimal",
-            Self::Integer => "integer",
-            Self::DateTime => "dateTime",
-            Self::Binary => "binary",
-            Self::Reference => "reference",
-            Self::Complex => "complex",
-        }
+        self.into()
     }
 }
 
-/// Who may write an attribute (RFC 7643 §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who may write an attribute (RFC 7643 §7). Names (`readOnly`, …) come from the strum derives,
+/// as for [`AttrType`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "camelCase", ascii_case_insensitive)]
 pub enum Mutability {
     /// Set by the server only; client values are ignored.
     ReadOnly,
@@ -71,17 +72,14 @@ pub enum Mutability {
 impl Mutability {
     /// The name used in `/Schemas` documents.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ReadOnly => "readOnly",
-            Self::ReadWrite => "readWrite",
-            Self::Immutable => "immutable",
-            Self::WriteOnly => "writeOnly",
-        }
+        self.into()
     }
 }
 
-/// When an attribute is returned (RFC 7643 §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When an attribute is returned (RFC 7643 §7). Names (`always`, …) come from the strum
+/// derives, as for [`AttrType`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "camelCase", ascii_case_insensitive)]
 pub enum Returned {
     /// Even when excluded.
     Always,
@@ -96,17 +94,14 @@ pub enum Returned {
 impl Returned {
     /// The name used in `/Schemas` documents.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Always => "always",
-            Self::Never => "never",
-            Self::Default => "default",
-            Self::Request => "request",
-        }
+        self.into()
     }
 }
 
-/// Uniqueness promise of an attribute (RFC 7643 §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Uniqueness promise of an attribute (RFC 7643 §7). Names (`none`, …) come from the strum
+/// derives, as for [`AttrType`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "camelCase", ascii_case_insensitive)]
 pub enum Uniqueness {
     /// No promise.
     None,
@@ -119,11 +114,7 @@ pub enum Uniqueness {
 impl Uniqueness {
     /// The name used in `/Schemas` documents.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Server => "server",
-            Self::Global => "global",
-        }
+        self.into()
     }
 }
 
@@ -289,8 +280,10 @@ impl Schema {
     }
 }
 
-/// The two resource types scimd serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The two resource types scimd serves. The strum derives name them (`User`, `Group`) for
+/// `meta.resourceType` and read the `resource` of extension declarations case-insensitively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr, VariantNames)]
+#[strum(ascii_case_insensitive)]
 pub enum ResourceKind {
     /// `/Users`
     User,
@@ -301,10 +294,7 @@ pub enum ResourceKind {
 impl ResourceKind {
     /// `User` or `Group`, as in `meta.resourceType`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "User",
-            Self::Group => "Group",
-        }
+        self.into()
     }
     /// The endpoint path below the SCIM base.
     pub fn endpoint(self) -> &'static str {
@@ -399,7 +389,7 @@ pub struct ExtensionDecl {
 }
 
 fn default_resource() -> String {
-    "User".into()
+    ResourceKind::User.as_str().into()
 }
 
 /// One attribute of a declared extension.
@@ -438,13 +428,20 @@ pub struct AttributeDecl {
 }
 
 fn default_type() -> String {
-    "string".into()
+    AttrType::String.as_str().into()
 }
 fn default_mutability() -> String {
-    "readWrite".into()
+    Mutability::ReadWrite.as_str().into()
 }
 fn default_returned() -> String {
-    "default".into()
+    Returned::Default.as_str().into()
+}
+
+/// Reads a declared name through the enum's one table; the error quotes the name lowercased,
+/// as the configuration errors always have.
+fn parse_name<T: FromStr>(text: &str, what: &str, at: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("{at}: unknown {what} '{}'", text.to_ascii_lowercase()))
 }
 
 impl AttributeDecl {
@@ -464,31 +461,9 @@ impl AttributeDecl {
                 "{at}: attribute names start with a letter and hold letters, digits, '_' or '-'"
             ));
         }
-        let kind = match self.kind.to_ascii_lowercase().as_str() {
-            "string" => AttrType::String,
-            "boolean" => AttrType::Boolean,
-            "decimal" => AttrType::Decimal,
-            "integer" => AttrType::Integer,
-            "datetime" => AttrType::DateTime,
-            "binary" => AttrType::Binary,
-            "reference" => AttrType::Reference,
-            "complex" => AttrType::Complex,
-            other => return Err(format!("{at}: unknown type '{other}'")),
-        };
-        let mutability = match self.mutability.to_ascii_lowercase().as_str() {
-            "readwrite" => Mutability::ReadWrite,
-            "readonly" => Mutability::ReadOnly,
-            "immutable" => Mutability::Immutable,
-            "writeonly" => Mutability::WriteOnly,
-            other => return Err(format!("{at}: unknown mutability '{other}'")),
-        };
-        let returned = match self.returned.to_ascii_lowercase().as_str() {
-            "default" => Returned::Default,
-            "always" => Returned::Always,
-            "never" => Returned::Never,
-            "request" => Returned::Request,
-            other => return Err(format!("{at}: unknown returned '{other}'")),
-        };
+        let kind: AttrType = parse_name(&self.kind, "type", &at)?;
+        let mutability: Mutability = parse_name(&self.mutability, "mutability", &at)?;
+        let returned: Returned = parse_name(&self.returned, "returned", &at)?;
         if kind == AttrType::Complex && depth > 0 {
             return Err(format!(
                 "{at}: sub-attributes cannot be complex (RFC 7643 §2.3.8)"
@@ -565,15 +540,12 @@ impl Registry {
                     "extension schema '{urn}' is declared twice or is a core schema"
                 ));
             }
-            let kind = match d.resource.to_ascii_lowercase().as_str() {
-                "user" => ResourceKind::User,
-                "group" => ResourceKind::Group,
-                other => {
-                    return Err(format!(
-                        "{urn}: resource must be User or Group, not '{other}'"
-                    ))
-                }
-            };
+            let kind: ResourceKind = d.resource.parse().map_err(|_| {
+                format!(
+                    "{urn}: resource must be User or Group, not '{}'",
+                    d.resource.to_ascii_lowercase()
+                )
+            })?;
             if d.attributes.is_empty() {
                 return Err(format!("{urn}: declare at least one attribute"));
             }
@@ -961,6 +933,35 @@ mod tests {
         );
     }
 
+    /// The names are a wire contract (`/Schemas`, `meta.resourceType`) and a configuration
+    /// contract (case-insensitive in `[[extensions]]`): pin them, in order, and their parsing.
+    #[test]
+    fn enum_names_are_the_rfc_ones_and_parse_back_in_any_case() {
+        fn table<T>(want: &[&str])
+        where
+            T: FromStr + VariantNames + Into<&'static str>,
+        {
+            assert_eq!(T::VARIANTS, want);
+            for name in want {
+                for text in [
+                    (*name).to_owned(),
+                    name.to_ascii_lowercase(),
+                    name.to_ascii_uppercase(),
+                ] {
+                    let parsed: T = text.parse().unwrap_or_else(|_| panic!("{text}"));
+                    assert_eq!(parsed.into(), *name);
+                }
+            }
+            assert!("nonsense".parse::<T>().is_err());
+        }
+        #[rustfmt::skip]
+        table::<AttrType>(&["string", "boolean", "decimal", "integer", "dateTime", "binary", "reference", "complex"]);
+        table::<Mutability>(&["readOnly", "readWrite", "immutable", "writeOnly"]);
+        table::<Returned>(&["always", "never", "default", "request"]);
+        table::<Uniqueness>(&["none", "server", "global"]);
+        table::<ResourceKind>(&["User", "Group"]);
+    }
+
     #[test]
     fn schema_documents_have_no_nulls() {
         let r = Registry::core();
@@ -995,20 +996,6 @@ impl<'a> KindTypes<'a> {
     }
 }
 
-fn attr_kind(t: AttrType) -> super::filter::AttrKind {
-    use super::filter::AttrKind as K;
-    match t {
-        AttrType::String => K::String,
-        AttrType::Boolean => K::Boolean,
-        AttrType::Decimal => K::Decimal,
-        AttrType::Integer => K::Integer,
-        AttrType::DateTime => K::DateTime,
-        AttrType::Binary => K::Binary,
-        AttrType::Reference => K::Reference,
-        AttrType::Complex => K::Complex,
-    }
-}
-
 impl super::filter::AttrTypes for KindTypes<'_> {
     fn locate(&self, path: &super::filter::AttrPath) -> Option<super::filter::Located> {
         let r = self.reg.resolve(
@@ -1022,7 +1009,7 @@ impl super::filter::AttrTypes for KindTypes<'_> {
             container: r.container.map(str::to_owned),
             name: r.attr.name.clone(),
             sub: r.sub.map(|s| s.name.clone()),
-            kind: attr_kind(target.kind),
+            kind: target.kind,
             case_exact: target.case_exact,
             multi_valued: r.attr.multi_valued,
         })

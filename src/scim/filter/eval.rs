@@ -1,6 +1,7 @@
-//! Filters against the schema and against resources: the attribute types the evaluator needs
-//! ([`AttrTypes`], [`Located`], [`AttrKind`]), the schema check (`Filter::check`) and the
-//! evaluation with SCIM's comparison rules (`Filter::matches`, `Filter::matches_element`).
+//! Filters against the schema and against resources: the attribute lookups the evaluator needs
+//! ([`AttrTypes`], [`Located`]; the type enum [`AttrKind`] is the schema's own `AttrType`), the
+//! schema check (`Filter::check`) and the evaluation with SCIM's comparison rules
+//! (`Filter::matches`, `Filter::matches_element`).
 //!
 //! Values compare by the attribute's type: booleans also from "true"/"false" strings, dateTimes
 //! as instants (not as text), numbers numerically, strings folded unless `caseExact`.
@@ -14,41 +15,10 @@ use time::OffsetDateTime;
 
 use super::{err, AttrPath, CompareOp, Filter, FilterError, Result};
 
-/// What the evaluator needs to know about an attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttrKind {
-    /// string
-    String,
-    /// boolean
-    Boolean,
-    /// decimal
-    Decimal,
-    /// integer
-    Integer,
-    /// dateTime (RFC 3339 text in resources)
-    DateTime,
-    /// binary (base64 text in resources)
-    Binary,
-    /// reference
-    Reference,
-    /// complex
-    Complex,
-}
-
-impl AttrKind {
-    fn name(self) -> &'static str {
-        match self {
-            Self::String => "string",
-            Self::Boolean => "boolean",
-            Self::Decimal => "decimal",
-            Self::Integer => "integer",
-            Self::DateTime => "dateTime",
-            Self::Binary => "binary",
-            Self::Reference => "reference",
-            Self::Complex => "complex",
-        }
-    }
-}
+/// What the evaluator needs to know about an attribute's type: the schema's own
+/// [`AttrType`](crate::scim::schema::AttrType) (one enum, one name table), under the name the
+/// filter API has always used.
+pub use crate::scim::schema::AttrType as AttrKind;
 
 /// Canonical location and type of an attribute, as resolved by the schema registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +121,7 @@ fn check_in(f: &Filter, outer: Option<&AttrPath>, types: &dyn AttrTypes) -> Resu
             if loc.kind != AttrKind::Complex || loc.sub.is_some() {
                 return err(format!(
                     "'{path}[...]' needs a complex attribute, but '{path}' is a {} attribute",
-                    loc.kind.name()
+                    loc.kind.as_str()
                 ));
             }
             check_in(filter, Some(path), types)
@@ -161,7 +131,7 @@ fn check_in(f: &Filter, outer: Option<&AttrPath>, types: &dyn AttrTypes) -> Resu
 
 fn check_compare(loc: &Located, name: &str, op: CompareOp, value: &Value) -> Result<()> {
     use CompareOp::*;
-    let kind = loc.kind.name();
+    let kind = loc.kind.as_str();
     let unsupported = |allowed: &str| {
         err(format!(
             "operator '{op}' is not supported on {kind} attribute '{name}' (use {allowed})"
