@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::control::{self, Admin, Request, Response};
 use crate::http::{self, AppState};
 use crate::scim::schema::Registry;
+use crate::service::commands::Commands;
 use crate::service::query::Directory;
 use crate::service::writer::now_ms;
 use crate::service::writer::Writer;
@@ -323,10 +324,11 @@ fn admin_request(config: &Config, req: Request) -> anyhow::Result<Response> {
             }
         }
     };
-    let (writer, thread) = Writer::start(store.clone(), Arc::new(Registry::core()))?;
+    let registry = Arc::new(Registry::core());
+    let (writer, thread) = Writer::start(store.clone(), registry.clone())?;
     let admin = Admin {
         store,
-        writer,
+        commands: Commands::new(writer, registry, config.password_storage),
         scim_url: config.scim_url(),
     };
     let response = admin.handle(req);
@@ -432,19 +434,25 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     if rebuild::rebuild_interrupted(&store)? {
         bail!("a `scimd rebuild-views` was interrupted; run it again before serving");
     }
+    if store.views_outdated()? {
+        // Same log, new projection: derive the views again before answering from them.
+        tracing::warn!(data_dir = %config.data_dir.display(), "the views were built by an older scimd; rebuilding them from the log");
+        let events = rebuild::rebuild_in_place(&store)?;
+        tracing::info!(events, "views rebuilt");
+    }
     let registry = Arc::new(config.registry());
     let metrics = Arc::new(crate::service::metrics::Metrics::default());
     let (writer, writer_thread) =
         Writer::start_with(store.clone(), registry.clone(), metrics.clone())?;
     let addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let commands = Commands::new(writer.clone(), registry.clone(), config.password_storage);
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
-        writer: writer.clone(),
+        commands: commands.clone(),
         registry,
         public_url: config.public_url.clone(),
         max_body_bytes: config.max_body_bytes,
-        password_storage: config.password_storage,
         sessions: Arc::new(http::admin::session::Sessions::new(
             config.admin_session_idle,
         )),
@@ -505,7 +513,7 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     };
     let admin = Admin {
         store: store.clone(),
-        writer: writer.clone(),
+        commands,
         scim_url: config.scim_url(),
     };
     let socket_task = control::serve(config.admin_socket.clone(), admin)
@@ -541,12 +549,20 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
         watchdog_writer.is_running()
     }));
     let reload = tokio::spawn(reload_on_hangup(hup, resolver));
+    let failure = writer.failure();
     let signals = tokio::spawn(async move {
-        stop.await;
+        let failed = tokio::select! {
+            () = stop => false,
+            () = writer_failed(failure) => true,
+        };
         crate::systemd::notify("STOPPING=1");
-        tracing::info!("stopping: finishing in-flight requests and writes");
+        if failed {
+            tracing::error!("stopping: the log can no longer be made durable");
+        } else {
+            tracing::info!("stopping: finishing in-flight requests and writes");
+        }
         let _ = shutdown_tx.send(true);
-        handle.stop(true).await;
+        handle.stop(!failed).await;
     });
     let result = server.await;
     signals.abort();
@@ -554,8 +570,25 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     watchdog.abort();
     socket_task.abort();
     let _ = std::fs::remove_file(&config.admin_socket);
+    let failure = writer.failure().borrow().clone();
     drop(writer);
     writer_thread.stop_async().await;
+    if let Some(why) = failure {
+        // Exit non-zero: systemd restarts scimd, which reopens the store from what is on disk.
+        bail!("{why}; stopped without acknowledging the failed batch");
+    }
     tracing::info!("scimd stopped; all writes flushed");
     result.map_err(Into::into)
+}
+
+/// Resolves once the writer reports a failed flush (never, while it is healthy).
+async fn writer_failed(mut failure: tokio::sync::watch::Receiver<Option<String>>) {
+    loop {
+        if failure.borrow_and_update().is_some() {
+            return;
+        }
+        if failure.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }

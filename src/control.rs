@@ -12,10 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::command::Command;
 use crate::domain::ids::ClientName;
+use crate::domain::write::{Actor, Envelope};
+use crate::service::commands::Commands;
 use crate::service::tokens::{self, TokenInfo};
-use crate::service::writer::Writer;
-use crate::store::append::{Applied, Pending};
-use crate::store::codec::Actor;
 use crate::store::Store;
 
 /// Longest request line accepted on the socket.
@@ -117,8 +116,8 @@ pub enum Response {
 pub struct Admin {
     /// The store.
     pub store: Store,
-    /// The writer.
-    pub writer: Writer,
+    /// The write service.
+    pub commands: Commands,
     /// SCIM base URL to show with new tokens.
     pub scim_url: String,
 }
@@ -140,20 +139,15 @@ impl Admin {
     }
 
     fn submit(&self, command: Command) -> Result<(), String> {
-        let pending = Pending {
-            command,
+        let envelope = Envelope {
             actor: cli_actor(),
             request_id: uuid::Uuid::new_v4().simple().to_string(),
             client_addr: None,
         };
-        match self
-            .writer
-            .submit_blocking(pending)
-            .map_err(|e| e.to_string())?
-        {
-            Applied::Accepted { .. } => Ok(()),
-            Applied::Rejected { rejection, .. } => Err(rejection.to_string()),
-        }
+        self.commands
+            .execute_blocking(&envelope, command)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// Write what a streaming request asks for to `out`.

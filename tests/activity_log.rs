@@ -15,12 +15,12 @@ use scimd::domain::command::Command;
 use scimd::domain::error::Rejection;
 use scimd::domain::event::{Action, Change, Event, Rejected};
 use scimd::domain::ids::{ClientName, GroupId, TokenId, UserId};
+use scimd::domain::write::{Answer, Envelope, Outcome, Submission, Written};
 use scimd::scim::error::ScimError;
 use scimd::scim::patch::{parse_patch, split_members, take_password, PATCH_OP_SCHEMA};
 use scimd::scim::resource::parse_resource;
 use scimd::scim::schema::{Registry, ResourceKind, ENTERPRISE_USER_SCHEMA as ENT};
 use scimd::service::writer::{now_ms, Writer, WriterThread};
-use scimd::store::append::{Applied, Pending};
 use scimd::store::codec::{Actor, Entry, LogRecord};
 use scimd::store::read::log_from;
 use scimd::store::Store;
@@ -60,39 +60,44 @@ impl Harness {
     }
 
     /// Submit one command as the next request; `records` is how many log records it must append.
-    fn submit(&mut self, command: Command, records: usize) -> Applied {
+    fn submit(&mut self, command: Command, records: usize) -> Outcome {
         self.requests += 1;
         let request_id = format!("req-{}", self.requests);
         let applied = self
             .writer
-            .submit_blocking(Pending {
+            .submit_blocking(Submission {
                 command,
-                actor: self.actor.clone(),
-                request_id: request_id.clone(),
-                client_addr: Some(CLIENT_ADDR.into()),
+                envelope: Envelope {
+                    actor: self.actor.clone(),
+                    request_id: request_id.clone(),
+                    client_addr: Some(CLIENT_ADDR.into()),
+                },
+                answer: Answer::default(),
             })
             .unwrap();
         let first = u64::try_from(self.expected_requests.len()).unwrap() + 1;
-        let want = match records {
-            0 => Applied::Accepted { last_seq: None },
-            n => match &applied {
-                Applied::Rejected { rejection, .. } => Applied::Rejected {
-                    seq: first,
-                    rejection: rejection.clone(),
-                },
-                Applied::Accepted { .. } => Applied::Accepted {
-                    last_seq: Some(first + u64::try_from(n).unwrap() - 1),
-                },
-            },
+        // Where its records landed: an accepted command's last event, or the rejection.
+        let landed = match &applied {
+            Outcome::Written(Written { seq, .. }) => (true, *seq),
+            Outcome::Refused { seq, .. } => (false, Some(*seq)),
         };
-        assert_eq!(applied, want, "{request_id}: unexpected outcome");
+        let want = match (records, landed.0) {
+            (0, accepted) => (accepted, None),
+            (_, false) => (false, Some(first)),
+            (n, true) => (true, Some(first + u64::try_from(n).unwrap() - 1)),
+        };
+        assert!(
+            records > 0 || landed.0,
+            "{request_id}: a refusal always appends a record"
+        );
+        assert_eq!(landed, want, "{request_id}: unexpected outcome {applied:?}");
         self.expected_requests
             .extend(std::iter::repeat_n(request_id, records));
         applied
     }
 
     /// `POST /Users` or `POST /Groups`, as `prepare` builds it.
-    fn create(&mut self, kind: ResourceKind, body: Value, records: usize) -> (String, Applied) {
+    fn create(&mut self, kind: ResourceKind, body: Value, records: usize) -> (String, Outcome) {
         let mut input = parse_resource(&self.reg, kind, &body).unwrap();
         // The default password storage discards the password: no hash reaches the command.
         let _password = input.password.take();
@@ -117,7 +122,7 @@ impl Harness {
     }
 
     /// `PATCH /Users/{id}`, as `prepare` builds it.
-    fn patch_user(&mut self, id: &str, body: Value, records: usize) -> Applied {
+    fn patch_user(&mut self, id: &str, body: Value, records: usize) -> Outcome {
         let mut ops = parse_patch(&body).unwrap();
         let _password = take_password(&mut ops);
         let command = Command::PatchUser {
@@ -130,7 +135,7 @@ impl Harness {
     }
 
     /// `PATCH /Groups/{id}`, as `prepare` builds it.
-    fn patch_group(&mut self, id: &str, body: Value, records: usize) -> Applied {
+    fn patch_group(&mut self, id: &str, body: Value, records: usize) -> Outcome {
         let (ops, members) = split_members(&self.reg, parse_patch(&body).unwrap()).unwrap();
         let command = Command::PatchGroup {
             id: GroupId::try_from(id).unwrap(),
@@ -290,7 +295,7 @@ fn the_log_records_every_write_with_its_attribute_level_changes() {
     assert!(
         matches!(
             &dup_applied,
-            Applied::Rejected {
+            Outcome::Refused {
                 rejection: Rejection::Uniqueness(_),
                 ..
             }

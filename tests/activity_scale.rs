@@ -12,25 +12,29 @@ use scimd::domain::command::Command;
 use scimd::domain::error::Rejection;
 use scimd::domain::event::Action;
 use scimd::domain::ids::UserId;
+use scimd::domain::write::Actor;
+use scimd::domain::write::{Answer, Envelope, Submission};
 use scimd::report::activity::{self, Query, SCAN_LIMIT};
 use scimd::scim::error::ScimError;
 use scimd::scim::resource::parse_resource;
 use scimd::scim::schema::{Registry, ResourceKind};
-use scimd::store::append::{append_batch, Pending};
-use scimd::store::codec::Actor;
+use scimd::store::append::append_batch;
 use scimd::store::Store;
 
 const RECORDS: u64 = 200_000;
 
-fn pending(client: &str, command: Command) -> Pending {
-    Pending {
+fn pending(client: &str, command: Command) -> Submission {
+    Submission {
         command,
-        actor: Actor {
-            token_id: None,
-            client: client.into(),
+        envelope: Envelope {
+            actor: Actor {
+                token_id: None,
+                client: client.into(),
+            },
+            request_id: "r".into(),
+            client_addr: None,
         },
-        request_id: "r".into(),
-        client_addr: None,
+        answer: Answer::default(),
     }
 }
 
@@ -40,7 +44,7 @@ fn pages_of_a_200k_record_log_read_a_bounded_number_of_records() {
     let store = Store::temporary().unwrap();
     // Ten users early on (by "Entra ID"), then a flood of refused writes by "Noise".
     let users: Vec<UserId> = (0..10).map(|_| UserId::random()).collect();
-    let creates: Vec<Pending> = users
+    let creates: Vec<Submission> = users
         .iter()
         .enumerate()
         .map(|(i, id)| {

@@ -23,12 +23,12 @@ use serde_json::json;
 
 use scimd::domain::command::Command;
 use scimd::domain::ids::{GroupId, UserId};
+use scimd::domain::write::Actor;
+use scimd::domain::write::{Answer, Envelope, Submission};
 use scimd::scim::patch::MemberOp;
 use scimd::scim::resource::parse_resource;
 use scimd::scim::schema::{Registry, ResourceKind};
 use scimd::service::writer::Writer;
-use scimd::store::append::Pending;
-use scimd::store::codec::Actor;
 use scimd::store::Store;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -36,15 +36,18 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn pending(command: Command) -> Pending {
-    Pending {
+fn pending(command: Command) -> Submission {
+    Submission {
         command,
-        actor: Actor {
-            token_id: None,
-            client: "bench".into(),
+        envelope: Envelope {
+            actor: Actor {
+                token_id: None,
+                client: "bench".into(),
+            },
+            request_id: "bench".into(),
+            client_addr: None,
         },
-        request_id: "bench".into(),
-        client_addr: None,
+        answer: Answer::default(),
     }
 }
 

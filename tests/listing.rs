@@ -16,26 +16,29 @@ use common::list_ids;
 
 use scimd::domain::command::Command;
 use scimd::domain::ids::{GroupId, UserId};
+use scimd::domain::write::Actor;
+use scimd::domain::write::{Answer, Envelope, Submission};
 use scimd::scim::patch::MemberOp;
 use scimd::scim::resource::parse_resource;
 use scimd::scim::schema::{Registry, ResourceKind};
 use scimd::service::query::{Directory, ListQuery};
 use scimd::service::writer::Writer;
-use scimd::store::append::Pending;
-use scimd::store::codec::Actor;
 use scimd::store::Store;
 
 const BASE: &str = "https://scim.example.com/scim/v2";
 
-fn pending(command: Command) -> Pending {
-    Pending {
+fn pending(command: Command) -> Submission {
+    Submission {
         command,
-        actor: Actor {
-            token_id: None,
-            client: "test".into(),
+        envelope: Envelope {
+            actor: Actor {
+                token_id: None,
+                client: "test".into(),
+            },
+            request_id: "t".into(),
+            client_addr: None,
         },
-        request_id: "t".into(),
-        client_addr: None,
+        answer: Answer::default(),
     }
 }
 

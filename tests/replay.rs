@@ -18,12 +18,12 @@ use scimd::domain::command::{Command, IfMatch};
 use scimd::domain::error::Rejection;
 use scimd::domain::event::Action;
 use scimd::domain::ids::{ClientName, GroupId, TokenId, UserId};
+use scimd::domain::write::{Answer, Envelope, Outcome, Submission, Written};
 use scimd::scim::error::ScimError;
 use scimd::scim::patch::{parse_patch, split_members};
 use scimd::scim::resource::parse_resource;
 use scimd::scim::schema::{Registry, ResourceKind};
 use scimd::service::writer::Writer;
-use scimd::store::append::{Applied, Pending};
 use scimd::store::codec::{Actor, Entry, GroupRecord, LogRecord, TokenRecord, UserRecord};
 use scimd::store::{read, rebuild, Store};
 
@@ -589,16 +589,19 @@ impl Harness {
         Ok(())
     }
 
-    fn pending(&mut self, command: Command) -> Pending {
+    fn pending(&mut self, command: Command) -> Submission {
         self.requests += 1;
-        Pending {
+        Submission {
             command,
-            actor: Actor {
-                token_id: None,
-                client: "replay".into(),
+            envelope: Envelope {
+                actor: Actor {
+                    token_id: None,
+                    client: "replay".into(),
+                },
+                request_id: format!("req-{}", self.requests),
+                client_addr: Some("127.0.0.1".into()),
             },
-            request_id: format!("req-{}", self.requests),
-            client_addr: Some("127.0.0.1".into()),
+            answer: Answer::default(),
         }
     }
 }
@@ -633,7 +636,7 @@ fn run(bursts: &[Vec<Op>]) -> Run {
             expects.push((format!("{op:?}"), expect));
             pendings.push(h.pending(cmd));
         }
-        let answers: Vec<Applied> = if pendings.len() == 1 {
+        let answers: Vec<Outcome> = if pendings.len() == 1 {
             pendings
                 .into_iter()
                 .map(|p| writer.submit_blocking(p).unwrap())
@@ -648,10 +651,10 @@ fn run(bursts: &[Vec<Op>]) -> Run {
         };
         for ((op, expect), applied) in expects.into_iter().zip(answers) {
             match (expect, applied) {
-                (Ok(()), Applied::Accepted { last_seq }) => {
-                    accepted.extend(last_seq);
+                (Ok(()), Outcome::Written(Written { seq, .. })) => {
+                    accepted.extend(seq);
                 }
-                (Err(status), Applied::Rejected { seq, rejection }) => {
+                (Err(status), Outcome::Refused { seq, rejection }) => {
                     assert_eq!(rejection.status(), status, "{op}: {rejection}");
                     rejected.insert(seq, status);
                 }
@@ -1097,18 +1100,21 @@ fn concurrent_submitters_all_get_answers_and_a_contiguous_log() {
                             parse_resource(&reg, ResourceKind::User, &json!({ "userName": name }))
                                 .unwrap();
                         let answer = writer
-                            .submit_blocking(Pending {
+                            .submit_blocking(Submission {
                                 command: Command::CreateUser {
                                     id: UserId::random(),
                                     input,
                                     password_hash: None,
                                 },
-                                actor: Actor {
-                                    token_id: None,
-                                    client: format!("thread {t}"),
+                                envelope: Envelope {
+                                    actor: Actor {
+                                        token_id: None,
+                                        client: format!("thread {t}"),
+                                    },
+                                    request_id: format!("t{t}-r{i}"),
+                                    client_addr: None,
                                 },
-                                request_id: format!("t{t}-r{i}"),
-                                client_addr: None,
+                                answer: Answer::default(),
                             })
                             .unwrap();
                         (name.to_lowercase(), answer)
@@ -1117,7 +1123,7 @@ fn concurrent_submitters_all_get_answers_and_a_contiguous_log() {
             })
         })
         .collect();
-    let answers: Vec<(String, Applied)> = handles
+    let answers: Vec<(String, Outcome)> = handles
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();
@@ -1129,11 +1135,11 @@ fn concurrent_submitters_all_get_answers_and_a_contiguous_log() {
     let mut accepted = BTreeSet::new();
     for (name, applied) in &answers {
         match applied {
-            Applied::Accepted { last_seq } => {
+            Outcome::Written(Written { seq, .. }) => {
                 *winners.entry(name.clone()).or_default() += 1;
-                accepted.extend(*last_seq);
+                accepted.extend(*seq);
             }
-            Applied::Rejected { seq, rejection } => {
+            Outcome::Refused { seq, rejection } => {
                 assert_eq!(rejection.status(), 409, "{name}: {rejection}");
                 assert!(name.starts_with("shared-"), "{name} was rejected");
                 rejected.insert(*seq, 409);

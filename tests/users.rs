@@ -9,13 +9,13 @@ use actix_web::{middleware, test, web, App};
 use serde_json::{json, Value};
 
 use scimd::domain::ids::ClientName;
+use scimd::domain::write::Actor;
+use scimd::domain::write::{Answer, Envelope, Submission};
 use scimd::http::{self, AppState};
 use scimd::scim::schema::Registry;
 use scimd::service::query::Directory;
 use scimd::service::tokens;
 use scimd::service::writer::Writer;
-use scimd::store::append::Pending;
-use scimd::store::codec::Actor;
 use scimd::store::Store;
 
 struct Fixture {
@@ -31,25 +31,31 @@ async fn fixture() -> Fixture {
     std::mem::forget(thread);
     let t = tokens::generate();
     writer
-        .submit(Pending {
+        .submit(Submission {
             command: tokens::issue_command(&t, ClientName::try_from("Test").unwrap(), None),
-            actor: Actor {
-                token_id: None,
-                client: "test".into(),
+            envelope: Envelope {
+                actor: Actor {
+                    token_id: None,
+                    client: "test".into(),
+                },
+                request_id: "setup".into(),
+                client_addr: None,
             },
-            request_id: "setup".into(),
-            client_addr: None,
+            answer: Answer::default(),
         })
         .await
         .unwrap();
     Fixture {
         state: web::Data::new(AppState {
             directory: Directory::new(store, registry.clone()),
-            writer,
+            commands: scimd::service::commands::Commands::new(
+                writer,
+                registry.clone(),
+                scimd::service::passwords::PasswordStorage::Discard,
+            ),
             registry,
             public_url: Some("https://scim.example.com".into()),
             max_body_bytes: 1 << 20,
-            password_storage: scimd::service::passwords::PasswordStorage::Discard,
             sessions: Arc::new(scimd::http::admin::session::Sessions::new(
                 std::time::Duration::from_secs(60),
             )),

@@ -183,23 +183,46 @@ impl Command {
         })
     }
 
-    /// Whether deciding needs a range scan of memberships (all groups of a user, all members of a
-    /// group). sled transactions cannot scan, so the writer starts a fresh transaction for these and
-    /// reads the committed trees, which then hold every earlier write.
-    pub fn needs_scan(&self) -> bool {
+    /// The membership lists deciding this command reads beyond point reads: all groups of a user,
+    /// all members of a group. The store fetches them however it can (sled cannot scan inside a
+    /// transaction); `decide` reads nothing else of that kind.
+    pub fn reads(&self) -> Reads {
+        let all_members = |id: &GroupId| Reads {
+            groups_of: None,
+            members_of: Some(*id),
+        };
         match self {
-            Self::DeleteUser { .. } | Self::DeleteGroup { .. } => true,
-            Self::ReplaceGroup { input, .. } => input.members.is_some(),
-            Self::PatchGroup { members, .. } => members.iter().any(MemberOp::needs_scan),
+            Self::DeleteUser { id, .. } => Reads {
+                groups_of: Some(*id),
+                members_of: None,
+            },
+            Self::DeleteGroup { id, .. } => all_members(id),
+            Self::ReplaceGroup { id, input, .. } if input.members.is_some() => all_members(id),
+            Self::PatchGroup { id, members, .. }
+                if members.iter().any(crate::domain::decide::reads_all_members) =>
+            {
+                all_members(id)
+            }
             Self::CreateUser { .. }
             | Self::ReplaceUser { .. }
             | Self::PatchUser { .. }
             | Self::CreateGroup { .. }
+            | Self::ReplaceGroup { .. }
+            | Self::PatchGroup { .. }
             | Self::IssueToken { .. }
             | Self::RevokeToken { .. }
-            | Self::Refused { .. } => false,
+            | Self::Refused { .. } => Reads::default(),
         }
     }
+}
+
+/// Membership lists a decision reads (see [`Command::reads`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// Every group of this user.
+    pub groups_of: Option<UserId>,
+    /// Every member of this group.
+    pub members_of: Option<GroupId>,
 }
 
 #[cfg(test)]

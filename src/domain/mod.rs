@@ -6,3 +6,4 @@ pub mod decide;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod write;

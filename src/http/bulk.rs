@@ -16,8 +16,10 @@ use crate::scim::schema::ResourceKind;
 
 use super::context::{Authenticated, RequestContext};
 use super::error::{ApiError, ERROR_SCHEMA};
-use super::resources::{json_body, perform, Write};
+use super::resources::{envelope, json_body, perform};
 use super::{method_not_allowed, AppState};
+use crate::domain::write::Row;
+use crate::service::commands::{ResourceWrite, Write};
 
 /// URN of the BulkRequest message.
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -319,34 +321,36 @@ async fn run_op(
     }
     let mut data = op.data.clone().unwrap_or(Value::Null);
     substitute(&mut data, created);
-    let if_match = op.version.as_deref().map(IfMatch::parse);
-    match perform(
-        state,
-        caller,
-        ctx,
+    let write = ResourceWrite {
         kind,
         write,
-        id.as_deref(),
-        Ok(data),
-        if_match,
-    )
-    .await
-    {
-        Ok(id) => {
-            let status = match write {
+        id,
+        body: Ok(data),
+        if_match: op.version.as_deref().map(IfMatch::parse),
+    };
+    let kind_write = write.write;
+    match perform(state, &envelope(caller, ctx), write, false).await {
+        Ok(written) => {
+            let status = match kind_write {
                 Write::Create => "201",
                 Write::Delete => "204",
                 Write::Replace | Write::Patch => "200",
             };
             entry.insert(
                 "location".into(),
-                json!(format!("{}{}/{id}", ctx.base_url, kind.endpoint())),
+                json!(format!(
+                    "{}{}/{}",
+                    ctx.base_url,
+                    kind.endpoint(),
+                    uuid::Uuid::from_bytes(written.id)
+                )),
             );
-            if write != Write::Delete {
-                let projection = crate::scim::resource::Projection::default();
-                if let Ok(r) = state.directory.get(kind, &id, &projection, &ctx.base_url) {
-                    entry.insert("version".into(), json!(r.meta.etag()));
-                }
+            // The version this operation's own write produced, never a later one.
+            if let Row::User { state, .. } = &written.row {
+                entry.insert("version".into(), json!(state.meta.etag()));
+            }
+            if let Row::Group { state, .. } = &written.row {
+                entry.insert("version".into(), json!(state.meta.etag()));
             }
             entry.insert("status".into(), json!(status));
             Value::Object(entry)

@@ -6,7 +6,7 @@ use std::future::{ready, Ready};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
-use crate::service::tokens::{self, AuthError, Caller};
+use crate::service::tokens::{AuthError, Caller};
 use crate::service::writer::now_ms;
 
 use super::error::ApiError;
@@ -84,7 +84,7 @@ impl FromRequest for Authenticated {
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or(""));
-        let result = tokens::authenticate(state.directory.store(), header, now_ms());
+        let result = state.directory.authenticate(header, now_ms());
         ready(match result {
             Ok(caller) => {
                 req.extensions_mut().insert(caller.clone());

@@ -19,9 +19,9 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::scim::schema::Registry;
+use crate::service::commands::Commands;
 use crate::service::query::Directory;
 use crate::service::tokens::Caller;
-use crate::service::writer::Writer;
 
 use self::context::RequestId;
 use self::error::ApiError;
@@ -34,16 +34,14 @@ pub const SCIM_PREFIX: &str = "/scim/v2";
 pub struct AppState {
     /// Reads.
     pub directory: Directory,
-    /// Writes.
-    pub writer: Writer,
+    /// Writes: the write service (which owns the writer and the password policy).
+    pub commands: Commands,
     /// Schemas.
     pub registry: Arc<Registry>,
     /// Externally reachable root URL (`https://scim.example.com:8443`), if configured.
     pub public_url: Option<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    /// What happens to passwords sent by clients.
-    pub password_storage: crate::service::passwords::PasswordStorage,
     /// Console sessions.
     pub sessions: Arc<admin::session::Sessions>,
     /// Failed console sign-ins per address.

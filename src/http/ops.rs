@@ -5,15 +5,12 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use subtle::ConstantTimeEq;
 
-use crate::service::metrics::Gauges;
-use crate::store::read;
-
 use super::AppState;
 
 /// 200 when the store can be read and the writer accepts work; 503 otherwise.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let store_ok = read::log_bounds(&state.directory.store().trees).is_ok();
-    let writer_ok = state.writer.is_running();
+    let store_ok = state.directory.readable();
+    let writer_ok = state.commands.writer().is_running();
     let body = serde_json::json!({
         "status": if store_ok && writer_ok { "ready" } else { "not ready" },
         "store": store_ok,
@@ -49,30 +46,11 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             .content_type("text/plain; charset=utf-8")
             .body("metrics are served to the addresses in metrics_allow or with metrics_token\n");
     }
-    let store = state.directory.store().clone();
-    let durable = *state.writer.subscribe().borrow();
-    let gauges = web::block(move || {
-        let t = &store.trees;
-        let (users, groups) = read::counts(t);
-        let tokens = read::tokens(t)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(id, rec)| {
-                read::token_last_used(t, id)
-                    .ok()
-                    .flatten()
-                    .map(|ms| (id.to_string(), rec.name.to_string(), ms / 1000))
-            })
-            .collect();
-        Gauges {
-            log_records: durable,
-            users,
-            groups,
-            tokens,
-        }
-    })
-    .await
-    .unwrap_or_default();
+    let dir = state.directory.clone();
+    let durable = *state.commands.writer().subscribe().borrow();
+    let gauges = web::block(move || dir.gauges(durable))
+        .await
+        .unwrap_or_default();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(&gauges))

@@ -6,18 +6,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 use serde_json::Value;
 
-use crate::domain::command::{Command, IfMatch};
-use crate::domain::error::Rejection;
-use crate::domain::event::Action;
-use crate::domain::ids::{GroupId, UserId};
+use crate::domain::command::IfMatch;
+use crate::domain::write::{Answer, Envelope, Written};
 use crate::scim::error::ScimError;
-use crate::scim::patch;
-use crate::scim::resource::{parse_resource, Projection};
+use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
-use crate::service::passwords::{self, PasswordStorage};
+use crate::service::commands::{ResourceWrite, Write, WriteRequest};
 use crate::service::query::{ListQuery, Rendered};
 use crate::service::ServiceError;
-use crate::store::append::{Applied, Pending};
 
 use super::context::{Authenticated, RequestContext};
 use super::error::ApiError;
@@ -82,21 +78,23 @@ impl Params {
 }
 
 /// Read the body up to the configured limit and parse it as JSON.
-pub async fn json_body(mut payload: web::Payload, limit: usize) -> Result<Value, ApiError> {
+pub async fn json_body(mut payload: web::Payload, limit: usize) -> Result<Value, ScimError> {
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|e| ScimError::InvalidSyntax(format!("cannot read the body: {e}")))?;
         if buf.len() + chunk.len() > limit {
-            return Err(ScimError::TooLarge(format!("request body exceeds {limit} bytes")).into());
+            return Err(ScimError::TooLarge(format!(
+                "request body exceeds {limit} bytes"
+            )));
         }
         buf.extend_from_slice(&chunk);
     }
     if buf.is_empty() {
-        return Err(ScimError::InvalidSyntax("the request body is empty".into()).into());
+        return Err(ScimError::InvalidSyntax("the request body is empty".into()));
     }
     serde_json::from_slice(&buf)
-        .map_err(|e| ScimError::InvalidSyntax(format!("the body is not valid JSON: {e}")).into())
+        .map_err(|e| ScimError::InvalidSyntax(format!("the body is not valid JSON: {e}")))
 }
 
 fn if_match(req: &HttpRequest) -> Option<IfMatch> {
@@ -112,72 +110,13 @@ fn scim_json(mut builder: actix_web::HttpResponseBuilder, r: &Rendered) -> HttpR
         .body(r.body.to_string())
 }
 
-/// Send a prepared command to the writer. A request refused while preparing it (bad body, unknown
-/// id) is recorded as a rejection too, so the log shows every failed write, then answered.
-pub(crate) async fn execute(
-    state: &AppState,
-    caller: &Authenticated,
-    ctx: &RequestContext,
-    action: Action,
-    target_id: Option<String>,
-    prepared: Result<Command, ApiError>,
-) -> Result<(), ApiError> {
-    match prepared {
-        Ok(command) => submit(state, caller, ctx, command).await,
-        Err(e) => {
-            let rejection = match &e {
-                ApiError::Scim(err) => Some(Rejection::Invalid(err.clone())),
-                ApiError::Service(ServiceError::Rejected(r)) => Some(r.clone()),
-                _ => None,
-            };
-            if let Some(rejection) = rejection {
-                let refused = Command::Refused {
-                    action,
-                    target_id,
-                    rejection,
-                };
-                if let Err(log_err) = submit(state, caller, ctx, refused).await {
-                    if !matches!(log_err, ApiError::Service(ServiceError::Rejected(_))) {
-                        tracing::warn!(error = %log_err, "cannot record a refused write");
-                    }
-                }
-            }
-            Err(e)
-        }
+/// Who is writing, for the log.
+pub(crate) fn envelope(caller: &Authenticated, ctx: &RequestContext) -> Envelope {
+    Envelope {
+        actor: caller.0.actor(),
+        request_id: ctx.request_id.clone(),
+        client_addr: ctx.client_addr.clone(),
     }
-}
-
-/// Send a command to the writer and turn a rejection into an error.
-async fn submit(
-    state: &AppState,
-    caller: &Authenticated,
-    ctx: &RequestContext,
-    command: Command,
-) -> Result<(), ApiError> {
-    let applied = state
-        .writer
-        .submit(Pending {
-            command,
-            actor: caller.0.actor(),
-            request_id: ctx.request_id.clone(),
-            client_addr: ctx.client_addr.clone(),
-        })
-        .await?;
-    match applied {
-        Applied::Accepted { .. } => Ok(()),
-        Applied::Rejected { rejection, .. } => Err(rejection.into()),
-    }
-}
-
-/// Parse an id from the path; an id that cannot exist is simply not found.
-fn ids(kind: ResourceKind, id: &str) -> Result<[u8; 16], ApiError> {
-    UserId::try_from(id).map(|u| *u.as_bytes()).map_err(|_| {
-        crate::domain::error::Rejection::NotFound {
-            kind,
-            id: id.to_owned(),
-        }
-        .into()
-    })
 }
 
 async fn list(
@@ -322,178 +261,47 @@ async fn get(
     Ok(scim_json(HttpResponse::Ok(), &r))
 }
 
-/// The four writes, shared by the handlers below and by `/Bulk`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Write {
-    /// POST
-    Create,
-    /// PUT
-    Replace,
-    /// PATCH
-    Patch,
-    /// DELETE
-    Delete,
-}
-
-impl Write {
-    /// The action recorded when the write is refused.
-    pub fn action(self, kind: ResourceKind) -> Action {
-        let user = kind == ResourceKind::User;
-        match self {
-            Self::Create if user => Action::CreateUser,
-            Self::Create => Action::CreateGroup,
-            Self::Replace if user => Action::ReplaceUser,
-            Self::Replace => Action::ReplaceGroup,
-            Self::Patch if user => Action::PatchUser,
-            Self::Patch => Action::PatchGroup,
-            Self::Delete if user => Action::DeleteUser,
-            Self::Delete => Action::DeleteGroup,
-        }
-    }
-}
-
-/// Turn a write request into a command (validation at the boundary), and take out the clear-text
-/// password if the request carries one. `new_id` is the id a create will get; `id` names the target
-/// of the others.
-pub fn prepare(
-    state: &AppState,
-    kind: ResourceKind,
-    write: Write,
-    new_id: [u8; 16],
-    id: Option<&str>,
-    body: Option<&Value>,
-    if_match: Option<IfMatch>,
-) -> Result<(Command, Option<String>), ApiError> {
-    let raw = match (write, id) {
-        (Write::Create, _) => new_id,
-        (_, Some(id)) => ids(kind, id)?,
-        (_, None) => {
-            return Err(ScimError::InvalidValue("the request names no resource id".into()).into())
-        }
-    };
-    let body = || {
-        body.ok_or_else(|| {
-            ApiError::from(ScimError::InvalidSyntax("the request has no body".into()))
-        })
-    };
-    let (user, group) = (UserId::from_bytes(raw), GroupId::from_bytes(raw));
-    let mut password = None;
-    let command = match (write, kind) {
-        (Write::Create, _) => {
-            let mut input = parse_resource(&state.registry, kind, body()?)?;
-            password = input.password.take();
-            match kind {
-                ResourceKind::User => Command::CreateUser {
-                    id: user,
-                    input,
-                    password_hash: None,
-                },
-                ResourceKind::Group => Command::CreateGroup { id: group, input },
-            }
-        }
-        (Write::Replace, _) => {
-            let mut input = parse_resource(&state.registry, kind, body()?)?;
-            password = input.password.take();
-            match kind {
-                ResourceKind::User => Command::ReplaceUser {
-                    id: user,
-                    input,
-                    if_match,
-                    password_hash: None,
-                },
-                ResourceKind::Group => Command::ReplaceGroup {
-                    id: group,
-                    input,
-                    if_match,
-                },
-            }
-        }
-        (Write::Patch, ResourceKind::User) => {
-            let mut ops = patch::parse_patch(body()?)?;
-            password = patch::take_password(&mut ops);
-            Command::PatchUser {
-                id: user,
-                ops,
-                if_match,
-                password_hash: None,
-            }
-        }
-        (Write::Patch, ResourceKind::Group) => {
-            let ops = patch::parse_patch(body()?)?;
-            let (ops, members) = patch::split_members(&state.registry, ops)?;
-            Command::PatchGroup {
-                id: group,
-                ops,
-                members,
-                if_match,
-            }
-        }
-        (Write::Delete, ResourceKind::User) => Command::DeleteUser { id: user, if_match },
-        (Write::Delete, ResourceKind::Group) => Command::DeleteGroup {
-            id: group,
-            if_match,
-        },
-    };
-    Ok((command, password.filter(|p| !p.is_empty())))
-}
-
-/// Hash the password into the command, or drop it, as configured. Hashing is deliberately slow,
-/// so it runs on the blocking pool.
-async fn keep_password(
-    state: &AppState,
-    mut command: Command,
-    password: String,
-) -> Result<Command, ApiError> {
-    if state.password_storage == PasswordStorage::Discard {
-        return Ok(command);
-    }
-    let hashed = web::block(move || passwords::hash(&password))
-        .await
-        .map_err(|_| ServiceError::WriterGone)?
-        .map_err(|e| {
-            ServiceError::Store(crate::store::StoreError::Io(format!(
-                "password hashing failed: {e}"
-            )))
-        })?;
-    if let Command::CreateUser { password_hash, .. }
-    | Command::ReplaceUser { password_hash, .. }
-    | Command::PatchUser { password_hash, .. } = &mut command
-    {
-        *password_hash = Some(hashed);
-    }
-    Ok(command)
-}
-
-/// Prepare and execute a write; refusals at any stage are recorded. Returns the target id.
-#[allow(clippy::too_many_arguments)]
+/// Run one SCIM write through the write service; the answer carries the memberships after it
+/// when `memberships`.
 pub async fn perform(
     state: &AppState,
-    caller: &Authenticated,
-    ctx: &RequestContext,
-    kind: ResourceKind,
-    write: Write,
-    id: Option<&str>,
-    body: Result<Value, ApiError>,
-    if_match: Option<IfMatch>,
-) -> Result<String, ApiError> {
-    let new_id = match kind {
-        ResourceKind::User => *UserId::random().as_bytes(),
-        ResourceKind::Group => *GroupId::random().as_bytes(),
-    };
-    let prepared =
-        match body.and_then(|b| prepare(state, kind, write, new_id, id, Some(&b), if_match)) {
-            Ok((command, None)) => Ok(command),
-            Ok((command, Some(password))) => keep_password(state, command, password).await,
-            Err(e) => Err(e),
-        };
-    let target = match write {
-        Write::Create => None,
-        _ => id.map(str::to_owned),
-    };
-    execute(state, caller, ctx, write.action(kind), target, prepared).await?;
-    Ok(match (write, id) {
-        (Write::Create, _) | (_, None) => UserId::from_bytes(new_id).to_string(),
-        (_, Some(id)) => id.to_owned(),
+    envelope: &Envelope,
+    write: ResourceWrite,
+    memberships: bool,
+) -> Result<Written, ApiError> {
+    Ok(state
+        .commands
+        .execute(
+            envelope,
+            WriteRequest::Resource(write),
+            Answer { memberships },
+        )
+        .await?)
+}
+
+/// The response body of a write: the row it wrote, rendered with the response's projection.
+fn written_body(
+    state: &AppState,
+    written: &Written,
+    projection: &Projection,
+    base_url: &str,
+) -> Result<Rendered, ApiError> {
+    state
+        .directory
+        .render_written(written, projection, base_url)
+        .ok_or_else(|| {
+            ApiError::Service(ServiceError::Store(crate::service::error::internal(
+                "an accepted write left no row behind",
+            )))
+        })
+}
+
+/// Whether a response with this projection shows memberships (a user's groups, a group's
+/// members).
+fn shows_memberships(kind: ResourceKind, projection: &Projection) -> bool {
+    projection.wants(match kind {
+        ResourceKind::User => "groups",
+        ResourceKind::Group => "members",
     })
 }
 
@@ -508,11 +316,22 @@ async fn create(
     let kind = **kind;
     let projection = Params::of(&req)?.projection(&state, kind)?;
     let body = json_body(payload, state.max_body_bytes).await;
-    let id = perform(&state, &caller, &ctx, kind, Write::Create, None, body, None).await?;
-    let r = state
-        .directory
-        .get_projected(kind, &id, &projection, &ctx.base_url)?;
-    let location = format!("{}{}/{id}", ctx.base_url, kind.endpoint());
+    let write = ResourceWrite {
+        kind,
+        write: Write::Create,
+        id: None,
+        body,
+        if_match: None,
+    };
+    let env = envelope(&caller, &ctx);
+    let written = perform(&state, &env, write, shows_memberships(kind, &projection)).await?;
+    let r = written_body(&state, &written, &projection, &ctx.base_url)?;
+    let location = format!(
+        "{}{}/{}",
+        ctx.base_url,
+        kind.endpoint(),
+        uuid::Uuid::from_bytes(written.id)
+    );
     let mut res = HttpResponse::Created();
     res.insert_header((header::LOCATION, location));
     Ok(scim_json(res, &r))
@@ -529,22 +348,16 @@ async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
     let projection = Params::of(&req)?.projection(&state, kind)?;
-    let body = json_body(payload, state.max_body_bytes).await;
-    let m = if_match(&req);
-    perform(
-        &state,
-        &caller,
-        &ctx,
+    let write = ResourceWrite {
         kind,
-        Write::Replace,
-        Some(&id),
-        body,
-        m,
-    )
-    .await?;
-    let r = state
-        .directory
-        .get_projected(kind, &id, &projection, &ctx.base_url)?;
+        write: Write::Replace,
+        id: Some(id.into_inner()),
+        body: json_body(payload, state.max_body_bytes).await,
+        if_match: if_match(&req),
+    };
+    let env = envelope(&caller, &ctx);
+    let written = perform(&state, &env, write, shows_memberships(kind, &projection)).await?;
+    let r = written_body(&state, &written, &projection, &ctx.base_url)?;
     Ok(scim_json(HttpResponse::Ok(), &r))
 }
 
@@ -560,28 +373,23 @@ async fn patch_resource(
     let kind = **kind;
     let p = Params::of(&req)?;
     let projection = p.projection(&state, kind)?;
-    let body = json_body(payload, state.max_body_bytes).await;
-    let m = if_match(&req);
-    perform(
-        &state,
-        &caller,
-        &ctx,
-        kind,
-        Write::Patch,
-        Some(&id),
-        body,
-        m,
-    )
-    .await?;
     // Users: 200 with the resource (Entra, R1). Groups: 204 (Entra reads never want the member
     // list echoed) unless the client asked for attributes.
     let wants_body = kind == ResourceKind::User || p.get("attributes").is_some();
+    let write = ResourceWrite {
+        kind,
+        write: Write::Patch,
+        id: Some(id.into_inner()),
+        body: json_body(payload, state.max_body_bytes).await,
+        if_match: if_match(&req),
+    };
+    let env = envelope(&caller, &ctx);
+    let memberships = wants_body && shows_memberships(kind, &projection);
+    let written = perform(&state, &env, write, memberships).await?;
     if !wants_body {
         return Ok(HttpResponse::NoContent().finish());
     }
-    let r = state
-        .directory
-        .get_projected(kind, &id, &projection, &ctx.base_url)?;
+    let r = written_body(&state, &written, &projection, &ctx.base_url)?;
     Ok(scim_json(HttpResponse::Ok(), &r))
 }
 
@@ -593,17 +401,13 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let m = if_match(&req);
-    perform(
-        &state,
-        &caller,
-        &ctx,
-        **kind,
-        Write::Delete,
-        Some(&id),
-        Ok(Value::Null),
-        m,
-    )
-    .await?;
+    let write = ResourceWrite {
+        kind: **kind,
+        write: Write::Delete,
+        id: Some(id.into_inner()),
+        body: Ok(Value::Null),
+        if_match: if_match(&req),
+    };
+    perform(&state, &envelope(&caller, &ctx), write, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,16 +1,20 @@
 //! One resource's history: every log record about it (oldest first, from the `log_by_resource`
-//! index) and its state as of any past sequence number, rebuilt from those records alone — the
-//! events carry whole documents, so no replay of the full log is needed.
-
-use std::collections::BTreeSet;
+//! index, which lists every event that changes a resource — a membership cascade of a deletion
+//! included) and its state as of any past sequence number.
+//!
+//! The state comes from the one projection: the resource's records up to that point are replayed
+//! through `store::project` into in-memory trees ([`MemViews`]), the very code that maintains the
+//! live views, so "state after entry N" is what the views held after N. The events carry whole
+//! documents, so no replay of the full log is needed.
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::domain::event::Event;
-use crate::scim::resource::{render, Document, Meta};
+use crate::domain::ids::{GroupId, UserId};
+use crate::scim::resource::render;
 use crate::scim::schema::{Registry, ResourceKind};
-use crate::store::codec::{Entry, LogRecord};
+use crate::store::codec::LogRecord;
+use crate::store::memory::MemViews;
 use crate::store::{read, Result, Trees};
 
 use super::activity::Item;
@@ -56,7 +60,7 @@ pub fn history(
         .filter(own)
         .find_map(|i| i.resource_name.clone());
     let as_of = at.unwrap_or(u64::MAX);
-    let state = state_at(reg, &records, id, as_of, base_url);
+    let state = state_at(reg, &records, id, as_of, base_url)?;
     let as_of = records
         .iter()
         .map(|r| r.seq)
@@ -73,97 +77,55 @@ pub fn history(
     })
 }
 
+/// The resource as the views held it after the last of `records` at or before `at`.
 fn state_at(
     reg: &Registry,
     records: &[LogRecord],
     id: [u8; 16],
     at: u64,
     base_url: &str,
-) -> Option<Value> {
-    let mut doc: Option<(ResourceKind, String)> = None;
-    let mut created = 0i64;
-    let mut meta = Meta {
-        created_ms: 0,
-        last_modified_ms: 0,
-        version: 0,
-    };
-    let mut members: BTreeSet<String> = BTreeSet::new();
-    let mut groups: BTreeSet<String> = BTreeSet::new();
+) -> Result<Option<Value>> {
+    let views = MemViews::default();
     for rec in records.iter().filter(|r| r.seq <= at) {
-        let Entry::Event(e) = &rec.entry else {
-            continue;
-        };
-        let mut touched = true;
-        match e {
-            Event::UserCreated(u) => {
-                doc = Some((ResourceKind::User, u.doc.clone()));
-                created = rec.time_ms;
-            }
-            Event::UserUpdated { user, .. }
-            | Event::UserDeactivated { user, .. }
-            | Event::UserReactivated { user, .. } => {
-                doc = Some((ResourceKind::User, user.doc.clone()));
-            }
-            Event::GroupCreated(g) => {
-                doc = Some((ResourceKind::Group, g.doc.clone()));
-                created = rec.time_ms;
-                members.clear();
-            }
-            Event::GroupUpdated { group, .. } | Event::GroupRenamed { group, .. } => {
-                doc = Some((ResourceKind::Group, group.doc.clone()));
-            }
-            Event::UserDeleted { .. } | Event::GroupDeleted { .. } => {
-                doc = None;
-            }
-            Event::MembersAdded { group, users, .. } => {
-                if *group.as_bytes() == id {
-                    members.extend(users.iter().map(ToString::to_string));
-                } else {
-                    groups.insert(group.to_string());
-                    touched = false;
-                }
-            }
-            Event::MembersRemoved { group, users, .. } => {
-                if *group.as_bytes() == id {
-                    for u in users {
-                        members.remove(&u.to_string());
-                    }
-                } else {
-                    groups.remove(&group.to_string());
-                    touched = false;
-                }
-            }
-            Event::UserPasswordSet { .. }
-            | Event::TokenIssued { .. }
-            | Event::TokenRevoked { .. }
-            | Event::TokenExpirySet { .. } => {}
-        }
-        if touched {
-            meta = Meta {
-                created_ms: created,
-                last_modified_ms: rec.time_ms,
-                version: rec.seq,
-            };
-        }
+        views.record(rec)?;
     }
-    let (kind, doc) = doc?;
-    let parsed: Document = serde_json::from_str(&doc).ok()?;
     let id_text = uuid::Uuid::from_bytes(id).to_string();
-    let mut body = render(reg, kind, &id_text, &parsed, &meta, base_url);
-    match kind {
-        ResourceKind::Group => {
-            body.insert(
-                "members".into(),
-                Value::Array(members.iter().map(|m| json!({"value": m})).collect()),
-            );
+    let link = |kind: &str, other: String| json!({"value": other, "$ref": format!("{base_url}/{kind}/{other}"), "type": if kind == "Users" { "User" } else { "direct" }});
+    if let Some(user) = views.user(UserId::from_bytes(id))? {
+        let mut body = render(
+            reg,
+            ResourceKind::User,
+            &id_text,
+            &user.doc,
+            &user.meta,
+            base_url,
+        );
+        let groups: Vec<Value> = views
+            .groups_of(UserId::from_bytes(id))
+            .into_iter()
+            .map(|g| link("Groups", g.to_string()))
+            .collect();
+        if !groups.is_empty() {
+            body.insert("groups".into(), Value::Array(groups));
         }
-        ResourceKind::User if !groups.is_empty() => {
-            body.insert(
-                "groups".into(),
-                Value::Array(groups.iter().map(|g| json!({"value": g})).collect()),
-            );
-        }
-        ResourceKind::User => {}
+        return Ok(Some(Value::Object(body)));
     }
-    Some(Value::Object(body))
+    if let Some(group) = views.group(GroupId::from_bytes(id))? {
+        let mut body = render(
+            reg,
+            ResourceKind::Group,
+            &id_text,
+            &group.doc,
+            &group.meta,
+            base_url,
+        );
+        let members: Vec<Value> = views
+            .members_of(GroupId::from_bytes(id))
+            .into_iter()
+            .map(|u| link("Users", u.to_string()))
+            .collect();
+        body.insert("members".into(), Value::Array(members));
+        return Ok(Some(Value::Object(body)));
+    }
+    Ok(None)
 }

@@ -56,16 +56,6 @@ pub enum MemberOp {
     RemoveWhere(Filter),
 }
 
-impl MemberOp {
-    /// Whether applying it needs the full member list.
-    pub fn needs_scan(&self) -> bool {
-        matches!(
-            self,
-            Self::Replace(_) | Self::RemoveAll | Self::RemoveWhere(_)
-        )
-    }
-}
-
 fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     obj.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))

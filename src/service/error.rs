@@ -25,3 +25,8 @@ impl From<crate::scim::error::ScimError> for ServiceError {
         Self::Rejected(Rejection::Invalid(e))
     }
 }
+
+/// A failure that is a bug or an impossible state, reported as a storage failure (500, logged).
+pub fn internal(what: &str) -> StoreError {
+    StoreError::Io(format!("internal: {what}"))
+}

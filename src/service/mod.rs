@@ -2,10 +2,12 @@
 //! Must not import actix.
 
 pub mod admins;
+pub mod commands;
 pub mod error;
 pub mod metrics;
 pub mod passwords;
 pub mod query;
+pub mod reports;
 pub mod tokens;
 pub mod usage;
 pub mod writer;

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::domain::error::Rejection;
 use crate::domain::ids::{GroupId, UserId};
+use crate::domain::write::{Link, Row, Written};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, AttrTypes, CompareOp, Filter};
 use crate::scim::list::{list_response, Paging};
@@ -24,8 +25,8 @@ use super::error::Result;
 /// The read side.
 #[derive(Clone, Debug)]
 pub struct Directory {
-    store: Store,
-    reg: Arc<Registry>,
+    pub(super) store: Store,
+    pub(super) reg: Arc<Registry>,
 }
 
 /// A list request's parameters.
@@ -98,6 +99,82 @@ enum Plan {
     Scan,
 }
 
+/// A user as SCIM shows it; `groups` (when shown) become the readOnly `groups` attribute.
+fn render_user_row(
+    reg: &Registry,
+    id: UserId,
+    doc: &Document,
+    meta: Meta,
+    groups: Option<&[Link]>,
+    base_url: &str,
+) -> Rendered {
+    let mut body = render(
+        reg,
+        ResourceKind::User,
+        &id.to_string(),
+        doc,
+        &meta,
+        base_url,
+    );
+    if let Some(groups) = groups.filter(|g| !g.is_empty()) {
+        let groups = groups
+            .iter()
+            .map(|l| {
+                let g = GroupId::from_bytes(l.id);
+                json!({
+                    "value": g.to_string(),
+                    "$ref": format!("{base_url}/Groups/{g}"),
+                    "display": l.display,
+                    "type": "direct",
+                })
+            })
+            .collect();
+        body.insert("groups".into(), Value::Array(groups));
+    }
+    Rendered {
+        body: Value::Object(body),
+        meta,
+    }
+}
+
+/// A group as SCIM shows it; `members` (when shown) from the membership rows.
+fn render_group_row(
+    reg: &Registry,
+    id: GroupId,
+    doc: &Document,
+    meta: Meta,
+    members: Option<&[Link]>,
+    base_url: &str,
+) -> Rendered {
+    let mut body = render(
+        reg,
+        ResourceKind::Group,
+        &id.to_string(),
+        doc,
+        &meta,
+        base_url,
+    );
+    if let Some(members) = members {
+        let members = members
+            .iter()
+            .map(|l| {
+                let u = UserId::from_bytes(l.id);
+                json!({
+                    "value": u.to_string(),
+                    "$ref": format!("{base_url}/Users/{u}"),
+                    "display": l.display,
+                    "type": "User",
+                })
+            })
+            .collect();
+        body.insert("members".into(), Value::Array(members));
+    }
+    Rendered {
+        body: Value::Object(body),
+        meta,
+    }
+}
+
 impl Directory {
     /// A read side over `store`.
     pub fn new(store: Store, reg: Arc<Registry>) -> Self {
@@ -107,11 +184,6 @@ impl Directory {
     /// The schema registry.
     pub fn registry(&self) -> &Registry {
         &self.reg
-    }
-
-    /// The store (for callers that need raw reads, such as auth).
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     fn not_found(kind: ResourceKind, id: &str) -> Rejection {
@@ -177,42 +249,38 @@ impl Directory {
         base_url: &str,
         with_all: bool,
     ) -> Result<Rendered> {
-        let meta = user_meta(rec);
         let doc = parse_doc(&rec.doc)?;
-        let mut body = render(
+        let groups = if with_all || projection.wants("groups") {
+            Some(self.user_groups(id)?)
+        } else {
+            None
+        };
+        Ok(render_user_row(
             &self.reg,
-            ResourceKind::User,
-            &id.to_string(),
+            id,
             &doc,
-            &meta,
+            user_meta(rec),
+            groups.as_deref(),
             base_url,
-        );
-        if with_all || projection.wants("groups") {
-            let groups = self.user_groups(id, base_url)?;
-            if !groups.is_empty() {
-                body.insert("groups".into(), Value::Array(groups));
-            }
-        }
-        Ok(Rendered {
-            body: Value::Object(body),
-            meta,
-        })
+        ))
     }
 
-    fn user_groups(&self, id: UserId, base_url: &str) -> Result<Vec<Value>> {
+    /// A user's groups with their names, in id order.
+    fn user_groups(&self, id: UserId) -> Result<Vec<Link>> {
         let t = &self.store.trees;
         let mut out = Vec::new();
         for g in read::groups_of(t, id)? {
             let display = read::group(t, g)?
                 .and_then(|r| serde_json::from_str::<Value>(&r.doc).ok())
-                .and_then(|d| d.get("displayName").cloned())
-                .unwrap_or(Value::Null);
-            out.push(json!({
-                "value": g.to_string(),
-                "$ref": format!("{base_url}/Groups/{g}"),
-                "display": display,
-                "type": "direct",
-            }));
+                .and_then(|d| {
+                    d.get("displayName")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                });
+            out.push(Link {
+                id: *g.as_bytes(),
+                display,
+            });
         }
         Ok(out)
     }
@@ -225,38 +293,76 @@ impl Directory {
         base_url: &str,
         with_all: bool,
     ) -> Result<Rendered> {
-        let meta = group_meta(rec);
         let doc = parse_doc(&rec.doc)?;
-        let mut body = render(
-            &self.reg,
-            ResourceKind::Group,
-            &id.to_string(),
-            &doc,
-            &meta,
-            base_url,
-        );
-        if with_all || projection.wants("members") {
+        let members = if with_all || projection.wants("members") {
             let t = &self.store.trees;
             let mut members = Vec::new();
             for u in read::members_of(t, id) {
                 let u = u?;
                 let display = read::user(t, u)?
                     .and_then(|r| serde_json::from_str::<Value>(&r.doc).ok())
-                    .and_then(|d| d.get("displayName").or_else(|| d.get("userName")).cloned())
-                    .unwrap_or(Value::Null);
-                members.push(json!({
-                    "value": u.to_string(),
-                    "$ref": format!("{base_url}/Users/{u}"),
-                    "display": display,
-                    "type": "User",
-                }));
+                    .and_then(|d| {
+                        d.get("displayName")
+                            .or_else(|| d.get("userName"))
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    });
+                members.push(Link {
+                    id: *u.as_bytes(),
+                    display,
+                });
             }
-            body.insert("members".into(), Value::Array(members));
+            Some(members)
+        } else {
+            None
+        };
+        Ok(render_group_row(
+            &self.reg,
+            id,
+            &doc,
+            group_meta(rec),
+            members.as_deref(),
+            base_url,
+        ))
+    }
+
+    /// Render what a write wrote, with the response's projection. `None`: the target is gone
+    /// (a delete).
+    pub fn render_written(
+        &self,
+        written: &Written,
+        projection: &Projection,
+        base_url: &str,
+    ) -> Option<Rendered> {
+        let (kind, mut r) = match &written.row {
+            Row::User { state, groups } => (
+                ResourceKind::User,
+                render_user_row(
+                    &self.reg,
+                    UserId::from_bytes(written.id),
+                    &state.doc,
+                    state.meta,
+                    groups.as_deref(),
+                    base_url,
+                ),
+            ),
+            Row::Group { state, members } => (
+                ResourceKind::Group,
+                render_group_row(
+                    &self.reg,
+                    GroupId::from_bytes(written.id),
+                    &state.doc,
+                    state.meta,
+                    members.as_deref(),
+                    base_url,
+                ),
+            ),
+            Row::None => return None,
+        };
+        if let Value::Object(m) = &mut r.body {
+            projection.apply(&self.reg, kind, m);
         }
-        Ok(Rendered {
-            body: Value::Object(body),
-            meta,
-        })
+        Some(r)
     }
 
     /// One page of a group's members in id order, after `after`: (id, display name) and the id to

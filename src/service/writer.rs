@@ -2,14 +2,21 @@
 //! appends each batch in as few sled transactions as the batch allows, flushes once (group commit),
 //! and only then answers every waiting request. So sequence numbers are contiguous, each decision sees
 //! every earlier write, and no 2xx leaves before its events are on disk.
+//!
+//! A failed flush is fatal, as in the databases that learned it the hard way (PostgreSQL's
+//! "fsyncgate"): after it, the views in memory may hold writes the disk does not, and retrying the
+//! flush can report success for data the kernel already dropped. So the writer answers the whole
+//! batch with an error, stops taking commands (503, `/readyz` not ready) and reports the failure
+//! ([`Writer::failure`]), on which the server exits non-zero and systemd restarts it from the disk.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::domain::write::{Outcome, Submission};
 use crate::scim::schema::Registry;
-use crate::store::append::{append_batch, Applied, Pending};
+use crate::store::append::append_batch;
 use crate::store::Store;
 
 use super::error::{Result, ServiceError};
@@ -21,7 +28,7 @@ pub const MAX_BATCH: usize = 256;
 pub const QUEUE: usize = 4096;
 
 enum Msg {
-    Job(Box<Pending>, oneshot::Sender<Result<Applied>>),
+    Job(Box<Submission>, oneshot::Sender<Result<Outcome>>),
     Stop,
 }
 
@@ -30,6 +37,7 @@ enum Msg {
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
     durable: Arc<tokio::sync::watch::Sender<u64>>,
+    failure: Arc<tokio::sync::watch::Sender<Option<String>>>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -72,14 +80,17 @@ impl Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let durable = Arc::new(tokio::sync::watch::Sender::new(next_seq.saturating_sub(1)));
         let notify = durable.clone();
+        let failure = Arc::new(tokio::sync::watch::Sender::new(None));
+        let fail = failure.clone();
         let join = std::thread::Builder::new()
             .name("scimd-writer".into())
-            .spawn(move || run(store, reg, rx, next_seq, &notify, &metrics))
+            .spawn(move || run(store, reg, rx, next_seq, &notify, &fail, &metrics))
             .map_err(|e| crate::store::StoreError::Io(format!("cannot start the writer: {e}")))?;
         Ok((
             Self {
                 tx: tx.clone(),
                 durable,
+                failure,
             },
             WriterThread {
                 tx,
@@ -89,13 +100,19 @@ impl Writer {
     }
 
     /// Submit a command and wait until it is decided and durable.
-    pub async fn submit(&self, pending: Pending) -> Result<Applied> {
+    pub async fn submit(&self, submission: Submission) -> Result<Outcome> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Msg::Job(Box::new(pending), reply))
+            .send(Msg::Job(Box::new(submission), reply))
             .await
             .map_err(|_| ServiceError::WriterGone)?;
         rx.await.map_err(|_| ServiceError::WriterGone)?
+    }
+
+    /// Why the writer stopped taking commands, once a flush has failed (`None` while it is healthy).
+    /// The server waits on this to exit non-zero.
+    pub fn failure(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.failure.subscribe()
     }
 
     /// Whether the writer thread still takes commands.
@@ -110,10 +127,10 @@ impl Writer {
     }
 
     /// [`Writer::submit`] for callers outside an async runtime (the offline CLI).
-    pub fn submit_blocking(&self, pending: Pending) -> Result<Applied> {
+    pub fn submit_blocking(&self, submission: Submission) -> Result<Outcome> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .blocking_send(Msg::Job(Box::new(pending), reply))
+            .blocking_send(Msg::Job(Box::new(submission), reply))
             .map_err(|_| ServiceError::WriterGone)?;
         rx.blocking_recv().map_err(|_| ServiceError::WriterGone)?
     }
@@ -159,6 +176,7 @@ fn run(
     mut rx: mpsc::Receiver<Msg>,
     mut next_seq: u64,
     durable: &tokio::sync::watch::Sender<u64>,
+    failure: &tokio::sync::watch::Sender<Option<String>>,
     metrics: &super::metrics::Metrics,
 ) {
     let mut last_time = 0i64;
@@ -191,56 +209,67 @@ fn run(
         // Wall-clock time, never going backwards along the log.
         let time = now_ms().max(last_time);
         last_time = time;
-        let (pendings, replies): (Vec<Pending>, Vec<_>) =
+        let (batch, replies): (Vec<Submission>, Vec<_>) =
             jobs.into_iter().map(|(p, r)| (*p, r)).unzip();
-        let mut results: Vec<Result<Applied>> = Vec::with_capacity(pendings.len());
-        let mut i = 0;
-        while i < pendings.len() {
-            // A command that scans memberships starts its own transaction (see Command::needs_scan).
-            let mut j = i + 1;
-            while j < pendings.len() && !pendings[j].command.needs_scan() {
-                j += 1;
-            }
-            match append_batch(&store, &reg, &pendings[i..j], next_seq, time) {
-                Ok((applied, next)) => {
+        let mut results: Vec<Result<Outcome>> =
+            match append_batch(&store, &reg, &batch, next_seq, time) {
+                Ok((outcomes, next)) => {
                     next_seq = next;
-                    results.extend(applied.into_iter().map(Ok));
+                    outcomes.into_iter().map(Ok).collect()
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, commands = j - i, "append failed");
+                    // The transaction was rolled back as a whole: nothing of the batch is in the views.
+                    tracing::error!(error = %e, commands = batch.len(), "append failed");
                     let msg = e.to_string();
-                    for _ in i..j {
-                        results.push(Err(ServiceError::Store(crate::store::StoreError::Io(
-                            msg.clone(),
-                        ))));
-                    }
+                    batch
+                        .iter()
+                        .map(|_| {
+                            Err(ServiceError::Store(crate::store::StoreError::Io(
+                                msg.clone(),
+                            )))
+                        })
+                        .collect()
                 }
-            }
-            i = j;
-        }
+            };
         let flush_started = std::time::Instant::now();
         let flushed = store.flush();
-        metrics.commit(pendings.len(), flush_started.elapsed().as_secs_f64());
-        for (p, r) in pendings.iter().zip(&results) {
-            if let Ok(applied) = r {
-                let accepted = matches!(applied, Applied::Accepted { .. });
-                metrics.write(p.command.action().name(), &p.actor.client, accepted);
+        metrics.commit(batch.len(), flush_started.elapsed().as_secs_f64());
+        for (s, r) in batch.iter().zip(&results) {
+            if let Ok(outcome) = r {
+                let accepted = matches!(outcome, Outcome::Written(_));
+                metrics.write(
+                    s.command.action().name(),
+                    &s.envelope.actor.client,
+                    accepted,
+                );
             }
         }
-        if let Err(e) = flushed {
-            tracing::error!(error = %e, "flush failed; failing the whole batch");
-            let msg = e.to_string();
+        let failed = flushed.err().map(|e| {
+            let why = format!("flushing the log to disk failed: {e}");
+            tracing::error!(
+                error = %e,
+                "{why}; refusing further writes, the server stops so that it restarts from what is on disk"
+            );
             for r in &mut results {
-                *r = Err(ServiceError::Store(crate::store::StoreError::Io(
-                    msg.clone(),
-                )));
+                *r = Err(ServiceError::Store(crate::store::StoreError::Io(why.clone())));
             }
-        } else {
+            why
+        });
+        if failed.is_none() {
             durable.send_replace(next_seq.saturating_sub(1));
         }
         for (reply, result) in replies.into_iter().zip(results) {
             // A requester that gave up (client disconnected) is not an error.
             let _ = reply.send(result);
+        }
+        if let Some(why) = failed {
+            // Closing the queue answers every waiting and later submitter with 503.
+            rx.close();
+            while let Ok(Msg::Job(_, reply)) = rx.try_recv() {
+                let _ = reply.send(Err(ServiceError::WriterGone));
+            }
+            failure.send_replace(Some(why));
+            return;
         }
     }
     if let Err(e) = store.flush() {

@@ -1,120 +1,101 @@
-//! The append transaction: decide a run of commands against the views, append their events (or
-//! their rejections) to `log` and project the events, all in one sled transaction.
+//! The append transaction: decide a batch of commands against the views, append their events (or
+//! their rejections) to `log`, project the events, and read back what each command left behind —
+//! all in one sled transaction, so the answer to a write is the state that write produced.
+//!
+//! sled cannot scan inside a transaction (and a tree iterator would wait on the transaction's own
+//! lock), so the membership lists the batch reads ([`Command::reads`], and those an answer asks for)
+//! are read before it, on the committed trees, and kept up to date inside it from the batch's own
+//! membership events ([`Overlay`]). Every command of a batch can therefore read them, in any order.
 //!
 //! The closure may be re-run by sled, so it has no side effects: sequence numbers start from a value
 //! passed in, ids and times were made before. Durability (`flush`) is the writer's job, once per batch.
 
-use sled::transaction::TransactionalTree;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::Value;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
 use crate::domain::command::Command;
-use crate::domain::decide::{self, GroupState, TokenState, UserState, Views};
+use crate::domain::decide::{self, GroupState, Stop, TokenState, UserState, Views};
 use crate::domain::error::Rejection;
-use crate::domain::event::Rejected;
+use crate::domain::event::{Action, Event, Rejected};
 use crate::domain::ids::{GroupId, TokenId, UserId};
+use crate::domain::write::{Link, Outcome, Row, Submission, Written};
 use crate::scim::resource::{Document, Meta};
 use crate::scim::schema::Registry;
 
-use super::codec::{Actor, Entry, GroupRecord, LogRecord, TokenRecord, UserRecord};
+use super::codec::{Entry, GroupRecord, LogRecord, TokenRecord, UserRecord};
 use super::project::{tx_decode, TxError, TxViews};
 use super::{keys, read, Result, Store, StoreError, Trees};
 
-/// A command with the facts about its request that the log records.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    /// What to do.
-    pub command: Command,
-    /// Who asked.
-    pub actor: Actor,
-    /// Request id.
-    pub request_id: String,
-    /// Client address.
-    pub client_addr: Option<String>,
-}
-
-/// What became of one command.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Applied {
-    /// Accepted; `last_seq` is `None` when nothing changed (no event appended).
-    Accepted {
-        /// Sequence number of its last event.
-        last_seq: Option<u64>,
-    },
-    /// Refused; the rejection was appended at `seq`.
-    Rejected {
-        /// Where the rejection record sits.
-        seq: u64,
-        /// Why.
-        rejection: Rejection,
-    },
-}
-
 /// Decide and append `batch` in one transaction, numbering from `first_seq`, stamped `time_ms`.
 /// Returns one outcome per command and the next free sequence number.
-///
-/// Only `batch[0]` may need a membership scan (`Command::needs_scan`). sled cannot scan inside a
-/// transaction (and a tree iterator would wait on the transaction's own lock), so that scan is done
-/// here, before the transaction starts, on the committed trees, which then hold every earlier write.
 pub fn append_batch(
     store: &Store,
     reg: &Registry,
-    batch: &[Pending],
+    batch: &[Submission],
     first_seq: u64,
     time_ms: i64,
-) -> Result<(Vec<Applied>, u64)> {
+) -> Result<(Vec<Outcome>, u64)> {
     let t = &store.trees;
-    let scanned = match batch.first() {
-        Some(p) if p.command.needs_scan() => Scanned::for_command(t, &p.command)?,
-        _ => Scanned::default(),
-    };
+    let lists = Lists::read(t, batch)?;
     let trees: Vec<sled::Tree> = std::iter::once(&t.log).chain(t.views()).cloned().collect();
     let result = trees[..].transaction(|tx: &Vec<TransactionalTree>| {
         let views = TxViews::from_slice(&tx[1..]).ok_or_else(|| {
-            sled::transaction::ConflictableTransactionError::Abort(StoreError::Io(
+            abort(StoreError::Io(
                 "internal: view trees out of step with VIEW_TREES".into(),
             ))
         })?;
         let log = &tx[0];
+        let ctx = DecideViews {
+            tx: &views,
+            lists: &lists,
+            overlay: RefCell::default(),
+        };
         let mut seq = first_seq;
         let mut out = Vec::with_capacity(batch.len());
-        for (i, p) in batch.iter().enumerate() {
-            let ctx = DecideViews {
-                tx: &views,
-                scanned: if i == 0 { Some(&scanned) } else { None },
-            };
+        for s in batch {
             let record = |entry: Entry, seq: u64| -> Result<(), TxError> {
                 let rec = LogRecord {
                     seq,
                     time_ms,
-                    actor: p.actor.clone(),
-                    request_id: p.request_id.clone(),
-                    client_addr: p.client_addr.clone(),
+                    actor: s.envelope.actor.clone(),
+                    request_id: s.envelope.request_id.clone(),
+                    client_addr: s.envelope.client_addr.clone(),
                     entry,
                 };
-                let bytes = super::codec::encode("log record", &rec)
-                    .map_err(sled::transaction::ConflictableTransactionError::Abort)?;
+                let bytes = super::codec::encode("log record", &rec).map_err(abort)?;
                 views.record(&rec)?;
                 log.insert(&keys::seq(seq)[..], bytes)?;
                 Ok(())
             };
-            match decide::decide(&ctx, reg, &p.command)? {
+            match decide::decide(&ctx, reg, &s.command) {
                 Ok(events) => {
                     let mut last = None;
                     for event in events {
+                        ctx.overlay.borrow_mut().note(&event);
                         record(Entry::Event(event), seq)?;
                         last = Some(seq);
                         seq += 1;
                     }
-                    out.push(Applied::Accepted { last_seq: last });
+                    out.push(Outcome::Written(ctx.written(
+                        &s.command,
+                        last,
+                        s.answer.memberships,
+                    )?));
                 }
-                Err(rejection) => {
+                Err(Stop::Refused(rejection)) => {
+                    let name = ctx.current_name(&s.command)?;
                     record(
-                        Entry::Rejected(rejection_record(&p.command, &rejection)),
+                        Entry::Rejected(rejection_record(&s.command, &rejection, name)),
                         seq,
                     )?;
-                    out.push(Applied::Rejected { seq, rejection });
+                    out.push(Outcome::Refused { seq, rejection });
                     seq += 1;
                 }
+                Err(Stop::Store(e)) => return Err(e),
             }
         }
         Ok((out, seq))
@@ -122,19 +103,28 @@ pub fn append_batch(
     result.map_err(StoreError::from)
 }
 
-/// The log's copy of a rejection.
-pub fn rejection_record(command: &Command, rejection: &Rejection) -> Rejected {
+fn abort(e: StoreError) -> TxError {
+    ConflictableTransactionError::Abort(e)
+}
+
+/// The log's copy of a rejection; `current_name` is the target's name as the views hold it.
+fn rejection_record(
+    command: &Command,
+    rejection: &Rejection,
+    current_name: Option<String>,
+) -> Rejected {
     Rejected {
         action: command.action(),
         target_id: command.target_id(),
-        target_name: target_name(command),
+        target_name: current_name.or_else(|| sent_name(command)),
         status: rejection.status(),
         scim_type: rejection.scim_type().map(str::to_owned),
         detail: rejection.to_string(),
     }
 }
 
-fn target_name(command: &Command) -> Option<String> {
+/// The name a command's body carries (creates and replaces).
+fn sent_name(command: &Command) -> Option<String> {
     let doc = match command {
         Command::CreateUser { input, .. } | Command::ReplaceUser { input, .. } => &input.doc,
         Command::CreateGroup { input, .. } | Command::ReplaceGroup { input, .. } => &input.doc,
@@ -143,51 +133,152 @@ fn target_name(command: &Command) -> Option<String> {
     };
     doc.get("userName")
         .or_else(|| doc.get("displayName"))
-        .and_then(|v| v.as_str())
+        .and_then(Value::as_str)
         .map(str::to_owned)
 }
 
-/// Membership lists read before the transaction for the one command that needs them.
-#[derive(Debug, Default)]
-struct Scanned {
-    groups_of: Option<(UserId, Vec<GroupId>)>,
-    members_of: Option<(GroupId, Vec<UserId>)>,
+/// What a command is about.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    User(UserId),
+    Group(GroupId),
+    Token(TokenId),
 }
 
-impl Scanned {
-    fn for_command(t: &Trees, command: &Command) -> Result<Self> {
-        Ok(match command {
-            Command::DeleteUser { id, .. } => Self {
-                groups_of: Some((*id, read::groups_of(t, *id)?)),
-                members_of: None,
-            },
-            Command::DeleteGroup { id, .. }
-            | Command::ReplaceGroup { id, .. }
-            | Command::PatchGroup { id, .. } => Self {
-                groups_of: None,
-                members_of: Some((*id, read::members_of(t, *id).collect::<Result<Vec<_>>>()?)),
-            },
-            _ => Self::default(),
+impl Target {
+    fn of(command: &Command) -> Option<Self> {
+        let raw = command
+            .target_id()
+            .and_then(|t| uuid::Uuid::parse_str(&t).ok())
+            .map(uuid::Uuid::into_bytes)?;
+        Some(match command.action() {
+            Action::CreateUser | Action::ReplaceUser | Action::PatchUser | Action::DeleteUser => {
+                Self::User(UserId::from_bytes(raw))
+            }
+            Action::CreateGroup
+            | Action::ReplaceGroup
+            | Action::PatchGroup
+            | Action::DeleteGroup => Self::Group(GroupId::from_bytes(raw)),
+            Action::IssueToken | Action::RevokeToken => Self::Token(TokenId::from_bytes(raw)),
+            Action::SignIn => return None,
         })
+    }
+
+    fn bytes(self) -> [u8; 16] {
+        match self {
+            Self::User(u) => *u.as_bytes(),
+            Self::Group(g) => *g.as_bytes(),
+            Self::Token(t) => *t.as_bytes(),
+        }
     }
 }
 
-/// [`Views`] for `decide`: point reads through the transaction, scans from [`Scanned`].
-struct DecideViews<'a> {
-    tx: &'a TxViews<'a>,
-    scanned: Option<&'a Scanned>,
+/// Membership lists as committed before the batch's transaction.
+#[derive(Debug, Default)]
+struct Lists {
+    groups_of: HashMap<UserId, Vec<GroupId>>,
+    members_of: HashMap<GroupId, Vec<UserId>>,
 }
 
-fn parse_doc(doc: &str) -> Result<Document, TxError> {
-    serde_json::from_str(doc).map_err(|e| {
-        sled::transaction::ConflictableTransactionError::Abort(StoreError::Decode {
-            what: "stored document",
-            detail: e.to_string(),
-        })
+impl Lists {
+    /// Everything `batch` reads beyond point reads: what its decisions declare, and the
+    /// memberships the answers to an existing target's write ask for.
+    fn read(t: &Trees, batch: &[Submission]) -> Result<Self> {
+        let mut users = BTreeSet::new();
+        let mut groups = BTreeSet::new();
+        for s in batch {
+            let reads = s.command.reads();
+            users.extend(reads.groups_of);
+            groups.extend(reads.members_of);
+            if s.answer.memberships {
+                match (&s.command, Target::of(&s.command)) {
+                    (
+                        Command::ReplaceUser { .. } | Command::PatchUser { .. },
+                        Some(Target::User(u)),
+                    ) => {
+                        users.insert(u);
+                    }
+                    (
+                        Command::ReplaceGroup { .. } | Command::PatchGroup { .. },
+                        Some(Target::Group(g)),
+                    ) => {
+                        groups.insert(g);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Self::default();
+        for u in users {
+            out.groups_of.insert(u, read::groups_of(t, u)?);
+        }
+        for g in groups {
+            let members = read::members_of(t, g).collect::<Result<Vec<_>>>()?;
+            out.members_of.insert(g, members);
+        }
+        Ok(out)
+    }
+}
+
+/// Membership changes made by the batch so far: (group, user) → member afterwards.
+#[derive(Debug, Default)]
+struct Overlay {
+    by_group: HashMap<GroupId, BTreeMap<UserId, bool>>,
+    by_user: HashMap<UserId, BTreeMap<GroupId, bool>>,
+}
+
+impl Overlay {
+    fn set(&mut self, group: GroupId, user: UserId, member: bool) {
+        self.by_group.entry(group).or_default().insert(user, member);
+        self.by_user.entry(user).or_default().insert(group, member);
+    }
+
+    /// Keep up with an event about to be projected.
+    fn note(&mut self, event: &Event) {
+        match event {
+            Event::MembersAdded { group, users, .. } => {
+                users.iter().for_each(|u| self.set(*group, *u, true));
+            }
+            Event::MembersRemoved { group, users, .. } => {
+                users.iter().for_each(|u| self.set(*group, *u, false));
+            }
+            Event::UserDeleted { id, groups, .. } => {
+                groups.iter().for_each(|g| self.set(*g, *id, false));
+            }
+            Event::GroupDeleted { id, members, .. } => {
+                members.iter().for_each(|u| self.set(*id, *u, false));
+            }
+            _ => {}
+        }
+    }
+
+    /// `committed` with this batch's changes of `key`'s memberships applied, in id order.
+    fn merged<K: Ord + Copy>(committed: &[K], changes: Option<&BTreeMap<K, bool>>) -> Vec<K> {
+        let Some(changes) = changes else {
+            return committed.to_vec();
+        };
+        let mut set: BTreeSet<K> = committed.iter().copied().collect();
+        for (k, member) in changes {
+            if *member {
+                set.insert(*k);
+            } else {
+                set.remove(k);
+            }
+        }
+        set.into_iter().collect()
+    }
+}
+
+/// Decode a stored document.
+fn parse_doc(doc: &str) -> Result<Document> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Decode {
+        what: "stored document",
+        detail: e.to_string(),
     })
 }
 
-fn user_state(rec: UserRecord) -> Result<UserState, TxError> {
+/// A user row as `decide` and answers see it.
+pub(super) fn user_state(rec: UserRecord) -> Result<UserState> {
     Ok(UserState {
         doc: parse_doc(&rec.doc)?,
         meta: Meta {
@@ -198,7 +289,8 @@ fn user_state(rec: UserRecord) -> Result<UserState, TxError> {
     })
 }
 
-fn group_state(rec: GroupRecord) -> Result<GroupState, TxError> {
+/// A group row as `decide` and answers see it.
+pub(super) fn group_state(rec: GroupRecord) -> Result<GroupState> {
     Ok(GroupState {
         doc: parse_doc(&rec.doc)?,
         meta: Meta {
@@ -210,18 +302,130 @@ fn group_state(rec: GroupRecord) -> Result<GroupState, TxError> {
     })
 }
 
-fn unscanned() -> TxError {
-    // A bug, not a client error: `Command::needs_scan` and `Scanned::for_command` disagree.
-    sled::transaction::ConflictableTransactionError::Abort(StoreError::Io(
-        "internal: a membership scan was not prepared for this command".into(),
+fn unread() -> TxError {
+    // A bug, not a client error: `Command::reads` and `decide` disagree about what is read.
+    abort(StoreError::Io(
+        "internal: a membership list was read that the command does not declare".into(),
     ))
+}
+
+/// [`Views`] for `decide` inside the transaction: point reads through it, membership lists from
+/// [`Lists`] plus the batch's own changes.
+struct DecideViews<'a> {
+    tx: &'a TxViews<'a>,
+    lists: &'a Lists,
+    overlay: RefCell<Overlay>,
+}
+
+impl DecideViews<'_> {
+    /// A user's display name for links: displayName, else userName.
+    fn user_display(&self, id: UserId) -> Result<Option<String>, TxError> {
+        Ok(self.tx.user_record(id)?.and_then(|r| {
+            let d: Value = serde_json::from_str(&r.doc).ok()?;
+            d.get("displayName")
+                .or_else(|| d.get("userName"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }))
+    }
+
+    fn group_display(&self, id: GroupId) -> Result<Option<String>, TxError> {
+        Ok(self.tx.group_record(id)?.and_then(|r| {
+            let d: Value = serde_json::from_str(&r.doc).ok()?;
+            d.get("displayName")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }))
+    }
+
+    /// What `command` left behind, read inside the transaction right after its events.
+    fn written(
+        &self,
+        command: &Command,
+        seq: Option<u64>,
+        memberships: bool,
+    ) -> Result<Written, TxError> {
+        let target = Target::of(command);
+        let row = match target {
+            Some(Target::User(id)) => match self.tx.user_record(id)? {
+                None => Row::None,
+                Some(rec) => Row::User {
+                    state: user_state(rec).map_err(abort)?,
+                    groups: if memberships {
+                        let committed =
+                            self.lists.groups_of.get(&id).map_or(&[][..], Vec::as_slice);
+                        let ids =
+                            Overlay::merged(committed, self.overlay.borrow().by_user.get(&id));
+                        let mut links = Vec::with_capacity(ids.len());
+                        for g in ids {
+                            links.push(Link {
+                                id: *g.as_bytes(),
+                                display: self.group_display(g)?,
+                            });
+                        }
+                        Some(links)
+                    } else {
+                        None
+                    },
+                },
+            },
+            Some(Target::Group(id)) => match self.tx.group_record(id)? {
+                None => Row::None,
+                Some(rec) => Row::Group {
+                    state: group_state(rec).map_err(abort)?,
+                    members: if memberships {
+                        let committed = self
+                            .lists
+                            .members_of
+                            .get(&id)
+                            .map_or(&[][..], Vec::as_slice);
+                        let ids =
+                            Overlay::merged(committed, self.overlay.borrow().by_group.get(&id));
+                        let mut links = Vec::with_capacity(ids.len());
+                        for u in ids {
+                            links.push(Link {
+                                id: *u.as_bytes(),
+                                display: self.user_display(u)?,
+                            });
+                        }
+                        Some(links)
+                    } else {
+                        None
+                    },
+                },
+            },
+            Some(Target::Token(_)) | None => Row::None,
+        };
+        Ok(Written {
+            id: target.map_or([0; 16], Target::bytes),
+            seq,
+            row,
+        })
+    }
+
+    /// The target's name as the views hold it now (for the record of a refusal).
+    fn current_name(&self, command: &Command) -> Result<Option<String>, TxError> {
+        Ok(match Target::of(command) {
+            Some(Target::User(id)) => self
+                .tx
+                .user_record(id)?
+                .and_then(|r| serde_json::from_str::<Value>(&r.doc).ok())
+                .and_then(|d| d.get("userName").and_then(Value::as_str).map(str::to_owned)),
+            Some(Target::Group(id)) => self.group_display(id)?,
+            Some(Target::Token(id)) => self.token(id)?.map(|t| t.name.to_string()),
+            None => None,
+        })
+    }
 }
 
 impl Views for DecideViews<'_> {
     type Error = TxError;
 
     fn user(&self, id: UserId) -> Result<Option<UserState>, TxError> {
-        self.tx.user_record(id)?.map(user_state).transpose()
+        self.tx
+            .user_record(id)?
+            .map(|r| user_state(r).map_err(abort))
+            .transpose()
     }
 
     fn user_exists(&self, id: UserId) -> Result<bool, TxError> {
@@ -237,7 +441,10 @@ impl Views for DecideViews<'_> {
     }
 
     fn group(&self, id: GroupId) -> Result<Option<GroupState>, TxError> {
-        self.tx.group_record(id)?.map(group_state).transpose()
+        self.tx
+            .group_record(id)?
+            .map(|r| group_state(r).map_err(abort))
+            .transpose()
     }
 
     fn group_by_name(&self, key: &str) -> Result<Option<GroupId>, TxError> {
@@ -252,22 +459,24 @@ impl Views for DecideViews<'_> {
         Ok(self
             .tx
             .members
-            .get(&keys::membership(group, user)[..])?
+            .get(keys::membership(group, user))?
             .is_some())
     }
 
     fn groups_of(&self, user: UserId) -> Result<Vec<GroupId>, TxError> {
-        match self.scanned.and_then(|s| s.groups_of.as_ref()) {
-            Some((id, groups)) if *id == user => Ok(groups.clone()),
-            _ => Err(unscanned()),
-        }
+        let committed = self.lists.groups_of.get(&user).ok_or_else(unread)?;
+        Ok(Overlay::merged(
+            committed,
+            self.overlay.borrow().by_user.get(&user),
+        ))
     }
 
     fn members_of(&self, group: GroupId) -> Result<Vec<UserId>, TxError> {
-        match self.scanned.and_then(|s| s.members_of.as_ref()) {
-            Some((id, members)) if *id == group => Ok(members.clone()),
-            _ => Err(unscanned()),
-        }
+        let committed = self.lists.members_of.get(&group).ok_or_else(unread)?;
+        Ok(Overlay::merged(
+            committed,
+            self.overlay.borrow().by_group.get(&group),
+        ))
     }
 
     fn token(&self, id: TokenId) -> Result<Option<TokenState>, TxError> {

@@ -9,7 +9,9 @@ use bincode::Options;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::domain::event::{Event, Rejected};
-use crate::domain::ids::{ClientName, TokenId};
+use crate::domain::ids::ClientName;
+#[cfg(test)]
+use crate::domain::ids::TokenId;
 
 use super::error::{Result, StoreError};
 
@@ -19,14 +21,7 @@ pub const FORMAT: u16 = 1;
 /// Biggest record we agree to decode; guards against a corrupt length prefix allocating gigabytes.
 const MAX_RECORD: u64 = 256 * 1024 * 1024;
 
-/// Who made a change: the token and its client name (or the local operator).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Actor {
-    /// The token, or `None` for the local CLI / admin socket.
-    pub token_id: Option<TokenId>,
-    /// The client name ("Entra ID"), or "cli".
-    pub client: String,
-}
+pub use crate::domain::write::Actor;
 
 /// One entry of the log: an accepted event or a rejected write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,8 +92,9 @@ pub struct TokenRecord {
     pub expires_ms: Option<i64>,
 }
 
-/// The ids (users, groups, tokens) a log entry is about, for the per-resource history index.
-/// A membership change is part of the group's history and of each member's.
+/// The ids (users, groups, tokens) a log entry is about, for the per-resource history index:
+/// every resource whose view the entry changes. A membership change is part of the group's history
+/// and of each member's; so is the membership cascade of a deletion.
 pub fn resources_of(entry: &Entry) -> Vec<[u8; 16]> {
     match entry {
         Entry::Event(e) => match e {
@@ -106,9 +102,12 @@ pub fn resources_of(entry: &Entry) -> Vec<[u8; 16]> {
             Event::UserUpdated { user, .. }
             | Event::UserDeactivated { user, .. }
             | Event::UserReactivated { user, .. } => vec![*user.id.as_bytes()],
-            Event::UserDeleted { id, .. } | Event::UserPasswordSet { id, .. } => {
-                vec![*id.as_bytes()]
-            }
+            // A deletion also changes every group the user was in (and every member of a
+            // deleted group): it belongs to their histories too.
+            Event::UserDeleted { id, groups, .. } => std::iter::once(*id.as_bytes())
+                .chain(groups.iter().map(|g| *g.as_bytes()))
+                .collect(),
+            Event::UserPasswordSet { id, .. } => vec![*id.as_bytes()],
             Event::GroupCreated(g) => vec![*g.id.as_bytes()],
             Event::GroupUpdated { group, .. } | Event::GroupRenamed { group, .. } => {
                 vec![*group.id.as_bytes()]
@@ -117,7 +116,9 @@ pub fn resources_of(entry: &Entry) -> Vec<[u8; 16]> {
             | Event::MembersRemoved { group, users, .. } => std::iter::once(*group.as_bytes())
                 .chain(users.iter().map(|u| *u.as_bytes()))
                 .collect(),
-            Event::GroupDeleted { id, .. } => vec![*id.as_bytes()],
+            Event::GroupDeleted { id, members, .. } => std::iter::once(*id.as_bytes())
+                .chain(members.iter().map(|u| *u.as_bytes()))
+                .collect(),
             Event::TokenIssued { id, .. }
             | Event::TokenRevoked { id, .. }
             | Event::TokenExpirySet { id, .. } => vec![*id.as_bytes()],

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod codec;
 pub mod error;
 pub mod keys;
+pub mod memory;
 pub mod project;
 pub mod read;
 pub mod rebuild;
@@ -120,10 +121,20 @@ pub struct Store {
     db: sled::Db,
     /// Its trees.
     pub trees: Trees,
+    /// Fault injection: when set, every flush fails (tests of the writer's cold path).
+    fail_flushes: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// `meta` key holding the stored-format number.
 const META_FORMAT: &[u8] = b"format";
+
+/// `meta` key holding the version of the projection the views were built with.
+const META_VIEWS: &[u8] = b"views";
+
+/// Version of the projection. Raised when the same log projects into different views (2: a
+/// deletion's membership cascade is indexed in `log_by_resource` under every resource it changes);
+/// views built by an older version are rebuilt from the log at the next start.
+pub const VIEWS_VERSION: u16 = 2;
 
 impl Store {
     /// Open (or create) the database in `dir`. Refuses data written by a newer scimd.
@@ -156,6 +167,12 @@ impl Store {
                 trees
                     .meta
                     .insert(META_FORMAT, &codec::FORMAT.to_be_bytes())?;
+                // A new database: its (empty) views are as current as this binary.
+                if trees.log.is_empty() {
+                    trees
+                        .meta
+                        .insert(META_VIEWS, &VIEWS_VERSION.to_be_bytes())?;
+                }
             }
             Some(v) => {
                 let found = <[u8; 2]>::try_from(v.as_ref())
@@ -173,13 +190,27 @@ impl Store {
                 }
             }
         }
-        Ok(Self { db, trees })
+        Ok(Self {
+            db,
+            trees,
+            fail_flushes: std::sync::Arc::default(),
+        })
     }
 
     /// Make everything written so far durable. The writer calls this once per batch.
     pub fn flush(&self) -> Result<()> {
+        if self.fail_flushes.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Io("injected flush failure".into()));
+        }
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Make every later [`Store::flush`] of this store (and its clones) fail, as a dying disk would.
+    /// Only tests call this: it exercises what the writer does when durability is lost.
+    pub fn fail_flushes(&self) {
+        self.fail_flushes
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Record that token `id` was used at `now_ms`, at most once per `resolution_ms` (last-used
@@ -219,6 +250,26 @@ impl Store {
     /// Whether any console account exists.
     pub fn has_admins(&self) -> Result<bool> {
         Ok(!self.trees.admins.is_empty())
+    }
+
+    /// Whether the views were built by an older projection (and must be rebuilt from the log).
+    /// A database from before the views version was recorded counts as version 1.
+    pub fn views_outdated(&self) -> Result<bool> {
+        let found = self
+            .trees
+            .meta
+            .get(META_VIEWS)?
+            .and_then(|v| <[u8; 2]>::try_from(v.as_ref()).ok())
+            .map_or(1, u16::from_be_bytes);
+        Ok(found < VIEWS_VERSION)
+    }
+
+    /// Record that the views are those of this binary's projection (after a rebuild).
+    pub(crate) fn mark_views_current(&self) -> Result<()> {
+        self.trees
+            .meta
+            .insert(META_VIEWS, &VIEWS_VERSION.to_be_bytes())?;
+        Ok(())
     }
 
     /// The sequence number the next log record gets.

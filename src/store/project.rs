@@ -1,8 +1,12 @@
 //! Projections: how one event changes the views. Dumb by design: the event carries the facts, this
-//! code writes them by key, and it never rejects (rules live in `domain::decide`). The same function
-//! runs live inside the append transaction and during `rebuild-views`, so both produce the same bytes.
+//! code writes them by key, and it never rejects (rules live in `domain::decide`).
+//!
+//! This is the one projection: it runs live inside the append transaction, during `rebuild-views`
+//! and `verify`, and over in-memory trees ([`super::memory`]) when a history replays one resource's
+//! records or a test projects its given events, so all of them produce the same rows.
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::IVec;
 
 use crate::domain::event::{Event, GroupSnapshot, UserSnapshot};
 use crate::domain::ids::{GroupId, UserId};
@@ -14,37 +18,72 @@ use super::StoreError;
 /// Transaction error type used throughout the write path.
 pub type TxError = ConflictableTransactionError<StoreError>;
 
-/// The view trees inside one transaction.
-pub struct TxViews<'a> {
-    /// users
-    pub users: &'a TransactionalTree,
-    /// groups
-    pub groups: &'a TransactionalTree,
-    /// members
-    pub members: &'a TransactionalTree,
-    /// member_of
-    pub member_of: &'a TransactionalTree,
-    /// idx_user_name
-    pub idx_user_name: &'a TransactionalTree,
-    /// idx_user_external
-    pub idx_user_external: &'a TransactionalTree,
-    /// idx_group_name
-    pub idx_group_name: &'a TransactionalTree,
-    /// tokens
-    pub tokens: &'a TransactionalTree,
-    /// user_secrets
-    pub user_secrets: &'a TransactionalTree,
-    /// log_by_resource
-    pub log_by_resource: &'a TransactionalTree,
-    /// stats_hourly
-    pub stats_hourly: &'a TransactionalTree,
-    /// client_last
-    pub client_last: &'a TransactionalTree,
+/// The point operations a projection needs from a tree: those of sled's transactional tree, which
+/// the in-memory trees of [`super::memory`] provide too.
+pub trait Kv {
+    /// The value at `key`.
+    fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError>;
+    /// Set `key` to `value`, returning the previous value.
+    fn insert(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<Option<IVec>, TxError>;
+    /// Remove `key`, returning the previous value.
+    fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError>;
 }
 
-impl<'a> TxViews<'a> {
+impl Kv for TransactionalTree {
+    fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError> {
+        Ok(TransactionalTree::get(self, key.as_ref())?)
+    }
+    fn insert(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<Option<IVec>, TxError> {
+        Ok(TransactionalTree::insert(
+            self,
+            key.as_ref(),
+            value.as_ref(),
+        )?)
+    }
+    fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError> {
+        Ok(TransactionalTree::remove(self, key.as_ref())?)
+    }
+}
+
+/// The view trees one projection writes: those of a transaction, or in-memory ones.
+pub struct TxViews<'a, T: Kv = TransactionalTree> {
+    /// users
+    pub users: &'a T,
+    /// groups
+    pub groups: &'a T,
+    /// members
+    pub members: &'a T,
+    /// member_of
+    pub member_of: &'a T,
+    /// idx_user_name
+    pub idx_user_name: &'a T,
+    /// idx_user_external
+    pub idx_user_external: &'a T,
+    /// idx_group_name
+    pub idx_group_name: &'a T,
+    /// tokens
+    pub tokens: &'a T,
+    /// user_secrets
+    pub user_secrets: &'a T,
+    /// log_by_resource
+    pub log_by_resource: &'a T,
+    /// stats_hourly
+    pub stats_hourly: &'a T,
+    /// client_last
+    pub client_last: &'a T,
+}
+
+impl<'a, T: Kv> TxViews<'a, T> {
     /// The view trees of a transaction over [`super::Trees::views`] (in `VIEW_TREES` order).
-    pub fn from_slice(tx: &'a [TransactionalTree]) -> Option<Self> {
+    pub fn from_slice(tx: &'a [T]) -> Option<Self> {
         match tx {
             [users, groups, members, member_of, idx_user_name, idx_user_external, idx_group_name, tokens, user_secrets, log_by_resource, stats_hourly, client_last] => {
                 Some(Self {
@@ -83,7 +122,7 @@ fn tx_encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<Vec<u
     codec::encode(what, value).map_err(abort)
 }
 
-impl TxViews<'_> {
+impl<T: Kv> TxViews<'_, T> {
     /// The user record `id`, if any.
     pub fn user_record(&self, id: UserId) -> Result<Option<UserRecord>, TxError> {
         self.users
@@ -305,7 +344,7 @@ impl TxViews<'_> {
     }
 }
 
-impl TxViews<'_> {
+impl<T: Kv> TxViews<'_, T> {
     /// Everything a log record changes in the views: the event's projection (if accepted), the
     /// per-resource history index, the hourly counts and the client's last write. Live appends and
     /// rebuilds both come through here, so both produce the same bytes.

@@ -164,6 +164,7 @@ pub fn rebuild_in_place(store: &Store) -> Result<u64> {
         t.clear()?;
     }
     let n = replay(&store.trees.clone(), store)?;
+    store.mark_views_current()?;
     store.trees.meta.remove(META_REBUILDING)?;
     store.flush()?;
     Ok(n)

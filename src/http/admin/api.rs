@@ -15,16 +15,14 @@ use crate::domain::command::Command;
 use crate::domain::error::Rejection;
 use crate::domain::event::Action;
 use crate::domain::ids::{ClientName, GroupId, TokenId, UserId};
+use crate::domain::write::{Actor, Answer, Envelope};
 use crate::report::activity::{self, Item, Query, ACTIONS};
-use crate::report::{history, stats};
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
-use crate::service::admins;
+use crate::service::commands::WriteRequest;
 use crate::service::query::ListQuery;
 use crate::service::tokens;
 use crate::service::writer::now_ms;
-use crate::store::append::{Applied, Pending};
-use crate::store::codec::Actor;
 
 use super::super::context::RequestContext;
 use super::super::error::{AdminFailure, ApiError};
@@ -95,22 +93,22 @@ fn console_actor(username: &str) -> Actor {
     }
 }
 
+/// Run a console write through the write service.
 async fn submit(
     state: &AppState,
     ctx: &RequestContext,
     actor: Actor,
     command: Command,
-) -> Result<Applied, ApiError> {
+) -> Result<crate::domain::write::Written, crate::service::ServiceError> {
+    let envelope = Envelope {
+        actor,
+        request_id: ctx.request_id.clone(),
+        client_addr: ctx.client_addr.clone(),
+    };
     state
-        .writer
-        .submit(Pending {
-            command,
-            actor,
-            request_id: ctx.request_id.clone(),
-            client_addr: ctx.client_addr.clone(),
-        })
+        .commands
+        .execute(&envelope, WriteRequest::Command(command), Answer::default())
         .await
-        .map_err(|e| ApiError::Admin(e.into()))
 }
 
 #[derive(Deserialize)]
@@ -132,9 +130,9 @@ async fn login(
     if let Some(wait) = state.throttle.blocked(addr) {
         return Err(ApiError::Admin(AdminFailure::Throttled(wait)));
     }
-    let store = state.directory.store().clone();
+    let dir = state.directory.clone();
     let name = username.clone();
-    let ok = blocking(move || admins::verify(&store, &name, &password).map_err(Into::into)).await?;
+    let ok = blocking(move || dir.verify_admin(&name, &password).map_err(Into::into)).await?;
     if !ok {
         state.throttle.failed(addr);
         let refused = Command::Refused {
@@ -203,8 +201,8 @@ async fn list_tokens(
     ctx: RequestContext,
     state: web::Data<AppState>,
 ) -> AdminResult {
-    let store = state.directory.store().clone();
-    let list = blocking(move || tokens::list(&store).map_err(Into::into)).await?;
+    let dir = state.directory.clone();
+    let list = blocking(move || dir.tokens().map_err(Into::into)).await?;
     let now = now_ms();
     let items: Vec<Value> = list
         .into_iter()
@@ -267,9 +265,12 @@ async fn add_token(
     };
     let t = tokens::generate();
     let command = tokens::issue_command(&t, name.clone(), expires_ms);
-    match submit(&state, &ctx, console_actor(&session.username), command).await? {
-        Applied::Accepted { .. } => {}
-        Applied::Rejected { rejection, .. } => return Err(bad(rejection.to_string())),
+    match submit(&state, &ctx, console_actor(&session.username), command).await {
+        Ok(_) => {}
+        Err(crate::service::ServiceError::Rejected(rejection)) => {
+            return Err(bad(rejection.to_string()))
+        }
+        Err(e) => return Err(ApiError::Admin(e.into())),
     }
     let url = scim_url(&state, &ctx, req.scim_url.as_deref());
     Ok(HttpResponse::Created()
@@ -291,12 +292,13 @@ async fn revoke_token(
         console_actor(&session.username),
         Command::RevokeToken { id },
     )
-    .await?
+    .await
     {
-        Applied::Accepted { .. } => Ok(HttpResponse::NoContent().finish()),
-        Applied::Rejected { rejection, .. } => Err(ApiError::Admin(AdminFailure::NotFound(
-            rejection.to_string(),
-        ))),
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(crate::service::ServiceError::Rejected(rejection)) => Err(ApiError::Admin(
+            AdminFailure::NotFound(rejection.to_string()),
+        )),
+        Err(e) => Err(ApiError::Admin(e.into())),
     }
 }
 
@@ -358,23 +360,23 @@ async fn activity_page(
     state: web::Data<AppState>,
 ) -> AdminResult {
     let q = activity_query(&req)?;
-    let store = state.directory.store().clone();
-    let page = blocking(move || activity::page(&store.trees, &q).map_err(Into::into)).await?;
+    let dir = state.directory.clone();
+    let page = blocking(move || dir.activity_page(&q).map_err(Into::into)).await?;
     Ok(json_ok(&page))
 }
 
 /// Stream every matching record, newest first, a page at a time.
 fn export(state: &AppState, q: Query, csv: bool) -> HttpResponse {
-    let store = state.directory.store().clone();
+    let dir = state.directory.clone();
     let header_line = csv.then(|| web::Bytes::from_static(activity::CSV_HEADER.as_bytes()));
     let pages = stream::unfold(Some((q, None::<u64>)), move |st| {
-        let store = store.clone();
+        let dir = dir.clone();
         async move {
             let (mut q, before) = st?;
             q.limit = activity::MAX_LIMIT;
             q.before = before;
             let query = q.clone();
-            let page = web::block(move || activity::page(&store.trees, &query)).await;
+            let page = web::block(move || dir.activity_page(&query)).await;
             let page = match page {
                 Ok(Ok(p)) => p,
                 _ => {
@@ -434,9 +436,9 @@ async fn live_tail(
     state: web::Data<AppState>,
 ) -> AdminResult {
     let q = activity_query(&req)?;
-    let rx = state.writer.subscribe();
+    let rx = state.commands.writer().subscribe();
     let last = *rx.borrow();
-    let store = state.directory.store().clone();
+    let store = state.directory.clone();
     let shutdown = state.shutdown.clone();
     let events = stream::unfold(
         (rx, last, q, store, shutdown, false),
@@ -452,7 +454,7 @@ async fn live_tail(
                     let query = q.clone();
                     let st = store.clone();
                     let (items, read_up_to): (Vec<Item>, u64) =
-                        web::block(move || activity::after(&st.trees, &query, last))
+                        web::block(move || st.activity_after(&query, last))
                             .await
                             .ok()
                             .and_then(Result::ok)
@@ -507,8 +509,7 @@ async fn resource_history(
         .into_iter()
         .find(|(k, _)| k == "at")
         .map(|(_, v)| v);
-    let store = state.directory.store().clone();
-    let reg = state.registry.clone();
+    let dir = state.directory.clone();
     let base = ctx.base_url.clone();
     let h = blocking(move || {
         let at = match at_param.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -521,20 +522,11 @@ async fn resource_history(
                             "at: '{s}' is neither a sequence number nor a time"
                         ))
                     })?;
-                    Some(
-                        activity::seq_at_or_after(&store.trees, ms.saturating_add(1))?
-                            .saturating_sub(1),
-                    )
+                    Some(dir.seq_at_or_after(ms.saturating_add(1))?.saturating_sub(1))
                 }
             },
         };
-        Ok(history::history(
-            &store.trees,
-            &reg,
-            *uid.as_bytes(),
-            at,
-            &base,
-        )?)
+        Ok(dir.history(*uid.as_bytes(), at, &base)?)
     })
     .await?;
     if h.items.is_empty() {
@@ -546,8 +538,8 @@ async fn resource_history(
 }
 
 async fn activity_stats(_session: AdminSession, state: web::Data<AppState>) -> AdminResult {
-    let store = state.directory.store().clone();
-    let s = blocking(move || Ok(stats::stats(&store.trees, now_ms())?)).await?;
+    let dir = state.directory.clone();
+    let s = blocking(move || Ok(dir.stats(now_ms())?)).await?;
     Ok(json_ok(&s))
 }
 
@@ -599,7 +591,7 @@ async fn list_kind(
     let dir = state.directory.clone();
     let base = ctx.base_url.clone();
     let body = blocking(move || dir.list(kind, &lq, &base).map_err(Into::into)).await?;
-    let store = state.directory.store().clone();
+    let dir = state.directory.clone();
     let items: Vec<Value> = body["Resources"]
         .as_array()
         .cloned()
@@ -615,8 +607,8 @@ async fn list_kind(
                 let count = r["id"]
                     .as_str()
                     .and_then(|id| GroupId::try_from(id).ok())
-                    .and_then(|g| crate::store::read::group(&store.trees, g).ok().flatten())
-                    .map_or(0, |rec| rec.member_count);
+                    .and_then(|g| dir.member_count(g).ok())
+                    .unwrap_or(0);
                 json!({"id": r["id"], "displayName": r["displayName"], "externalId": r.get("externalId"), "member_count": count})
             }
         })

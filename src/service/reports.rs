@@ -1,0 +1,98 @@
+//! The console's and the operator's reads, as named calls on the read side: the activity report,
+//! histories, charts, tokens, console accounts, and the gauges of `/metrics`. The HTTP layer and the
+//! admin socket reach the store only through these (and [`Directory`]'s SCIM queries).
+
+use crate::domain::ids::GroupId;
+use crate::report::activity::{self, Item, Page, Query};
+use crate::report::history::{self, History};
+use crate::report::stats::{self, Stats};
+use crate::store::read;
+
+use super::error::Result;
+use super::metrics::Gauges;
+use super::query::Directory;
+use super::tokens::{self, AuthError, Caller, TokenInfo};
+
+impl Directory {
+    /// Who a bearer token header belongs to (and note that it was used).
+    pub fn authenticate(
+        &self,
+        header: Option<&str>,
+        now_ms: i64,
+    ) -> std::result::Result<Caller, AuthError> {
+        tokens::authenticate(&self.store, header, now_ms)
+    }
+
+    /// Every token, for the console and `token list`.
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        tokens::list(&self.store)
+    }
+
+    /// Whether `password` is that of the console account `name`.
+    pub fn verify_admin(&self, name: &str, password: &str) -> Result<bool> {
+        super::admins::verify(&self.store, name, password)
+    }
+
+    /// One page of the activity report.
+    pub fn activity_page(&self, q: &Query) -> Result<Page> {
+        Ok(activity::page(&self.store.trees, q)?)
+    }
+
+    /// Records after `after_seq` that match `q` (the live tail), and how far the scan read.
+    pub fn activity_after(&self, q: &Query, after_seq: u64) -> Result<(Vec<Item>, u64)> {
+        Ok(activity::after(&self.store.trees, q, after_seq)?)
+    }
+
+    /// The first sequence number recorded at or after `time_ms`.
+    pub fn seq_at_or_after(&self, time_ms: i64) -> Result<u64> {
+        Ok(activity::seq_at_or_after(&self.store.trees, time_ms)?)
+    }
+
+    /// The history of resource `id`, with its state as of `at` (a sequence number).
+    pub fn history(&self, id: [u8; 16], at: Option<u64>, base_url: &str) -> Result<History> {
+        Ok(history::history(
+            &self.store.trees,
+            &self.reg,
+            id,
+            at,
+            base_url,
+        )?)
+    }
+
+    /// Counts for the console's charts.
+    pub fn stats(&self, now_ms: i64) -> Result<Stats> {
+        Ok(stats::stats(&self.store.trees, now_ms)?)
+    }
+
+    /// The number of members of group `id` (0 when it does not exist).
+    pub fn member_count(&self, id: GroupId) -> Result<u64> {
+        Ok(read::group(&self.store.trees, id)?.map_or(0, |g| g.member_count))
+    }
+
+    /// Whether the store answers reads (for `/readyz`).
+    pub fn readable(&self) -> bool {
+        read::log_bounds(&self.store.trees).is_ok()
+    }
+
+    /// The gauges of `/metrics`; `log_records` is the writer's last durable sequence number.
+    pub fn gauges(&self, log_records: u64) -> Gauges {
+        let t = &self.store.trees;
+        let (users, groups) = read::counts(t);
+        let tokens = read::tokens(t)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(id, rec)| {
+                read::token_last_used(t, id)
+                    .ok()
+                    .flatten()
+                    .map(|ms| (id.to_string(), rec.name.to_string(), ms / 1000))
+            })
+            .collect();
+        Gauges {
+            log_records,
+            users,
+            groups,
+            tokens,
+        }
+    }
+}
