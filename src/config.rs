@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::logging::LogFormat;
+use crate::net::{Cidr, SCIM_PREFIX};
 use crate::scim::schema::{ExtensionDecl, Registry};
 use crate::service::passwords::PasswordStorage;
 
@@ -245,60 +246,6 @@ pub struct Config {
     pub metrics_token: Option<String>,
 }
 
-/// An address block (`10.0.0.0/8`, `::1/128`, or a bare address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: std::net::IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// Parse `addr[/prefix]`.
-    pub fn parse(s: &str) -> Option<Self> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: std::net::IpAddr = a.trim().parse().ok()?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => p.trim().parse().ok().filter(|p| *p <= max)?,
-            None => max,
-        };
-        Some(Self { addr, prefix })
-    }
-
-    /// Whether `ip` lies in the block (IPv4-mapped IPv6 addresses count as IPv4).
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        use std::net::IpAddr;
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        let bits = |a: IpAddr| -> u128 {
-            match a {
-                IpAddr::V4(v) => u128::from(u32::from(v)),
-                IpAddr::V6(v) => u128::from(v),
-            }
-        };
-        if self.addr.is_ipv4() != ip.is_ipv4() {
-            return false;
-        }
-        let width = if ip.is_ipv4() { 32 } else { 128 };
-        let shift = width - u32::from(self.prefix);
-        if shift >= 128 {
-            return true;
-        }
-        (bits(self.addr) >> shift) == (bits(ip) >> shift)
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
 impl Config {
     /// Resolve defaults < file < environment < flags.
     pub fn resolve(
@@ -531,7 +478,7 @@ impl Config {
                 format!("{scheme}://{host}:{}", self.listen.port())
             }
         };
-        format!("{root}{}", crate::http::SCIM_PREFIX)
+        format!("{root}{SCIM_PREFIX}")
     }
 }
 
