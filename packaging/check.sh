@@ -105,11 +105,12 @@ if [[ ${cfg_cmd[0]} == check-config ]]; then
     ok "the commented defaults and the [[extensions]] example are valid when uncommented"
 fi
 # Every setting scimd knows appears in the shipped file (commented with its default, or set).
-keys=$(sed -n '/^pub struct Settings {/,/^}/s/^    pub \([a-z_]*\):.*/\1/p' src/config.rs)
+# The rows of the settings! table: `    key: RawType => ResolvedType {`.
+keys=$(sed -n '/^settings! {/,/^}/s/^    \([a-z_]*\): .* => .* {$/\1/p' src/config.rs)
 [[ -n $keys ]] || fail "cannot read the settings from src/config.rs"
 for key in $keys; do
     grep -qE "^(# )?(\[\[)?$key( =|\]\])" packaging/scimd.toml ||
-        fail "packaging/scimd.toml does not document '$key' (src/config.rs Settings)"
+        fail "packaging/scimd.toml does not document '$key' (src/config.rs settings! table)"
 done
 ok "packaging/scimd.toml documents every setting: $(echo $keys)"
 

@@ -243,7 +243,7 @@ fn check_config(config: Config, file: Option<&Path>) -> anyhow::Result<ExitCode>
         },
     };
     let mut problems = Vec::new();
-    if let Some((cert, key)) = &config.tls {
+    if let Some((cert, key)) = config.tls() {
         if let Err(e) = crate::tls::check_pair(cert, key) {
             problems.push(format!("TLS: {e}"));
         }
@@ -496,11 +496,7 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
         }
         (server.listen(listener)?, "http")
     } else {
-        let tls = crate::tls::setup(
-            config.tls.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
-            &config.data_dir,
-            config.client_ca.as_deref(),
-        )?;
+        let tls = crate::tls::setup(config.tls(), &config.data_dir, config.client_ca.as_deref())?;
         tracing::info!(
             certificate = %tls.cert_path.display(),
             sha256_fingerprint = %tls.fingerprint,

@@ -1,13 +1,31 @@
 //! Configuration: built-in defaults, then a TOML file, then `SCIMD_*` environment variables, then
 //! command-line flags (each layer overrides the one before). Unknown keys in the file are errors that
-//! name the key, so a typo never silently falls back to a default.
+//! name the key, so a typo never silently falls back to a default. An unknown `SCIMD_*` variable
+//! cannot be an error (the environment is shared with other programs and inherited from shells),
+//! so [`unknown_env_vars`] names them and the binary logs a warning for each.
+//!
+//! # One table
+//! Each setting is declared once, as a row of the `settings!` table below. From that row come the
+//! field of [`Settings`] (what one layer gives; its name is the TOML key), the `SCIMD_<KEY>`
+//! variable and how its text is read (every one may also be `SCIMD_<KEY>_FILE`), the field of
+//! [`Config`] (the resolved value), the rule that resolves and validates it, its line in
+//! [`Config::describe`] (`scimd check-config`, secrets masked) and its entry in [`SETTINGS`].
+//! Adding a setting is adding a row, then documenting it in `packaging/scimd.toml` and the README's
+//! table (a test below checks both).
+//!
+//! A macro rather than figment (lldap's choice): figment would only layer the sources, while the
+//! resolving, the cross-setting checks and `describe` would still list every setting by hand, and
+//! it would change what operators see today (TOML errors with byte offsets, errors naming the
+//! variable such as `SCIMD_PLAIN_HTTP`, `yes`/`on` booleans, comma-separated lists).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::logging::LogFormat;
+use crate::net::{Cidr, SCIM_PREFIX};
 use crate::scim::schema::{ExtensionDecl, Registry};
 use crate::service::passwords::PasswordStorage;
 
@@ -19,6 +37,12 @@ pub const DEFAULT_DATA_DIR: &str = "./scimd-data";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
 /// Default request body limit (1 MiB): large enough for a group PATCH adding thousands of members.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// Default console idle timeout: long enough to read a report, short enough for a shared desk.
+pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// `SCIMD_*` variables that are not settings: `SCIMD_CONFIG` names the file (read by
+/// [`Config::resolve`]), `SCIMD_LOG` is the log filter (read by `logging`).
+pub const OTHER_ENV_VARS: [&str; 2] = ["SCIMD_CONFIG", "SCIMD_LOG"];
 
 /// What went wrong reading the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -47,70 +71,491 @@ pub enum ConfigError {
         /// Why.
         message: String,
     },
+    /// An environment variable's text does not read as its setting's type.
+    #[error("invalid {var}: {message}")]
+    Env {
+        /// The variable (`SCIMD_PLAIN_HTTP`), so the operator knows where to look.
+        var: String,
+        /// Why.
+        message: String,
+    },
 }
 
-/// The settings a file, the environment or flags may give; `None` = not given at this layer.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Where the database lives (`SCIMD_DATA_DIR`, `--data-dir`).
-    pub data_dir: Option<PathBuf>,
-    /// Address and port to listen on (`SCIMD_LISTEN`, `--listen`).
-    pub listen: Option<String>,
-    /// Serve plain HTTP instead of HTTPS (`SCIMD_PLAIN_HTTP`, `--plain-http`).
-    pub plain_http: Option<bool>,
-    /// PEM certificate chain (`SCIMD_TLS_CERT`, `--tls-cert`).
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key (`SCIMD_TLS_KEY`, `--tls-key`).
-    pub tls_key: Option<PathBuf>,
-    /// Externally reachable root URL, e.g. `https://scim.example.com:8443` (`SCIMD_PUBLIC_URL`).
-    pub public_url: Option<String>,
-    /// Admin socket path (`SCIMD_ADMIN_SOCKET`); default `<data_dir>/admin.sock`.
-    pub admin_socket: Option<PathBuf>,
-    /// Largest accepted request body in bytes (`SCIMD_MAX_BODY_BYTES`).
-    pub max_body_bytes: Option<usize>,
-    /// `reject` (default) or `ignore` input attributes of unknown names or undeclared schemas
-    /// (`SCIMD_UNKNOWN_ATTRIBUTES`).
-    pub unknown_attributes: Option<String>,
-    /// Extension schemas (`[[extensions]]`, file only).
-    pub extensions: Option<Vec<ExtensionDecl>>,
-    /// `discard` (default) or `hash` passwords sent by clients (`SCIMD_PASSWORD_STORAGE`).
-    pub password_storage: Option<String>,
-    /// How long a console session may stay idle: `90s`, `30m`, `8h` (`SCIMD_ADMIN_SESSION_IDLE`).
-    pub admin_session_idle: Option<String>,
-    /// `auto`, `text`, `json` or `journald` (`SCIMD_LOG_FORMAT`, `--log-format`).
-    pub log_format: Option<String>,
-    /// PEM bundle of CAs whose client certificates the SCIM endpoint requires (`SCIMD_CLIENT_CA`).
-    pub client_ca: Option<PathBuf>,
-    /// Addresses or CIDR blocks allowed to read `/metrics` (default: loopback only).
-    pub metrics_allow: Option<Vec<String>>,
-    /// A bearer token that also grants `/metrics` (`SCIMD_METRICS_TOKEN`, or `…_FILE`).
-    pub metrics_token: Option<String>,
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
 }
 
-impl Settings {
-    /// Overlay `other` on top of `self`.
-    fn overlay(self, other: Settings) -> Settings {
-        Settings {
-            data_dir: other.data_dir.or(self.data_dir),
-            listen: other.listen.or(self.listen),
-            plain_http: other.plain_http.or(self.plain_http),
-            tls_cert: other.tls_cert.or(self.tls_cert),
-            tls_key: other.tls_key.or(self.tls_key),
-            public_url: other.public_url.or(self.public_url),
-            admin_socket: other.admin_socket.or(self.admin_socket),
-            max_body_bytes: other.max_body_bytes.or(self.max_body_bytes),
-            unknown_attributes: other.unknown_attributes.or(self.unknown_attributes),
-            extensions: other.extensions.or(self.extensions),
-            password_storage: other.password_storage.or(self.password_storage),
-            admin_session_idle: other.admin_session_idle.or(self.admin_session_idle),
-            log_format: other.log_format.or(self.log_format),
-            client_ca: other.client_ca.or(self.client_ca),
-            metrics_allow: other.metrics_allow.or(self.metrics_allow),
-            metrics_token: other.metrics_token.or(self.metrics_token),
+/// One row of the table, for code that needs the names rather than the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The TOML key, also the field name in [`Settings`] and [`Config`].
+    pub key: &'static str,
+    /// Whether `SCIMD_<KEY>` (or `SCIMD_<KEY>_FILE`) sets it; `false`: only the file can.
+    pub from_env: bool,
+}
+
+impl Setting {
+    /// `SCIMD_<KEY>`, or `None` for a file-only setting.
+    pub fn env_var(&self) -> Option<String> {
+        self.from_env.then(|| env_name(self.key))
+    }
+}
+
+/// The variable of a setting: `listen` → `SCIMD_LISTEN`.
+fn env_name(key: &str) -> String {
+    format!("SCIMD_{}", key.to_ascii_uppercase())
+}
+
+/// Generates, from the rows of the table: [`Settings`] with its overlay and environment reader,
+/// [`Config`] with its resolver and `describe`, and [`SETTINGS`]. A row is
+///
+/// ```text
+/// /// docs (become the docs of both fields)
+/// key: RawType => ResolvedType {
+///     env: reader,      // a function of `from_env` (`text`, `path`, `flag`, …; `none`: file only)
+///     resolve: |raw: Option<RawType>| -> Result<ResolvedType, ConfigError>,
+///     show: |value: &ResolvedType| -> Show,
+/// }
+/// ```
+///
+/// Rows resolve in table order, and a row's `resolve` may use the resolved values of the rows
+/// above it by their keys (`admin_socket` defaults to a path under `data_dir`). The table order is
+/// also the order of `describe`'s lines.
+macro_rules! settings {
+    ($(
+        $(#[$doc:meta])*
+        $key:ident: $raw:ty => $value:ty {
+            env: $reader:ident,
+            resolve: $resolve:expr,
+            show: $show:expr $(,)?
+        }
+    )*) => {
+        /// The settings a file, the environment or flags may give; `None` = not given at this
+        /// layer. Field names are the TOML keys.
+        #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+        #[serde(deny_unknown_fields)]
+        pub struct Settings {
+            $( $(#[$doc])* pub $key: Option<$raw>, )*
+        }
+
+        impl Settings {
+            /// Overlay `other` on top of `self`: whatever `other` gives wins.
+            fn overlay(self, other: Settings) -> Settings {
+                Settings { $( $key: other.$key.or(self.$key), )* }
+            }
+
+            /// The environment layer: each row's `SCIMD_<KEY>` through its reader.
+            fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+                Ok(Settings { $( $key: from_env::$reader(get, stringify!($key))?, )* })
+            }
+        }
+
+        /// The effective configuration: every setting resolved, defaults filled in.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct Config {
+            $( $(#[$doc])* pub $key: $value, )*
+        }
+
+        impl Config {
+            /// Resolve the rows in table order (each may read the ones above it).
+            fn from_settings(s: Settings) -> Result<Self, ConfigError> {
+                $( let $key: $value = resolve_with(s.$key, $resolve)?; )*
+                Ok(Config { $( $key, )* })
+            }
+
+            /// The effective settings as TOML, secrets masked (`scimd check-config`).
+            pub fn describe(&self) -> String {
+                let mut out = String::new();
+                $( show_with(&self.$key, $show).write(&mut out, stringify!($key)); )*
+                out
+            }
+        }
+
+        /// Every setting, in table order.
+        pub const SETTINGS: &[Setting] = &[
+            $( Setting { key: stringify!($key), from_env: settings!(@reads_env $reader) }, )*
+        ];
+    };
+    (@reads_env none) => { false };
+    (@reads_env $reader:ident) => { true };
+}
+
+/// Calls a row's `resolve` (a function, so the closure's argument type is known).
+fn resolve_with<R, V>(
+    raw: Option<R>,
+    resolve: impl FnOnce(Option<R>) -> Result<V, ConfigError>,
+) -> Result<V, ConfigError> {
+    resolve(raw)
+}
+
+/// Calls a row's `show`.
+fn show_with<V>(value: &V, show: impl FnOnce(&V) -> Show) -> Show {
+    show(value)
+}
+
+settings! {
+    /// Where the database lives, with the generated certificate and (by default) the admin
+    /// socket (`--data-dir`).
+    data_dir: PathBuf => PathBuf {
+        env: path,
+        resolve: |v| Ok(v.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))),
+        show: |v| Show::path(v),
+    }
+    /// Address and port to listen on (`--listen`).
+    listen: String => SocketAddr {
+        env: text,
+        resolve: |v| {
+            let text = v.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+            text.parse()
+                .map_err(|_| invalid("listen", format!("'{text}' is not ADDRESS:PORT")))
+        },
+        show: |v| Show::text(&v.to_string()),
+    }
+    /// Serve plain HTTP instead of HTTPS, behind a TLS-terminating proxy or on loopback
+    /// (`--plain-http`).
+    plain_http: bool => bool {
+        env: flag,
+        resolve: |v| Ok(v.unwrap_or(false)),
+        show: Show::plain,
+    }
+    /// PEM certificate chain (`--tls-cert`); with `tls_key`, or neither for a self-signed
+    /// certificate in the data directory. `%d/NAME` is a systemd credential.
+    tls_cert: PathBuf => Option<PathBuf> {
+        env: path,
+        resolve: |v| Ok(v.map(credential_path)),
+        show: |v| v.as_deref().map_or(Show::Omit, Show::path),
+    }
+    /// PEM private key of `tls_cert` (`--tls-key`).
+    tls_key: PathBuf => Option<PathBuf> {
+        env: path,
+        resolve: |v| match (&tls_cert, v) {
+            (Some(_), Some(k)) => Ok(Some(credential_path(k))),
+            (None, None) => Ok(None),
+            _ => Err(invalid(
+                "tls_cert/tls_key",
+                "give both the certificate and the key, or neither",
+            )),
+        },
+        show: |v| v.as_deref().map_or(Show::Omit, Show::path),
+    }
+    /// PEM bundle of CAs whose client certificates the SCIM endpoint then requires (mutual TLS).
+    client_ca: PathBuf => Option<PathBuf> {
+        env: path,
+        resolve: |v| {
+            if plain_http && v.is_some() {
+                return Err(invalid(
+                    "client_ca",
+                    "client certificates need TLS; remove plain_http",
+                ));
+            }
+            Ok(v.map(credential_path))
+        },
+        show: |v| v.as_deref().map_or(Show::Omit, Show::path),
+    }
+    /// Externally reachable root URL, e.g. `https://scim.example.com:8443`; `None`: derived from
+    /// each request.
+    public_url: String => Option<String> {
+        env: text,
+        resolve: |v| match v {
+            Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => Err(invalid(
+                "public_url",
+                format!("'{u}' must start with https:// or http://"),
+            )),
+            v => Ok(v.map(|u| u.trim_end_matches('/').to_owned())),
+        },
+        show: |v| v.as_deref().map_or(Show::Omit, Show::text),
+    }
+    /// The unix socket through which CLI commands reach the running server; default
+    /// `<data_dir>/admin.sock`.
+    admin_socket: PathBuf => PathBuf {
+        env: path,
+        resolve: |v| Ok(v.unwrap_or_else(|| data_dir.join("admin.sock"))),
+        show: |v| Show::path(v),
+    }
+    /// Largest accepted request body in bytes (also advertised as `bulk.maxPayloadSize`).
+    max_body_bytes: usize => usize {
+        env: bytes,
+        resolve: |v| match v.unwrap_or(DEFAULT_MAX_BODY) {
+            n if n < 1024 => Err(invalid("max_body_bytes", "must be at least 1024")),
+            n => Ok(n),
+        },
+        show: Show::plain,
+    }
+    /// What happens to input attributes of unknown names or undeclared schemas.
+    unknown_attributes: String => UnknownAttributes {
+        env: text,
+        resolve: |v| choice(
+            "unknown_attributes",
+            // The message repeats the value lower-cased: it is compared case-insensitively.
+            v.map(|v| v.to_ascii_lowercase()),
+            UnknownAttributes::Reject,
+            UnknownAttributes::parse,
+            "is neither 'reject' nor 'ignore'",
+        ),
+        show: |v| Show::text(v.as_str()),
+    }
+    /// What happens to passwords sent by clients: `discard` (default) or `hash`.
+    password_storage: String => PasswordStorage {
+        env: text,
+        resolve: |v| choice(
+            "password_storage",
+            v,
+            PasswordStorage::Discard,
+            PasswordStorage::parse,
+            "is neither 'discard' nor 'hash'",
+        ),
+        show: |v| Show::text(match v {
+            PasswordStorage::Discard => "discard",
+            PasswordStorage::Hash => "hash",
+        }),
+    }
+    /// How long a console session may stay idle: `90s`, `30m`, `8h`.
+    admin_session_idle: String => Duration {
+        env: text,
+        resolve: |v| choice(
+            "admin_session_idle",
+            v,
+            DEFAULT_SESSION_IDLE,
+            parse_duration,
+            "is not a duration such as 90s, 30m or 8h",
+        ),
+        show: |v| Show::text(&format!("{}s", v.as_secs())),
+    }
+    /// Log output: `auto`, `text`, `json` or `journald` (`--log-format`).
+    log_format: String => LogFormat {
+        env: text,
+        resolve: |v| choice(
+            "log_format",
+            v,
+            LogFormat::Auto,
+            LogFormat::parse,
+            "is not auto, text, json or journald",
+        ),
+        show: |v| Show::text(v.as_str()),
+    }
+    /// Addresses or CIDR blocks allowed to read `/metrics` (comma-separated in the environment;
+    /// default: loopback only).
+    metrics_allow: Vec<String> => Vec<Cidr> {
+        env: list,
+        resolve: |v| match v {
+            None => Ok(["127.0.0.0/8", "::1"].into_iter().filter_map(Cidr::parse).collect()),
+            Some(list) => list
+                .iter()
+                .map(|c| {
+                    Cidr::parse(c).ok_or_else(|| {
+                        invalid("metrics_allow", format!("'{c}' is not an address or CIDR block"))
+                    })
+                })
+                .collect(),
+        },
+        show: |v| Show::list(v),
+    }
+    /// A bearer token that also grants `/metrics` (a secret: give it as `SCIMD_METRICS_TOKEN_FILE`).
+    metrics_token: String => Option<String> {
+        env: text,
+        resolve: |v| Ok(v.filter(|t| !t.is_empty())),
+        show: |v| if v.is_some() { Show::Masked } else { Show::Omit },
+    }
+    /// Extension schemas (`[[extensions]]`; file only: they are tables, not one-line values).
+    extensions: Vec<ExtensionDecl> => Vec<ExtensionDecl> {
+        env: none,
+        resolve: |v| {
+            let extensions = v.unwrap_or_default();
+            Registry::with_extensions(&extensions, unknown_attributes.ignores())
+                .map_err(|message| invalid("extensions", message))?;
+            Ok(extensions)
+        },
+        show: |v| Show::Comments(
+            v.iter()
+                .map(|e| format!(
+                    "extension {} ({} attributes) for {}",
+                    e.schema,
+                    e.attributes.len(),
+                    e.resource
+                ))
+                .collect(),
+        ),
+    }
+}
+
+/// What happens to input attributes of unknown names or undeclared extension schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownAttributes {
+    /// Answer 400 naming them (the default: a typo in an IdP's mapping shows up at once).
+    #[default]
+    Reject,
+    /// Drop them (lenient setups).
+    Ignore,
+}
+
+impl UnknownAttributes {
+    /// Parse `reject` or `ignore` (any case).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "reject" => Some(Self::Reject),
+            "ignore" => Some(Self::Ignore),
+            _ => None,
         }
     }
 
+    /// The name, as accepted by [`UnknownAttributes::parse`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reject => "reject",
+            Self::Ignore => "ignore",
+        }
+    }
+
+    /// Whether they are dropped.
+    pub fn ignores(self) -> bool {
+        self == Self::Ignore
+    }
+}
+
+/// A named choice: `default` when not given, else `parse`d, else an error quoting the value.
+fn choice<T>(
+    key: &'static str,
+    given: Option<String>,
+    default: T,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match given {
+        None => Ok(default),
+        Some(v) => parse(&v).ok_or_else(|| invalid(key, format!("'{v}' {expected}"))),
+    }
+}
+
+/// `%d/name` is a systemd credential (`LoadCredential=name:/path` in the unit); other paths are
+/// kept as given.
+fn credential_path(p: PathBuf) -> PathBuf {
+    match (
+        p.strip_prefix("%d"),
+        std::env::var_os("CREDENTIALS_DIRECTORY"),
+    ) {
+        (Ok(rest), Some(dir)) => PathBuf::from(dir).join(rest),
+        _ => p,
+    }
+}
+
+/// How a resolved setting appears in [`Config::describe`].
+enum Show {
+    /// Not printed (an optional setting that is not set).
+    Omit,
+    /// `key = <TOML value>`.
+    Value(String),
+    /// `key = "********"`: secrets never reach a terminal, a paste or a support ticket.
+    Masked,
+    /// Comment lines, for settings whose value is no one-liner.
+    Comments(Vec<String>),
+}
+
+impl Show {
+    /// A TOML string.
+    fn text(s: &str) -> Self {
+        Self::Value(toml::Value::String(s.to_owned()).to_string())
+    }
+
+    /// A path, as a TOML string.
+    fn path(p: &Path) -> Self {
+        Self::text(&p.display().to_string())
+    }
+
+    /// A number or a boolean, as is.
+    fn plain(v: &impl std::fmt::Display) -> Self {
+        Self::Value(v.to_string())
+    }
+
+    /// An array of strings.
+    fn list<T: std::fmt::Display>(items: &[T]) -> Self {
+        let items: Vec<String> = items
+            .iter()
+            .map(|i| toml::Value::String(i.to_string()).to_string())
+            .collect();
+        Self::Value(format!("[{}]", items.join(", ")))
+    }
+
+    fn write(self, out: &mut String, key: &str) {
+        match self {
+            Self::Omit => {}
+            Self::Value(v) => out.push_str(&format!("{key} = {v}\n")),
+            Self::Masked => out.push_str(&format!("{key} = \"********\"\n")),
+            Self::Comments(lines) => {
+                for line in lines {
+                    out.push_str(&format!("# {line}\n"));
+                }
+            }
+        }
+    }
+}
+
+/// Readers of the environment layer, one per kind of value: each takes the setting's key, reads
+/// `SCIMD_<KEY>` and names that variable when the text does not fit.
+mod from_env {
+    use std::path::PathBuf;
+
+    use super::{env_name, ConfigError};
+
+    type Get<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+    /// Any text.
+    pub(super) fn text(get: Get<'_>, key: &str) -> Result<Option<String>, ConfigError> {
+        Ok(get(&env_name(key)))
+    }
+
+    /// A path.
+    pub(super) fn path(get: Get<'_>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+        Ok(get(&env_name(key)).map(PathBuf::from))
+    }
+
+    /// `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`/empty, the spellings unit files use.
+    pub(super) fn flag(get: Get<'_>, key: &str) -> Result<Option<bool>, ConfigError> {
+        let var = env_name(key);
+        match get(&var) {
+            None => Ok(None),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(Some(true)),
+                "0" | "false" | "no" | "off" | "" => Ok(Some(false)),
+                _ => Err(ConfigError::Env {
+                    message: format!("'{v}' is not a boolean"),
+                    var,
+                }),
+            },
+        }
+    }
+
+    /// A number of bytes.
+    pub(super) fn bytes(get: Get<'_>, key: &str) -> Result<Option<usize>, ConfigError> {
+        let var = env_name(key);
+        match get(&var) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| ConfigError::Env {
+                message: format!("'{v}' is not a number of bytes"),
+                var,
+            }),
+        }
+    }
+
+    /// A comma-separated list (blanks around items and empty items dropped).
+    pub(super) fn list(get: Get<'_>, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        Ok(get(&env_name(key)).map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        }))
+    }
+
+    /// Not read from the environment (file only).
+    pub(super) fn none<T>(_: Get<'_>, _: &str) -> Result<Option<T>, ConfigError> {
+        Ok(None)
+    }
+}
+
+impl Settings {
     /// Read a TOML file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -156,147 +601,30 @@ impl Settings {
         };
         let settings = Self::from_vars(&get)?;
         match file_error.into_inner() {
-            Some(message) => Err(ConfigError::Invalid {
-                key: "environment",
-                message,
-            }),
+            Some(message) => Err(invalid("environment", message)),
             None => Ok(settings),
         }
     }
-
-    fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let flag = |key: &'static str| -> Result<Option<bool>, ConfigError> {
-            match get(key) {
-                None => Ok(None),
-                Some(v) => match v.to_ascii_lowercase().as_str() {
-                    "1" | "true" | "yes" | "on" => Ok(Some(true)),
-                    "0" | "false" | "no" | "off" | "" => Ok(Some(false)),
-                    _ => Err(ConfigError::Invalid {
-                        key,
-                        message: format!("'{v}' is not a boolean"),
-                    }),
-                },
-            }
-        };
-        Ok(Settings {
-            data_dir: get("SCIMD_DATA_DIR").map(PathBuf::from),
-            listen: get("SCIMD_LISTEN"),
-            plain_http: flag("SCIMD_PLAIN_HTTP")?,
-            tls_cert: get("SCIMD_TLS_CERT").map(PathBuf::from),
-            tls_key: get("SCIMD_TLS_KEY").map(PathBuf::from),
-            public_url: get("SCIMD_PUBLIC_URL"),
-            admin_socket: get("SCIMD_ADMIN_SOCKET").map(PathBuf::from),
-            unknown_attributes: get("SCIMD_UNKNOWN_ATTRIBUTES"),
-            extensions: None,
-            password_storage: get("SCIMD_PASSWORD_STORAGE"),
-            admin_session_idle: get("SCIMD_ADMIN_SESSION_IDLE"),
-            log_format: get("SCIMD_LOG_FORMAT"),
-            client_ca: get("SCIMD_CLIENT_CA").map(PathBuf::from),
-            metrics_allow: get("SCIMD_METRICS_ALLOW").map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            }),
-            metrics_token: get("SCIMD_METRICS_TOKEN"),
-            max_body_bytes: match get("SCIMD_MAX_BODY_BYTES") {
-                None => None,
-                Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
-                    key: "SCIMD_MAX_BODY_BYTES",
-                    message: format!("'{v}' is not a number of bytes"),
-                })?),
-            },
-        })
-    }
 }
 
-/// The effective configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// Database directory.
-    pub data_dir: PathBuf,
-    /// Listen address.
-    pub listen: SocketAddr,
-    /// Plain HTTP instead of HTTPS.
-    pub plain_http: bool,
-    /// PEM certificate and key; `None` = self-signed in the data directory.
-    pub tls: Option<(PathBuf, PathBuf)>,
-    /// Externally reachable root URL.
-    pub public_url: Option<String>,
-    /// Admin socket path.
-    pub admin_socket: PathBuf,
-    /// Body limit.
-    pub max_body_bytes: usize,
-    /// Drop (true) or reject (false) unknown input attributes.
-    pub ignore_unknown: bool,
-    /// Declared extension schemas.
-    pub extensions: Vec<ExtensionDecl>,
-    /// What happens to passwords sent by clients.
-    pub password_storage: PasswordStorage,
-    /// How long a console session may stay idle.
-    pub admin_session_idle: std::time::Duration,
-    /// Log output format.
-    pub log_format: LogFormat,
-    /// CA bundle for required SCIM client certificates.
-    pub client_ca: Option<PathBuf>,
-    /// Who may read `/metrics`.
-    pub metrics_allow: Vec<Cidr>,
-    /// Bearer token that also grants `/metrics`.
-    pub metrics_token: Option<String>,
-}
-
-/// An address block (`10.0.0.0/8`, `::1/128`, or a bare address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: std::net::IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// Parse `addr[/prefix]`.
-    pub fn parse(s: &str) -> Option<Self> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: std::net::IpAddr = a.trim().parse().ok()?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => p.trim().parse().ok().filter(|p| *p <= max)?,
-            None => max,
-        };
-        Some(Self { addr, prefix })
-    }
-
-    /// Whether `ip` lies in the block (IPv4-mapped IPv6 addresses count as IPv4).
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        use std::net::IpAddr;
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        let bits = |a: IpAddr| -> u128 {
-            match a {
-                IpAddr::V4(v) => u128::from(u32::from(v)),
-                IpAddr::V6(v) => u128::from(v),
-            }
-        };
-        if self.addr.is_ipv4() != ip.is_ipv4() {
-            return false;
-        }
-        let width = if ip.is_ipv4() { 32 } else { 128 };
-        let shift = width - u32::from(self.prefix);
-        if shift >= 128 {
-            return true;
-        }
-        (bits(self.addr) >> shift) == (bits(ip) >> shift)
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
+/// The `SCIMD_*` names among `names` that nothing reads (a typo such as `SCIMD_LISTN`, or
+/// `SCIMD_EXTENSIONS`, which only the file can give), sorted. Not an error, because the environment
+/// is inherited from shells and service managers; the binary logs a warning naming each.
+pub fn unknown_env_vars(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let known = |name: &str| {
+        OTHER_ENV_VARS.contains(&name)
+            || SETTINGS.iter().filter_map(Setting::env_var).any(|var| {
+                name.strip_prefix(var.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest == "_FILE")
+            })
+    };
+    let mut unknown: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.starts_with("SCIMD_") && !known(n))
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    unknown
 }
 
 impl Config {
@@ -318,203 +646,22 @@ impl Config {
             Some(p) => Settings::from_file(p)?,
             None => Settings::default(),
         };
-        let s = from_file.overlay(Settings::from_env(&env)?).overlay(flags);
-        let data_dir = s
-            .data_dir
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let listen_text = s.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen = listen_text.parse().map_err(|_| ConfigError::Invalid {
-            key: "listen",
-            message: format!("'{listen_text}' is not ADDRESS:PORT"),
-        })?;
-        let tls = match (s.tls_cert, s.tls_key) {
-            (Some(c), Some(k)) => Some((c, k)),
-            (None, None) => None,
-            _ => {
-                return Err(ConfigError::Invalid {
-                    key: "tls_cert/tls_key",
-                    message: "give both the certificate and the key, or neither".into(),
-                })
-            }
-        };
-        if let Some(u) = &s.public_url {
-            if !(u.starts_with("https://") || u.starts_with("http://")) {
-                return Err(ConfigError::Invalid {
-                    key: "public_url",
-                    message: format!("'{u}' must start with https:// or http://"),
-                });
-            }
-        }
-        let max_body_bytes = s.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY);
-        if max_body_bytes < 1024 {
-            return Err(ConfigError::Invalid {
-                key: "max_body_bytes",
-                message: "must be at least 1024".into(),
-            });
-        }
-        let ignore_unknown = match s
-            .unknown_attributes
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("reject") => false,
-            Some("ignore") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    key: "unknown_attributes",
-                    message: format!("'{other}' is neither 'reject' nor 'ignore'"),
-                })
-            }
-        };
-        let extensions = s.extensions.unwrap_or_default();
-        Registry::with_extensions(&extensions, ignore_unknown).map_err(|message| {
-            ConfigError::Invalid {
-                key: "extensions",
-                message,
-            }
-        })?;
-        let password_storage = match s.password_storage.as_deref() {
-            None => PasswordStorage::Discard,
-            Some(v) => PasswordStorage::parse(v).ok_or_else(|| ConfigError::Invalid {
-                key: "password_storage",
-                message: format!("'{v}' is neither 'discard' nor 'hash'"),
-            })?,
-        };
-        let admin_session_idle = match s.admin_session_idle.as_deref() {
-            None => std::time::Duration::from_secs(30 * 60),
-            Some(v) => parse_duration(v).ok_or_else(|| ConfigError::Invalid {
-                key: "admin_session_idle",
-                message: format!("'{v}' is not a duration such as 90s, 30m or 8h"),
-            })?,
-        };
-        let log_format = match s.log_format.as_deref() {
-            None => LogFormat::Auto,
-            Some(v) => LogFormat::parse(v).ok_or_else(|| ConfigError::Invalid {
-                key: "log_format",
-                message: format!("'{v}' is not auto, text, json or journald"),
-            })?,
-        };
-        let metrics_allow = match s.metrics_allow {
-            None => vec![Cidr::parse("127.0.0.0/8"), Cidr::parse("::1")]
-                .into_iter()
-                .flatten()
-                .collect(),
-            Some(list) => list
-                .iter()
-                .map(|c| {
-                    Cidr::parse(c).ok_or_else(|| ConfigError::Invalid {
-                        key: "metrics_allow",
-                        message: format!("'{c}' is not an address or CIDR block"),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        let plain_http = s.plain_http.unwrap_or(false);
-        if plain_http && s.client_ca.is_some() {
-            return Err(ConfigError::Invalid {
-                key: "client_ca",
-                message: "client certificates need TLS; remove plain_http".into(),
-            });
-        }
-        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
-        let resolve_path = |p: PathBuf| -> PathBuf {
-            // `%d/name` is a systemd credential (LoadCredential=name:/path in the unit).
-            match (p.strip_prefix("%d"), &credentials) {
-                (Ok(rest), Some(dir)) => dir.join(rest),
-                _ => p,
-            }
-        };
-        Ok(Self {
-            client_ca: s.client_ca.map(&resolve_path),
-            metrics_allow,
-            metrics_token: s.metrics_token.filter(|t| !t.is_empty()),
-            log_format,
-            admin_session_idle,
-            password_storage,
-            ignore_unknown,
-            extensions,
-            admin_socket: s
-                .admin_socket
-                .unwrap_or_else(|| data_dir.join("admin.sock")),
-            data_dir,
-            listen,
-            plain_http,
-            tls: tls.map(|(c, k)| (resolve_path(c), resolve_path(k))),
-            public_url: s.public_url.map(|u| u.trim_end_matches('/').to_owned()),
-            max_body_bytes,
-        })
+        Self::from_settings(from_file.overlay(Settings::from_env(&env)?).overlay(flags))
     }
 
-    /// The effective settings as TOML, secrets masked (`scimd check-config`).
-    pub fn describe(&self) -> String {
-        let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
-        let path = |p: &Path| q(&p.display().to_string());
-        let mut out = String::new();
-        let mut line = |k: &str, v: String| {
-            out.push_str(k);
-            out.push_str(" = ");
-            out.push_str(&v);
-            out.push('\n');
-        };
-        line("data_dir", path(&self.data_dir));
-        line("listen", q(&self.listen.to_string()));
-        line("plain_http", self.plain_http.to_string());
-        if let Some((c, k)) = &self.tls {
-            line("tls_cert", path(c));
-            line("tls_key", path(k));
-        }
-        if let Some(ca) = &self.client_ca {
-            line("client_ca", path(ca));
-        }
-        if let Some(u) = &self.public_url {
-            line("public_url", q(u));
-        }
-        line("admin_socket", path(&self.admin_socket));
-        line("max_body_bytes", self.max_body_bytes.to_string());
-        line(
-            "unknown_attributes",
-            q(if self.ignore_unknown {
-                "ignore"
-            } else {
-                "reject"
-            }),
-        );
-        line(
-            "password_storage",
-            q(match self.password_storage {
-                PasswordStorage::Discard => "discard",
-                PasswordStorage::Hash => "hash",
-            }),
-        );
-        line(
-            "admin_session_idle",
-            q(&format!("{}s", self.admin_session_idle.as_secs())),
-        );
-        line("log_format", q(self.log_format.as_str()));
-        let allow: Vec<String> = self
-            .metrics_allow
-            .iter()
-            .map(|c| q(&c.to_string()))
-            .collect();
-        line("metrics_allow", format!("[{}]", allow.join(", ")));
-        if self.metrics_token.is_some() {
-            line("metrics_token", q("********"));
-        }
-        for e in &self.extensions {
-            out.push_str(&format!(
-                "# extension {} ({} attributes) for {}\n",
-                e.schema,
-                e.attributes.len(),
-                e.resource
-            ));
-        }
-        out
+    /// The PEM certificate and key files; `None` = self-signed in the data directory.
+    pub fn tls(&self) -> Option<(&Path, &Path)> {
+        self.tls_cert.as_deref().zip(self.tls_key.as_deref())
+    }
+
+    /// Whether unknown input attributes are dropped (true) or rejected (false).
+    pub fn ignore_unknown(&self) -> bool {
+        self.unknown_attributes.ignores()
     }
 
     /// The schema registry this configuration describes (validated by [`Config::resolve`]).
     pub fn registry(&self) -> Registry {
-        Registry::with_extensions(&self.extensions, self.ignore_unknown).unwrap_or_default()
+        Registry::with_extensions(&self.extensions, self.ignore_unknown()).unwrap_or_default()
     }
 
     /// The SCIM base URL to hand to an identity provider.
@@ -531,12 +678,12 @@ impl Config {
                 format!("{scheme}://{host}:{}", self.listen.port())
             }
         };
-        format!("{root}{}", crate::http::SCIM_PREFIX)
+        format!("{root}{SCIM_PREFIX}")
     }
 }
 
 /// `90s`, `30m`, `8h` (at least one second).
-pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
     let n: u64 = num.parse().ok()?;
@@ -546,7 +693,7 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
         "h" => n.checked_mul(3600)?,
         _ => return None,
     };
-    (secs > 0).then(|| std::time::Duration::from_secs(secs))
+    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 /// This machine's host name (for URLs shown to the admin), or `localhost`.
@@ -629,7 +776,7 @@ sub_attributes = [{ name = "number", type = "integer" }]
         )
         .unwrap();
         let c = Config::resolve(Some(&file), env(&[]), Settings::default()).unwrap();
-        assert!(c.ignore_unknown);
+        assert!(c.ignore_unknown());
         let reg = c.registry();
         assert!(reg
             .extension(
@@ -684,5 +831,189 @@ sub_attributes = [{ name = "number", type = "integer" }]
             ..Settings::default()
         };
         assert!(Config::resolve(None, env(&[]), flags).is_err());
+    }
+
+    #[test]
+    fn describe_prints_every_setting_in_table_order_with_secrets_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("scimd.toml");
+        std::fs::write(
+            &file,
+            r#"
+data_dir = "/srv/scimd"
+listen = "127.0.0.1:9443"
+tls_cert = "/etc/scimd/tls/fullchain.pem"
+tls_key = "/etc/scimd/tls/privkey.pem"
+client_ca = "/etc/scimd/tls/clients.pem"
+public_url = "https://scim.example.com:8443/"
+max_body_bytes = 4096
+unknown_attributes = "IGNORE"
+password_storage = "hash"
+admin_session_idle = "8h"
+metrics_allow = ["10.0.0.0/8", "::1"]
+metrics_token = "s3cret"
+[[extensions]]
+schema = "urn:x:y:User"
+[[extensions.attributes]]
+name = "a"
+"#,
+        )
+        .unwrap();
+        let c = Config::resolve(
+            Some(&file),
+            env(&[("SCIMD_LOG_FORMAT", "json")]),
+            Settings::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.describe(),
+            r#"data_dir = "/srv/scimd"
+listen = "127.0.0.1:9443"
+plain_http = false
+tls_cert = "/etc/scimd/tls/fullchain.pem"
+tls_key = "/etc/scimd/tls/privkey.pem"
+client_ca = "/etc/scimd/tls/clients.pem"
+public_url = "https://scim.example.com:8443"
+admin_socket = "/srv/scimd/admin.sock"
+max_body_bytes = 4096
+unknown_attributes = "ignore"
+password_storage = "hash"
+admin_session_idle = "28800s"
+log_format = "json"
+metrics_allow = ["10.0.0.0/8", "::1/128"]
+metrics_token = "********"
+# extension urn:x:y:User (1 attributes) for User
+"#
+        );
+        assert_eq!(
+            c.tls(),
+            Some((
+                Path::new("/etc/scimd/tls/fullchain.pem"),
+                Path::new("/etc/scimd/tls/privkey.pem")
+            ))
+        );
+        // Unset optional settings are left out; the defaults are shown.
+        let d = Config::resolve(None, env(&[]), Settings::default()).unwrap();
+        assert_eq!(
+            d.describe(),
+            r#"data_dir = "./scimd-data"
+listen = "0.0.0.0:8443"
+plain_http = false
+admin_socket = "./scimd-data/admin.sock"
+max_body_bytes = 1048576
+unknown_attributes = "reject"
+password_storage = "discard"
+admin_session_idle = "1800s"
+log_format = "auto"
+metrics_allow = ["127.0.0.0/8", "::1/128"]
+"#
+        );
+    }
+
+    #[test]
+    fn every_setting_reads_its_own_variable() {
+        let keys: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
+        assert_eq!(keys.len(), 16, "{keys:?}");
+        assert_eq!(
+            SETTINGS
+                .iter()
+                .filter(|s| !s.from_env)
+                .map(|s| s.key)
+                .collect::<Vec<_>>(),
+            ["extensions"]
+        );
+        for s in SETTINGS.iter().filter(|s| s.from_env) {
+            let var = s.env_var().unwrap();
+            assert_eq!(var, format!("SCIMD_{}", s.key.to_ascii_uppercase()));
+            // Each variable alone, set to text every kind can carry except booleans: the layer
+            // either holds a value or refuses it naming that variable.
+            for (name, value) in [(var.clone(), "1024"), (format!("{var}_FILE"), "")] {
+                let secret = tempfile::NamedTempFile::new().unwrap();
+                std::fs::write(secret.path(), "1024\n").unwrap();
+                let value = if value.is_empty() {
+                    secret.path().display().to_string()
+                } else {
+                    value.to_owned()
+                };
+                match Settings::from_env(env(&[(&name, &value)])) {
+                    Ok(got) => assert_ne!(got, Settings::default(), "{name} is not read"),
+                    Err(e) => assert!(e.to_string().contains(&var), "{name}: {e}"),
+                }
+            }
+        }
+        let e = Settings::from_env(env(&[("SCIMD_MAX_BODY_BYTES", "lots")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid SCIMD_MAX_BODY_BYTES: 'lots' is not a number of bytes"
+        );
+        let s = Settings::from_env(env(&[
+            ("SCIMD_PLAIN_HTTP", "on"),
+            ("SCIMD_METRICS_ALLOW", " 10.0.0.0/8, ,::1 "),
+        ]))
+        .unwrap();
+        assert_eq!(s.plain_http, Some(true));
+        assert_eq!(
+            s.metrics_allow,
+            Some(vec!["10.0.0.0/8".to_owned(), "::1".to_owned()])
+        );
+    }
+
+    #[test]
+    fn unknown_scimd_variables_are_named_and_known_ones_are_not() {
+        let names = [
+            "SCIMD_LISTN",
+            "SCIMD_LISTEN",
+            "SCIMD_METRICS_TOKEN_FILE",
+            "SCIMD_CONFIG",
+            "SCIMD_LOG",
+            "SCIMD_LOG_FORMAT",
+            "SCIMD_EXTENSIONS",
+            "SCIMD_LOG_FILE",
+            "SCIMD_LISTEN_FILEX",
+            "PATH",
+            "scimd_listen",
+            "SCIMD_LISTN",
+        ]
+        .map(String::from);
+        assert_eq!(
+            unknown_env_vars(names),
+            [
+                "SCIMD_EXTENSIONS",
+                "SCIMD_LISTEN_FILEX",
+                "SCIMD_LISTN",
+                "SCIMD_LOG_FILE"
+            ]
+        );
+        let every_known = SETTINGS
+            .iter()
+            .filter_map(Setting::env_var)
+            .flat_map(|v| [format!("{v}_FILE"), v])
+            .chain(OTHER_ENV_VARS.map(String::from));
+        assert_eq!(unknown_env_vars(every_known), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_setting_is_documented_in_the_shipped_file_and_the_readme() {
+        let shipped = include_str!("../packaging/scimd.toml");
+        let readme = include_str!("../README.md");
+        for s in SETTINGS {
+            let key = s.key;
+            assert!(
+                shipped.lines().any(|l| {
+                    let l = l.strip_prefix("# ").unwrap_or(l);
+                    l.starts_with(&format!("{key} =")) || l == format!("[[{key}]]")
+                }),
+                "packaging/scimd.toml does not document {key}"
+            );
+            let env = s.env_var().map_or("—".to_owned(), |v| format!("`{v}`"));
+            assert!(
+                readme.lines().any(|l| {
+                    (l.starts_with(&format!("| `{key}` |"))
+                        || l.starts_with(&format!("| `[[{key}]]` |")))
+                        && l.split('|').nth(2).is_some_and(|c| c.contains(&env))
+                }),
+                "README's configuration table has no row for {key} with {env}"
+            );
+        }
     }
 }

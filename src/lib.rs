@@ -9,6 +9,8 @@
 //!   projections, rebuild and verify.
 //! - [`service`]: the single writer (group commit) and the queries over the views.
 //! - [`http`]: actix-web routes, extractors, and the one error→HTTP mapping.
+//! - [`net`]: names `config` and `http` share (address blocks, the SCIM mount path), so neither
+//!   imports the other.
 //! - [`config`], [`tls`], [`control`], [`app`], [`cli`]: thin wiring for the binary.
 //!
 //! Dependencies point inward: `scim` and `domain` import neither actix nor sled; only `store` names
@@ -22,6 +24,7 @@ pub mod control;
 pub mod domain;
 pub mod http;
 pub mod logging;
+pub mod net;
 pub mod report;
 pub mod scim;
 pub mod service;

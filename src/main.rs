@@ -13,6 +13,11 @@ fn main() -> std::process::ExitCode {
         }
     };
     scimd::logging::init(config.log_format);
+    // After logging is set up (its format is a setting), so the warnings reach the journal.
+    let names = std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned());
+    for name in scimd::config::unknown_env_vars(names) {
+        tracing::warn!("{name} is set but is not a scimd setting; ignored (a typo?)");
+    }
     match scimd::app::main(cli, config) {
         Ok(code) => code,
         Err(e) => {

@@ -1,7 +1,7 @@
 //! The admin console API over HTTP against a real server: first-start account, sign-in (cookie,
 //! CSRF, throttling, session expiry, failures in the report), tokens (add, list, expire, revoke),
-//! the activity report (filters, paging, exports, live tail), histories, stats, users and groups,
-//! and the security headers on every console response.
+//! the activity report (filters and their action names, paging, exports, live tail), histories,
+//! stats, users and groups, and the security headers on every console response.
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -137,6 +137,7 @@ fn sign_in_sessions_csrf_throttling_and_security_headers() {
         "/admin/api/me",
         "/admin/api/tokens",
         "/admin/api/activity",
+        "/admin/api/actions",
         "/admin/api/stats",
         "/admin/api/users",
         "/admin/api/groups",
@@ -505,6 +506,140 @@ fn tokens_activity_history_stats_users_and_groups() {
         )
         .status,
         404
+    );
+}
+
+#[test]
+fn the_action_list_names_everything_the_feed_shows() {
+    let s = Server::plain();
+    let mut c = Console::new(&s);
+    assert_eq!(c.login("admin", "not the password").status, 401);
+    assert_eq!(c.login("admin", &first_password(&s)).status, 200);
+    let list = c.get("/admin/api/actions");
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.header("cache-control"), Some("no-store"));
+    let names = |key: &str| -> Vec<String> {
+        list.json()[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}: {}", list.text))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (changes, attempts) = (names("changes"), names("attempts"));
+
+    // Traffic that makes the feed show one entry of (almost) every kind.
+    let tomorrow = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    let tomorrow = tomorrow
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = c.post(
+        "/admin/api/tokens",
+        json!({"name": "Okta", "expires": tomorrow}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+    let token_id = r.json()["id"].as_str().unwrap().to_owned();
+    let t = Some(token.as_str());
+    let u = s.call("POST", "/Users", t, Some(&json!({"userName": "bob"})));
+    let uid = u.body["id"].as_str().unwrap().to_owned();
+    let user_patch = |op: Value| {
+        let r = s.call(
+            "PATCH",
+            &format!("/Users/{uid}"),
+            t,
+            Some(&json!({"Operations": [op]})),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    user_patch(json!({"op": "replace", "path": "title", "value": "Boss"}));
+    user_patch(json!({"op": "replace", "path": "active", "value": false}));
+    user_patch(json!({"op": "replace", "path": "active", "value": true}));
+    let g = s.call(
+        "POST",
+        "/Groups",
+        t,
+        Some(&json!({"displayName": "Ops", "members": [{"value": uid}]})),
+    );
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    for op in [
+        json!({"op": "replace", "path": "displayName", "value": "Operations"}),
+        json!({"op": "remove", "path": format!("members[value eq \"{uid}\"]")}),
+    ] {
+        let r = s.call(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            t,
+            Some(&json!({"Operations": [op]})),
+        );
+        assert!(r.status == 200 || r.status == 204, "{}", r.body);
+    }
+    s.call("POST", "/Users", t, Some(&json!({"userName": "BOB"})));
+    s.call("DELETE", &format!("/Groups/{gid}"), t, None);
+    s.call("DELETE", &format!("/Users/{uid}"), t, None);
+    let revoke = c.send(
+        "DELETE",
+        &format!("/admin/api/tokens/{token_id}"),
+        None,
+        true,
+    );
+    assert_eq!(revoke.status, 204, "{}", revoke.text);
+
+    let page = c.get("/admin/api/activity").json();
+    let items = page["items"].as_array().unwrap();
+    let mut shown: Vec<&str> = Vec::new();
+    for item in items {
+        let action = item["action"].as_str().unwrap();
+        let listed = match item["outcome"].as_str() {
+            Some("success") => &changes,
+            _ => &attempts,
+        };
+        assert!(
+            listed.iter().any(|n| n == action),
+            "{action} ({}) is not in {}",
+            item["outcome"],
+            list.text
+        );
+        shown.push(action);
+    }
+    for expected in [
+        "token_issued",
+        "token_expiry_set",
+        "user_created",
+        "user_updated",
+        "user_deactivated",
+        "user_reactivated",
+        "group_created",
+        "members_added",
+        "group_renamed",
+        "members_removed",
+        "create_user",
+        "group_deleted",
+        "user_deleted",
+        "token_revoked",
+        "sign_in",
+    ] {
+        assert!(
+            shown.contains(&expected),
+            "the feed shows no {expected}: {shown:?}"
+        );
+    }
+    // The names the feed can show even where this traffic did not reach them.
+    for name in ["token_expiry_set", "user_password_set", "group_updated"] {
+        assert!(changes.iter().any(|n| n == name), "{name}: {}", list.text);
+    }
+    for name in ["replace_user", "delete_group", "issue_token", "sign_in"] {
+        assert!(attempts.iter().any(|n| n == name), "{name}: {}", list.text);
+    }
+    assert_eq!(changes.len() + attempts.len(), 26, "{}", list.text);
+    // Every listed name is a valid filter.
+    for name in changes.iter().chain(&attempts) {
+        let r = c.get(&format!("/admin/api/activity?action={name}&limit=1"));
+        assert_eq!(r.status, 200, "{name}: {}", r.text);
+    }
+    assert_eq!(
+        c.get("/admin/api/activity?action=token_expiry_set").json()["items"][0]["resource_id"],
+        token_id.as_str()
     );
 }
 

@@ -363,6 +363,31 @@ fn check_config_reports_effective_settings_and_clear_errors() {
     assert!(String::from_utf8_lossy(&both.stderr).contains("not both"));
 }
 
+#[test]
+fn unknown_scimd_environment_variables_are_warned_about_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::bin())
+        .args(["check-config"])
+        .env("SCIMD_CONFIG", "")
+        .env("SCIMD_DATA_DIR", dir.path().join("d"))
+        .env("SCIMD_LISTN", "127.0.0.1:9443")
+        .env("SCIMD_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // A warning, not an error: the environment is shared with other programs.
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("SCIMD_LISTN"),
+        "{stderr}"
+    );
+    // The variables scimd does read are not reported.
+    for known in ["SCIMD_CONFIG", "SCIMD_DATA_DIR", "SCIMD_LOG "] {
+        assert!(!stderr.contains(known), "{known}: {stderr}");
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("listen = \"0.0.0.0:8443\""));
+}
+
 fn write_cert(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let ck =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();

@@ -5,7 +5,7 @@ import { api, apiUrl } from './api.js';
 import { stackedBarChart } from './charts.js';
 import {
   $, el, fill, none, timeEl, actionLabel, plural, num, percent, prettyJsonText, announce, showError,
-  messageRow, resourceHref, defList, SUCCESS_ACTIONS, FAILURE_ACTIONS, localInputToIso, isoToLocalInput,
+  messageRow, resourceHref, defList, localInputToIso, isoToLocalInput,
   timeZoneName, utc, relative,
 } from './util.js';
 
@@ -135,6 +135,29 @@ const state = {
 };
 
 let wired = false;
+/** The filter's action choices, loading or loaded (null: not yet, or the last try failed). */
+let actionChoices = null;
+
+/**
+ * Fill the action filter from the server (`GET /admin/api/actions`): the report's own list of the
+ * names it produces, so the console never keeps a copy that drifts.
+ */
+function loadActionChoices() {
+  if (actionChoices) return actionChoices;
+  actionChoices = api('actions').then((data) => {
+    const option = (a) => el('option', { value: a }, actionLabel(a));
+    const select = $('#filter-action');
+    select.append(
+      el('optgroup', { label: 'Changes' }, (data.changes || []).map(option)),
+      el('optgroup', { label: 'Rejected attempts' }, (data.attempts || []).map(option)));
+    // The address may already name an action: select it now that its option exists.
+    select.value = state.filters.action || '';
+  }).catch((err) => {
+    actionChoices = null; // try again on the next visit (e.g. after signing in)
+    showError(err, 'Could not load the action names');
+  });
+  return actionChoices;
+}
 
 function filtersFromForm() {
   const form = $('#activity-filters');
@@ -170,10 +193,6 @@ function hashFor(filters) {
 function wire() {
   if (wired) return;
   wired = true;
-  const action = $('#filter-action');
-  action.append(
-    el('optgroup', { label: 'Changes' }, SUCCESS_ACTIONS.map((a) => el('option', { value: a }, actionLabel(a)))),
-    el('optgroup', { label: 'Rejected attempts' }, FAILURE_ACTIONS.map((a) => el('option', { value: a }, actionLabel(a)))));
   $('#tz-note').textContent = `Times are shown in your time zone (${timeZoneName()}); point at a time to see it in UTC.`;
 
   $('#activity-filters').addEventListener('submit', (e) => {
@@ -209,6 +228,7 @@ export function enter(params) {
   for (const key of FILTER_KEYS) filters[key] = (params && params.get(key)) || '';
   state.filters = filters;
   filtersToForm(filters);
+  loadActionChoices();
   updateExports();
   loadPage(true);
   loadStats();

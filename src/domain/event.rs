@@ -160,7 +160,23 @@ pub enum Event {
 }
 
 /// What a client asked for, as recorded with a rejection. New variants go at the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The report and metrics name a variant in snake case (`CreateUser` → `create_user`), derived by
+/// strum from the variant itself, so no table of names can drift. strum touches neither serde nor
+/// the stored bytes (bincode writes the variant index).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
     /// POST /Users
     CreateUser,
@@ -187,21 +203,10 @@ pub enum Action {
 }
 
 impl Action {
-    /// The name the activity report and metrics use (`create_user`, …).
+    /// The name the activity report and metrics use (`create_user`, …); every name is in
+    /// `<Action as strum::VariantNames>::VARIANTS`.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::CreateUser => "create_user",
-            Self::ReplaceUser => "replace_user",
-            Self::PatchUser => "patch_user",
-            Self::DeleteUser => "delete_user",
-            Self::CreateGroup => "create_group",
-            Self::ReplaceGroup => "replace_group",
-            Self::PatchGroup => "patch_group",
-            Self::DeleteGroup => "delete_group",
-            Self::IssueToken => "issue_token",
-            Self::RevokeToken => "revoke_token",
-            Self::SignIn => "sign_in",
-        }
+        self.into()
     }
 }
 

@@ -26,8 +26,9 @@ use crate::service::tokens::Caller;
 use self::context::RequestId;
 use self::error::ApiError;
 
-/// Where the SCIM API is mounted.
-pub const SCIM_PREFIX: &str = "/scim/v2";
+// Re-exported: handlers and the wiring name it as `http::SCIM_PREFIX`; it lives in `net` so that
+// `config` can build the SCIM URL without importing `http`.
+pub use crate::net::SCIM_PREFIX;
 
 /// Shared state of every handler.
 #[derive(Clone, Debug)]
@@ -53,7 +54,7 @@ pub struct AppState {
     /// Counters for `/metrics`.
     pub metrics: Arc<crate::service::metrics::Metrics>,
     /// Who may read `/metrics` without the token.
-    pub metrics_allow: Vec<crate::config::Cidr>,
+    pub metrics_allow: Vec<crate::net::Cidr>,
     /// Bearer token that also grants `/metrics`.
     pub metrics_token: Option<String>,
     /// Whether SCIM requests must come with a verified client certificate (mTLS).

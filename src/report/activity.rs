@@ -89,35 +89,89 @@ fn action_type(a: Action) -> &'static str {
     }
 }
 
-/// Every action name the feed can show (for the filter's choices and validation).
-pub const ACTIONS: [&str; 26] = [
-    "user_created",
-    "user_updated",
-    "user_deactivated",
-    "user_reactivated",
-    "user_deleted",
-    "user_password_set",
-    "group_created",
-    "group_updated",
-    "group_renamed",
-    "members_added",
-    "members_removed",
-    "group_deleted",
-    "token_issued",
-    "token_revoked",
-    "token_expiry_set",
-    "create_user",
-    "replace_user",
-    "patch_user",
-    "delete_user",
-    "create_group",
-    "replace_group",
-    "patch_group",
-    "delete_group",
-    "issue_token",
-    "revoke_token",
-    "sign_in",
-];
+/// What happened, as the report names it: one variant per kind of [`Event`], named in snake case
+/// by strum (`UserCreated` → `user_created`). A report-side enum, so the names stay out of the
+/// stored [`Event`]; [`EventKind::of`] matches every event variant, so a new one does not compile
+/// until it has a name here. The order is the console's order of choices.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantNames, strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum EventKind {
+    /// [`Event::UserCreated`]
+    UserCreated,
+    /// [`Event::UserUpdated`]
+    UserUpdated,
+    /// [`Event::UserDeactivated`]
+    UserDeactivated,
+    /// [`Event::UserReactivated`]
+    UserReactivated,
+    /// [`Event::UserDeleted`]
+    UserDeleted,
+    /// [`Event::UserPasswordSet`]
+    UserPasswordSet,
+    /// [`Event::GroupCreated`]
+    GroupCreated,
+    /// [`Event::GroupUpdated`]
+    GroupUpdated,
+    /// [`Event::GroupRenamed`]
+    GroupRenamed,
+    /// [`Event::MembersAdded`]
+    MembersAdded,
+    /// [`Event::MembersRemoved`]
+    MembersRemoved,
+    /// [`Event::GroupDeleted`]
+    GroupDeleted,
+    /// [`Event::TokenIssued`]
+    TokenIssued,
+    /// [`Event::TokenRevoked`]
+    TokenRevoked,
+    /// [`Event::TokenExpirySet`]
+    TokenExpirySet,
+}
+
+impl EventKind {
+    /// The kind of an event.
+    pub fn of(e: &Event) -> Self {
+        match e {
+            Event::UserCreated(_) => Self::UserCreated,
+            Event::UserUpdated { .. } => Self::UserUpdated,
+            Event::UserDeactivated { .. } => Self::UserDeactivated,
+            Event::UserReactivated { .. } => Self::UserReactivated,
+            Event::UserDeleted { .. } => Self::UserDeleted,
+            Event::UserPasswordSet { .. } => Self::UserPasswordSet,
+            Event::GroupCreated(_) => Self::GroupCreated,
+            Event::GroupUpdated { .. } => Self::GroupUpdated,
+            Event::GroupRenamed { .. } => Self::GroupRenamed,
+            Event::MembersAdded { .. } => Self::MembersAdded,
+            Event::MembersRemoved { .. } => Self::MembersRemoved,
+            Event::GroupDeleted { .. } => Self::GroupDeleted,
+            Event::TokenIssued { .. } => Self::TokenIssued,
+            Event::TokenRevoked { .. } => Self::TokenRevoked,
+            Event::TokenExpirySet { .. } => Self::TokenExpirySet,
+        }
+    }
+
+    /// The report's name (`user_created`, …).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// The names of accepted changes, in the console's order ([`EventKind`]).
+pub const CHANGE_ACTIONS: &[&str] = <EventKind as strum::VariantNames>::VARIANTS;
+/// The names of attempts recorded with a rejection ([`Action`]).
+pub const ATTEMPT_ACTIONS: &[&str] = <Action as strum::VariantNames>::VARIANTS;
+
+/// Every action name the feed can show (for the filter's choices and validation): the changes,
+/// then the attempts. Derived from the two enums, never listed by hand.
+pub static ACTIONS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    CHANGE_ACTIONS
+        .iter()
+        .chain(ATTEMPT_ACTIONS)
+        .copied()
+        .collect()
+});
 
 impl Item {
     /// The report line for a log record.
@@ -151,116 +205,93 @@ impl Item {
             i.resource_name = name;
         };
         match &rec.entry {
-            Entry::Event(e) => match e {
-                Event::UserCreated(u) => {
-                    item.action = "user_created";
-                    item.status = 201;
-                    user(&mut item, u.id.to_string(), Some(u.user_name.to_string()));
+            Entry::Event(e) => {
+                item.action = EventKind::of(e).name();
+                match e {
+                    Event::UserCreated(u) => {
+                        item.status = 201;
+                        user(&mut item, u.id.to_string(), Some(u.user_name.to_string()));
+                    }
+                    Event::UserUpdated {
+                        user: u,
+                        changes: c,
+                    }
+                    | Event::UserDeactivated {
+                        user: u,
+                        changes: c,
+                    }
+                    | Event::UserReactivated {
+                        user: u,
+                        changes: c,
+                    } => {
+                        item.changes = changes(c);
+                        user(&mut item, u.id.to_string(), Some(u.user_name.to_string()));
+                    }
+                    Event::UserDeleted { id, user_name, .. } => {
+                        item.status = 204;
+                        user(&mut item, id.to_string(), Some(user_name.to_string()));
+                    }
+                    Event::UserPasswordSet { id, .. } => {
+                        user(&mut item, id.to_string(), None);
+                    }
+                    Event::GroupCreated(g) => {
+                        item.status = 201;
+                        group(
+                            &mut item,
+                            g.id.to_string(),
+                            Some(g.display_name.to_string()),
+                        );
+                    }
+                    Event::GroupUpdated {
+                        group: g,
+                        changes: c,
+                    }
+                    | Event::GroupRenamed {
+                        group: g,
+                        changes: c,
+                    } => {
+                        item.changes = changes(c);
+                        group(
+                            &mut item,
+                            g.id.to_string(),
+                            Some(g.display_name.to_string()),
+                        );
+                    }
+                    Event::MembersAdded {
+                        group: g,
+                        display_name,
+                        users,
+                    }
+                    | Event::MembersRemoved {
+                        group: g,
+                        display_name,
+                        users,
+                    } => {
+                        item.members = users.iter().map(ToString::to_string).collect();
+                        group(&mut item, g.to_string(), Some(display_name.to_string()));
+                    }
+                    Event::GroupDeleted {
+                        id, display_name, ..
+                    } => {
+                        item.status = 204;
+                        group(&mut item, id.to_string(), Some(display_name.to_string()));
+                    }
+                    Event::TokenIssued { id, name, .. } | Event::TokenRevoked { id, name } => {
+                        item.resource_type = Some("Token");
+                        item.resource_id = Some(id.to_string());
+                        item.resource_name = Some(name.to_string());
+                    }
+                    Event::TokenExpirySet { id, expires_ms } => {
+                        item.resource_type = Some("Token");
+                        item.resource_id = Some(id.to_string());
+                        item.changes = vec![ChangeItem {
+                            path: "expires".into(),
+                            old: None,
+                            new: Some(Value::String(format_time_ms(*expires_ms)).to_string()),
+                        }];
+                    }
                 }
-                Event::UserUpdated {
-                    user: u,
-                    changes: c,
-                }
-                | Event::UserDeactivated {
-                    user: u,
-                    changes: c,
-                }
-                | Event::UserReactivated {
-                    user: u,
-                    changes: c,
-                } => {
-                    item.action = match e {
-                        Event::UserDeactivated { .. } => "user_deactivated",
-                        Event::UserReactivated { .. } => "user_reactivated",
-                        _ => "user_updated",
-                    };
-                    item.changes = changes(c);
-                    user(&mut item, u.id.to_string(), Some(u.user_name.to_string()));
-                }
-                Event::UserDeleted { id, user_name, .. } => {
-                    item.action = "user_deleted";
-                    item.status = 204;
-                    user(&mut item, id.to_string(), Some(user_name.to_string()));
-                }
-                Event::UserPasswordSet { id, .. } => {
-                    item.action = "user_password_set";
-                    user(&mut item, id.to_string(), None);
-                }
-                Event::GroupCreated(g) => {
-                    item.action = "group_created";
-                    item.status = 201;
-                    group(
-                        &mut item,
-                        g.id.to_string(),
-                        Some(g.display_name.to_string()),
-                    );
-                }
-                Event::GroupUpdated {
-                    group: g,
-                    changes: c,
-                }
-                | Event::GroupRenamed {
-                    group: g,
-                    changes: c,
-                } => {
-                    item.action = if matches!(e, Event::GroupRenamed { .. }) {
-                        "group_renamed"
-                    } else {
-                        "group_updated"
-                    };
-                    item.changes = changes(c);
-                    group(
-                        &mut item,
-                        g.id.to_string(),
-                        Some(g.display_name.to_string()),
-                    );
-                }
-                Event::MembersAdded {
-                    group: g,
-                    display_name,
-                    users,
-                }
-                | Event::MembersRemoved {
-                    group: g,
-                    display_name,
-                    users,
-                } => {
-                    item.action = if matches!(e, Event::MembersAdded { .. }) {
-                        "members_added"
-                    } else {
-                        "members_removed"
-                    };
-                    item.members = users.iter().map(ToString::to_string).collect();
-                    group(&mut item, g.to_string(), Some(display_name.to_string()));
-                }
-                Event::GroupDeleted {
-                    id, display_name, ..
-                } => {
-                    item.action = "group_deleted";
-                    item.status = 204;
-                    group(&mut item, id.to_string(), Some(display_name.to_string()));
-                }
-                Event::TokenIssued { id, name, .. } | Event::TokenRevoked { id, name } => {
-                    item.action = if matches!(e, Event::TokenIssued { .. }) {
-                        "token_issued"
-                    } else {
-                        "token_revoked"
-                    };
-                    item.resource_type = Some("Token");
-                    item.resource_id = Some(id.to_string());
-                    item.resource_name = Some(name.to_string());
-                }
-                Event::TokenExpirySet { id, expires_ms } => {
-                    item.action = "token_expiry_set";
-                    item.resource_type = Some("Token");
-                    item.resource_id = Some(id.to_string());
-                    item.changes = vec![ChangeItem {
-                        path: "expires".into(),
-                        old: None,
-                        new: Some(Value::String(format_time_ms(*expires_ms)).to_string()),
-                    }];
-                }
-            },
+            }
             Entry::Rejected(r) => {
                 item.action = action_name(r.action);
                 item.resource_type = Some(action_type(r.action));
@@ -502,5 +533,184 @@ impl Item {
         let mut line = serde_json::to_string(self).unwrap_or_default();
         line.push('\n');
         line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strum::IntoEnumIterator;
+
+    use super::*;
+    use crate::domain::event::{GroupSnapshot, Rejected, UserSnapshot};
+    use crate::domain::ids::{ClientName, GroupId, GroupName, TokenId, UserId, UserName};
+    use crate::store::codec::Actor;
+
+    fn record(entry: Entry) -> LogRecord {
+        LogRecord {
+            seq: 1,
+            time_ms: 1_767_225_600_000,
+            actor: Actor {
+                token_id: None,
+                client: "Okta".into(),
+            },
+            request_id: "r1".into(),
+            client_addr: None,
+            entry,
+        }
+    }
+
+    /// One event of each kind (exhaustive: a new kind needs a sample here).
+    fn sample(kind: EventKind) -> Event {
+        let user = UserSnapshot {
+            id: UserId::from_bytes([1; 16]),
+            user_name: UserName::try_from("alice").unwrap(),
+            external_id: None,
+            doc: "{}".into(),
+        };
+        let group = GroupSnapshot {
+            id: GroupId::from_bytes([2; 16]),
+            display_name: GroupName::try_from("Sales").unwrap(),
+            external_id: None,
+            doc: "{}".into(),
+        };
+        let (gid, gname) = (group.id, group.display_name.clone());
+        let token = TokenId::from_bytes([3; 16]);
+        let client = ClientName::try_from("Okta").unwrap();
+        let users = vec![user.id];
+        match kind {
+            EventKind::UserCreated => Event::UserCreated(user),
+            EventKind::UserUpdated => Event::UserUpdated {
+                user,
+                changes: vec![],
+            },
+            EventKind::UserDeactivated => Event::UserDeactivated {
+                user,
+                changes: vec![],
+            },
+            EventKind::UserReactivated => Event::UserReactivated {
+                user,
+                changes: vec![],
+            },
+            EventKind::UserDeleted => Event::UserDeleted {
+                id: user.id,
+                user_name: user.user_name,
+                external_id: None,
+                groups: vec![],
+            },
+            EventKind::UserPasswordSet => Event::UserPasswordSet {
+                id: user.id,
+                hash: "$argon2id$…".into(),
+            },
+            EventKind::GroupCreated => Event::GroupCreated(group),
+            EventKind::GroupUpdated => Event::GroupUpdated {
+                group,
+                changes: vec![],
+            },
+            EventKind::GroupRenamed => Event::GroupRenamed {
+                group,
+                changes: vec![],
+            },
+            EventKind::MembersAdded => Event::MembersAdded {
+                group: gid,
+                display_name: gname,
+                users,
+            },
+            EventKind::MembersRemoved => Event::MembersRemoved {
+                group: gid,
+                display_name: gname,
+                users,
+            },
+            EventKind::GroupDeleted => Event::GroupDeleted {
+                id: gid,
+                display_name: gname,
+                external_id: None,
+                members: users,
+            },
+            EventKind::TokenIssued => Event::TokenIssued {
+                id: token,
+                name: client,
+                secret_sha256: [0; 32],
+            },
+            EventKind::TokenRevoked => Event::TokenRevoked {
+                id: token,
+                name: client,
+            },
+            EventKind::TokenExpirySet => Event::TokenExpirySet {
+                id: token,
+                expires_ms: 1_767_225_600_000,
+            },
+        }
+    }
+
+    #[test]
+    fn every_name_the_feed_produces_is_listed() {
+        let mut produced = Vec::new();
+        for kind in EventKind::iter() {
+            let event = sample(kind);
+            assert_eq!(EventKind::of(&event), kind);
+            let item = Item::from_record(&record(Entry::Event(event)));
+            assert_eq!(item.action, kind.name());
+            assert_eq!(item.outcome, "success");
+            produced.push(item.action);
+        }
+        for action in Action::iter() {
+            let item = Item::from_record(&record(Entry::Rejected(Rejected {
+                action,
+                target_id: None,
+                target_name: None,
+                status: 409,
+                scim_type: None,
+                detail: "no".into(),
+            })));
+            assert_eq!(item.action, action.name());
+            assert_eq!(item.outcome, "failure");
+            produced.push(item.action);
+        }
+        assert_eq!(produced, *ACTIONS, "the list is the feed's names, in order");
+        assert!(ACTIONS.contains(&"token_expiry_set"));
+    }
+
+    /// The names are an interface (filter links, exports, metrics labels): renaming a variant
+    /// must not rename them by accident.
+    #[test]
+    fn the_names_are_pinned() {
+        assert_eq!(
+            CHANGE_ACTIONS,
+            [
+                "user_created",
+                "user_updated",
+                "user_deactivated",
+                "user_reactivated",
+                "user_deleted",
+                "user_password_set",
+                "group_created",
+                "group_updated",
+                "group_renamed",
+                "members_added",
+                "members_removed",
+                "group_deleted",
+                "token_issued",
+                "token_revoked",
+                "token_expiry_set",
+            ]
+        );
+        assert_eq!(
+            ATTEMPT_ACTIONS,
+            [
+                "create_user",
+                "replace_user",
+                "patch_user",
+                "delete_user",
+                "create_group",
+                "replace_group",
+                "patch_group",
+                "delete_group",
+                "issue_token",
+                "revoke_token",
+                "sign_in",
+            ]
+        );
+        assert_eq!(Action::SignIn.name(), "sign_in");
+        assert_eq!(ACTIONS.len(), 26);
     }
 }

@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tokens", web::get().to(list_tokens))
             .route("/tokens", web::post().to(add_token))
             .route("/tokens/{id}", web::delete().to(revoke_token))
+            .route("/actions", web::get().to(action_names))
             .route("/activity", web::get().to(activity_page))
             .route("/activity.csv", web::get().to(export_csv))
             .route("/activity.ndjson", web::get().to(export_ndjson))
@@ -352,6 +353,15 @@ fn activity_query(req: &HttpRequest) -> Result<Query, ApiError> {
         }
     }
     Ok(q)
+}
+
+/// The action names the activity filter offers, accepted changes and rejected attempts: the
+/// console asks for them rather than keeping a copy that drifts from the report.
+async fn action_names(_session: AdminSession) -> AdminResult {
+    Ok(json_ok(&json!({
+        "changes": activity::CHANGE_ACTIONS,
+        "attempts": activity::ATTEMPT_ACTIONS,
+    })))
 }
 
 async fn activity_page(
