@@ -17,6 +17,9 @@ pub mod project;
 pub mod read;
 pub mod rebuild;
 
+#[cfg(test)]
+mod decide_tests;
+
 use std::path::Path;
 
 pub use error::{Result, StoreError};
