@@ -528,7 +528,7 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
             "first start: created the console account; sign in and change the password with `scimd admin set-password admin`"
         );
     }
-    if crate::store::read::tokens(&store.trees)?.is_empty() {
+    if crate::store::read::tokens(store.trees())?.is_empty() {
         tracing::info!(console = %console, "no tokens yet: add one in the console (Tokens → Add Token) or with `scimd token add --name \"Entra ID\"`");
     }
     let stop = stop_signals()?;

@@ -288,7 +288,7 @@ pub fn stream(store: &Store, req: &Request, out: &mut dyn Write) -> Result<(), S
         Request::Backup => crate::store::backup::write(store, out)
             .map(|_| ())
             .map_err(|e| e.to_string()),
-        Request::ExportLog => crate::report::activity::export_log(&store.trees, out)
+        Request::ExportLog => crate::report::activity::export_log(store.trees(), out)
             .map(|_| ())
             .map_err(|e| e.to_string()),
         _ => Err("not a streaming request".into()),

@@ -151,7 +151,7 @@ impl Harness {
         if let Some(t) = self.thread.take() {
             t.stop();
         }
-        log_from(&self.store.trees, 0)
+        log_from(self.store.trees(), 0)
             .collect::<Result<Vec<_>, _>>()
             .unwrap()
     }
@@ -731,7 +731,7 @@ fn records_read_from_a_later_sequence_number_start_there() {
         );
     }
     h.log();
-    let tail: Vec<LogRecord> = log_from(&h.store.trees, 3)
+    let tail: Vec<LogRecord> = log_from(h.store.trees(), 3)
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
     assert_eq!(

@@ -81,7 +81,7 @@ fn pages_of_a_200k_record_log_read_a_bounded_number_of_records() {
         next = n;
         time += 1_000;
     }
-    let t = &store.trees;
+    let t = store.trees();
     assert_eq!(
         scimd::store::read::log_bounds(t).unwrap(),
         Some((1, RECORDS))

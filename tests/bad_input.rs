@@ -183,7 +183,7 @@ fn malformed_requests_get_precise_scim_errors() {
     assert!(s.terminate());
     let store = scimd::store::Store::open(&s.data_dir).unwrap();
     let rejected: Vec<scimd::domain::event::Rejected> =
-        scimd::store::read::log_from(&store.trees, 0)
+        scimd::store::read::log_from(store.trees(), 0)
             .filter_map(|r| match r.unwrap().entry {
                 scimd::store::codec::Entry::Rejected(r) => Some(r),
                 scimd::store::codec::Entry::Event(_) => None,

@@ -35,6 +35,8 @@ const USER_NAMES: [&str; 10] = [
 const GROUP_NAMES: [&str; 5] = ["Sales", "sales", "Eng", "Ops", "HR"];
 /// titles.
 const TITLES: [&str; 3] = ["Engineer", "Manager", "Intern"];
+/// externalIds: not unique, so two users may share one.
+const EXTERNAL_IDS: [&str; 3] = ["e-1", "e-2", "E-1"];
 
 /// Which resource a request targets.
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +72,11 @@ enum Op {
     SetTitle {
         user: Ref,
         title: Option<usize>,
+    },
+    /// PATCH `externalId` (replace, or remove with `None`).
+    SetExternalId {
+        user: Ref,
+        external_id: Option<usize>,
     },
     RenameUser {
         user: Ref,
@@ -135,10 +142,12 @@ enum Op {
 type Expect = Result<(), u16>;
 
 /// The state the traffic should leave behind.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Model {
     /// Live users and their userNames.
     users: BTreeMap<UserId, String>,
+    /// externalIds of live users that have one.
+    external_ids: BTreeMap<UserId, String>,
     /// Live groups: displayName and members.
     groups: BTreeMap<GroupId, (String, BTreeSet<UserId>)>,
     /// Issued tokens: revoked or not.
@@ -334,6 +343,24 @@ impl Harness {
                 let cmd = self.patch_user(id, ops);
                 (cmd, self.user_exists(id))
             }
+            Op::SetExternalId { user, external_id } => {
+                let id = self.user_at(*user);
+                let ops = match external_id {
+                    Some(e) => {
+                        json!([{"op": "replace", "path": "externalId", "value": EXTERNAL_IDS[*e]}])
+                    }
+                    None => json!([{"op": "remove", "path": "externalId"}]),
+                };
+                let cmd = self.patch_user(id, ops);
+                let expect = self.user_exists(id);
+                if expect.is_ok() {
+                    match external_id {
+                        Some(e) => self.model.external_ids.insert(id, EXTERNAL_IDS[*e].into()),
+                        None => self.model.external_ids.remove(&id),
+                    };
+                }
+                (cmd, expect)
+            }
             Op::RenameUser { user, name } => {
                 let id = self.user_at(*user);
                 let name = USER_NAMES[*name];
@@ -353,7 +380,12 @@ impl Harness {
                     if_match: None,
                     password_hash: None,
                 };
-                (cmd, self.rename_user(id, name))
+                let expect = self.rename_user(id, name);
+                if expect.is_ok() {
+                    // The replacement carries no externalId: PUT clears it.
+                    self.model.external_ids.remove(&id);
+                }
+                (cmd, expect)
             }
             Op::DeleteUser { user, stale } => {
                 let id = self.user_at(*user);
@@ -365,6 +397,7 @@ impl Harness {
                     Err(412)
                 } else {
                     self.model.users.remove(&id);
+                    self.model.external_ids.remove(&id);
                     for (_, members) in self.model.groups.values_mut() {
                         members.remove(&id);
                     }
@@ -628,6 +661,8 @@ fn run(bursts: &[Vec<Op>]) -> Run {
     let mut h = Harness::new();
     let mut rejected = BTreeMap::new();
     let mut accepted = BTreeSet::new();
+    // The model after each burst, with the last sequence number the burst made durable.
+    let mut points: Vec<(u64, Model)> = Vec::new();
     for burst in bursts {
         let mut expects = Vec::new();
         let mut pendings = Vec::new();
@@ -663,6 +698,7 @@ fn run(bursts: &[Vec<Op>]) -> Run {
                 }
             }
         }
+        points.push((*writer.subscribe().borrow(), h.model.clone()));
     }
     thread.stop();
     check_log(&store, &rejected, &accepted);
@@ -672,6 +708,9 @@ fn run(bursts: &[Vec<Op>]) -> Run {
         "live views differ from a rebuild: {differences:#?}"
     );
     check_model(&store, &h);
+    for (seq, model) in &points {
+        check_history(&store, &h, model, *seq);
+    }
     Run {
         store,
         harness: h,
@@ -681,7 +720,7 @@ fn run(bursts: &[Vec<Op>]) -> Run {
 }
 
 fn log(store: &Store) -> Vec<LogRecord> {
-    read::log_from(&store.trees, 0)
+    read::log_from(store.trees(), 0)
         .collect::<Result<_, _>>()
         .unwrap()
 }
@@ -709,7 +748,7 @@ fn check_log(store: &Store, rejected: &BTreeMap<u64, u16>, accepted: &BTreeSet<u
 
 /// The views agree with the model for every id the traffic named.
 fn check_model(store: &Store, h: &Harness) {
-    let t = &store.trees;
+    let t = store.trees();
     let m = &h.model;
     for g in &h.group_ids {
         let expected: Vec<UserId> = m
@@ -744,6 +783,17 @@ fn check_model(store: &Store, h: &Harness) {
             assert_eq!(read::user_by_name(t, name).unwrap(), Some(*u));
         }
     }
+    for ext in EXTERNAL_IDS {
+        let mut holders = read::users_by_external(t, ext).unwrap();
+        holders.sort();
+        let expected: Vec<UserId> = m
+            .external_ids
+            .iter()
+            .filter(|(_, e)| e.as_str() == ext)
+            .map(|(u, _)| *u)
+            .collect();
+        assert_eq!(holders, expected, "users with externalId {ext}");
+    }
     assert_eq!(read::counts(t), (m.users.len(), m.groups.len()));
     let tokens: BTreeMap<TokenId, bool> = read::tokens(t)
         .unwrap()
@@ -751,6 +801,66 @@ fn check_model(store: &Store, h: &Harness) {
         .map(|(id, rec)| (id, rec.revoked_ms.is_some()))
         .collect();
     assert_eq!(tokens, m.tokens);
+}
+
+/// Every resource's history, as of `seq`, shows what the model held then: a user's userName,
+/// externalId and groups, a group's displayName and members; nothing for what did not exist.
+fn check_history(store: &Store, h: &Harness, m: &Model, seq: u64) {
+    let history = |id: [u8; 16]| {
+        scimd::report::history::history(store.trees(), &h.reg, id, Some(seq), "https://x")
+            .unwrap()
+            .state
+    };
+    let values = |v: &Value, key: &str| -> BTreeSet<String> {
+        v[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["value"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for u in &h.user_ids {
+        let state = history(*u.as_bytes());
+        assert_eq!(
+            state.is_some(),
+            m.users.contains_key(u),
+            "user {u} at {seq}"
+        );
+        if let (Some(state), Some(name)) = (state, m.users.get(u)) {
+            assert_eq!(state["userName"], json!(name), "user {u} at {seq}");
+            assert_eq!(
+                state.get("externalId").and_then(Value::as_str),
+                m.external_ids.get(u).map(String::as_str),
+                "externalId of {u} at {seq}"
+            );
+            let groups: BTreeSet<String> = m
+                .groups
+                .iter()
+                .filter(|(_, (_, users))| users.contains(u))
+                .map(|(g, _)| g.to_string())
+                .collect();
+            assert_eq!(values(&state, "groups"), groups, "groups of {u} at {seq}");
+        }
+    }
+    for g in &h.group_ids {
+        let state = history(*g.as_bytes());
+        assert_eq!(
+            state.is_some(),
+            m.groups.contains_key(g),
+            "group {g} at {seq}"
+        );
+        if let (Some(state), Some((name, users))) = (state, m.groups.get(g)) {
+            assert_eq!(state["displayName"], json!(name), "group {g} at {seq}");
+            let members: BTreeSet<String> = users.iter().map(ToString::to_string).collect();
+            assert_eq!(
+                values(&state, "members"),
+                members,
+                "members of {g} at {seq}"
+            );
+        }
+    }
 }
 
 /// Mostly a live resource, sometimes any id a create named.
@@ -819,6 +929,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(user, active, as_text)| Op::SetActive { user, active, as_text }),
         2 => (user.clone(), proptest::option::of(title.clone()))
             .prop_map(|(user, title)| Op::SetTitle { user, title }),
+        2 => (user.clone(), proptest::option::of(0..EXTERNAL_IDS.len()))
+            .prop_map(|(user, external_id)| Op::SetExternalId { user, external_id }),
         2 => (user.clone(), user_name.clone())
             .prop_map(|(user, name)| Op::RenameUser { user, name }),
         1 => (user.clone(), user_name, title)
@@ -868,7 +980,7 @@ struct Snapshot {
 }
 
 fn snapshot(store: &Store, h: &Harness) -> Snapshot {
-    let t = &store.trees;
+    let t = store.trees();
     Snapshot {
         users: h
             .user_ids
@@ -1039,7 +1151,7 @@ fn a_fixed_scenario_survives_rebuild_in_place_unchanged() {
     assert!(!run.accepted.is_empty());
     let (u, g) = (&h.user_ids, &h.group_ids);
     let members = |gid: GroupId| -> Vec<UserId> {
-        read::members_of(&store.trees, gid)
+        read::members_of(store.trees(), gid)
             .collect::<Result<_, _>>()
             .unwrap()
     };
@@ -1049,16 +1161,19 @@ fn a_fixed_scenario_survives_rebuild_in_place_unchanged() {
         sorted(&[u[0], u[2]])
     );
     assert_eq!(members(g[3]), vec![u[0]]);
-    assert_eq!(read::group_by_name(&store.trees, "hr").unwrap(), Some(g[0]));
     assert_eq!(
-        read::group_by_name(&store.trees, "SALES").unwrap(),
+        read::group_by_name(store.trees(), "hr").unwrap(),
+        Some(g[0])
+    );
+    assert_eq!(
+        read::group_by_name(store.trees(), "SALES").unwrap(),
         Some(g[3])
     );
     assert_eq!(
-        read::user_by_name(&store.trees, "alice").unwrap(),
+        read::user_by_name(store.trees(), "alice").unwrap(),
         Some(u[0])
     );
-    assert!(read::user(&store.trees, u[1]).unwrap().is_none());
+    assert!(read::user(store.trees(), u[1]).unwrap().is_none());
 
     let before = snapshot(store, h);
     let log_before = log(store);
@@ -1153,6 +1268,6 @@ fn concurrent_submitters_all_get_answers_and_a_contiguous_log() {
 
     check_log(&store, &rejected, &accepted);
     assert_eq!(log(&store).len(), THREADS * PER_THREAD);
-    assert_eq!(read::counts(&store.trees).0, winners.len());
+    assert_eq!(read::counts(store.trees()).0, winners.len());
     assert_eq!(rebuild::verify(&store).unwrap(), Vec::new());
 }

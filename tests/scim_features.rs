@@ -339,21 +339,14 @@ fn search_and_cursor_paging_over_http() {
 }
 
 fn secrets(store: &scimd::store::Store) -> Vec<String> {
-    store
-        .trees
-        .user_secrets
-        .iter()
-        .values()
-        .map(|v| String::from_utf8(v.unwrap().to_vec()).unwrap())
-        .collect()
+    scimd::store::read::password_hashes(store.trees()).unwrap()
 }
 
+/// Whether any stored log record contains `needle` (a backup holds them as stored, byte for byte).
 fn log_contains(store: &scimd::store::Store, needle: &str) -> bool {
-    store.trees.log.iter().values().any(|v| {
-        v.unwrap()
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes())
-    })
+    let mut all = Vec::new();
+    scimd::store::backup::write(store, &mut all).unwrap();
+    all.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 #[test]

@@ -218,7 +218,7 @@ impl Directory {
         base_url: &str,
         with_all: bool,
     ) -> Result<Option<Rendered>> {
-        let t = &self.store.trees;
+        let t = self.store.trees();
         match kind {
             ResourceKind::User => {
                 let uid = UserId::from_bytes(id);
@@ -267,7 +267,7 @@ impl Directory {
 
     /// A user's groups with their names, in id order.
     fn user_groups(&self, id: UserId) -> Result<Vec<Link>> {
-        let t = &self.store.trees;
+        let t = self.store.trees();
         let mut out = Vec::new();
         for g in read::groups_of(t, id)? {
             let display = read::group(t, g)?
@@ -295,7 +295,7 @@ impl Directory {
     ) -> Result<Rendered> {
         let doc = parse_doc(&rec.doc)?;
         let members = if with_all || projection.wants("members") {
-            let t = &self.store.trees;
+            let t = self.store.trees();
             let mut members = Vec::new();
             for u in read::members_of(t, id) {
                 let u = u?;
@@ -373,7 +373,7 @@ impl Directory {
         after: Option<UserId>,
         limit: usize,
     ) -> Result<MembersPage> {
-        let t = &self.store.trees;
+        let t = self.store.trees();
         let mut out = Vec::with_capacity(limit);
         let mut next = None;
         for u in read::members_of(t, group) {
@@ -482,7 +482,7 @@ impl Directory {
         if filter.is_none() && sort.is_none() {
             // No filter, no sort: count keys and render only the page, decoding nothing else.
             let (total, ids) = read::id_page(
-                &self.store.trees,
+                self.store.trees(),
                 kind == ResourceKind::User,
                 paging.skip(),
                 paging.count,
@@ -698,7 +698,7 @@ impl Directory {
                 Box::new(ids.into_iter().map(Ok))
             }
             Plan::Scan => Box::new(
-                read::ids_after(&self.store.trees, kind == ResourceKind::User, after)
+                read::ids_after(self.store.trees(), kind == ResourceKind::User, after)
                     .map(|r| r.map_err(Into::into)),
             ),
         };
@@ -723,7 +723,7 @@ impl Directory {
         let types = self.reg.types(kind);
         let mut terms = Vec::new();
         conjuncts(f, &mut terms);
-        let t = &self.store.trees;
+        let t = self.store.trees();
         for term in terms {
             let Filter::Compare {
                 path,

@@ -35,23 +35,23 @@ impl Directory {
 
     /// One page of the activity report.
     pub fn activity_page(&self, q: &Query) -> Result<Page> {
-        Ok(activity::page(&self.store.trees, q)?)
+        Ok(activity::page(self.store.trees(), q)?)
     }
 
     /// Records after `after_seq` that match `q` (the live tail), and how far the scan read.
     pub fn activity_after(&self, q: &Query, after_seq: u64) -> Result<(Vec<Item>, u64)> {
-        Ok(activity::after(&self.store.trees, q, after_seq)?)
+        Ok(activity::after(self.store.trees(), q, after_seq)?)
     }
 
     /// The first sequence number recorded at or after `time_ms`.
     pub fn seq_at_or_after(&self, time_ms: i64) -> Result<u64> {
-        Ok(activity::seq_at_or_after(&self.store.trees, time_ms)?)
+        Ok(activity::seq_at_or_after(self.store.trees(), time_ms)?)
     }
 
     /// The history of resource `id`, with its state as of `at` (a sequence number).
     pub fn history(&self, id: [u8; 16], at: Option<u64>, base_url: &str) -> Result<History> {
         Ok(history::history(
-            &self.store.trees,
+            self.store.trees(),
             &self.reg,
             id,
             at,
@@ -61,22 +61,22 @@ impl Directory {
 
     /// Counts for the console's charts.
     pub fn stats(&self, now_ms: i64) -> Result<Stats> {
-        Ok(stats::stats(&self.store.trees, now_ms)?)
+        Ok(stats::stats(self.store.trees(), now_ms)?)
     }
 
     /// The number of members of group `id` (0 when it does not exist).
     pub fn member_count(&self, id: GroupId) -> Result<u64> {
-        Ok(read::group(&self.store.trees, id)?.map_or(0, |g| g.member_count))
+        Ok(read::group(self.store.trees(), id)?.map_or(0, |g| g.member_count))
     }
 
     /// Whether the store answers reads (for `/readyz`).
     pub fn readable(&self) -> bool {
-        read::log_bounds(&self.store.trees).is_ok()
+        read::log_bounds(self.store.trees()).is_ok()
     }
 
     /// The gauges of `/metrics`; `log_records` is the writer's last durable sequence number.
     pub fn gauges(&self, log_records: u64) -> Gauges {
-        let t = &self.store.trees;
+        let t = self.store.trees();
         let (users, groups) = read::counts(t);
         let tokens = read::tokens(t)
             .unwrap_or_default()

@@ -112,7 +112,7 @@ pub fn authenticate(store: &Store, header: Option<&str>, now_ms: i64) -> Result<
         return Err(AuthError::Malformed);
     }
     let (id, secret) = split(token.trim()).ok_or(AuthError::Malformed)?;
-    let rec: TokenRecord = read::token(&store.trees, id)
+    let rec: TokenRecord = read::token(store.trees(), id)
         .map_err(|e| {
             tracing::error!(error = %e, "token lookup failed");
             AuthError::Unknown
@@ -162,12 +162,12 @@ pub struct TokenInfo {
 /// Every token, oldest first.
 pub fn list(store: &Store) -> Result<Vec<TokenInfo>> {
     use crate::scim::resource::format_time_ms;
-    let mut tokens = read::tokens(&store.trees)?;
+    let mut tokens = read::tokens(store.trees())?;
     tokens.sort_by_key(|(_, r)| r.created_ms);
     Ok(tokens
         .into_iter()
         .map(|(id, r)| {
-            let last_used = read::token_last_used(&store.trees, id)
+            let last_used = read::token_last_used(store.trees(), id)
                 .ok()
                 .flatten()
                 .map(format_time_ms);
@@ -188,7 +188,7 @@ pub fn find(store: &Store, id_or_name: &str) -> Result<Result<TokenId, String>> 
     if let Ok(id) = TokenId::try_from(id_or_name) {
         return Ok(Ok(id));
     }
-    let matches: Vec<TokenId> = read::tokens(&store.trees)?
+    let matches: Vec<TokenId> = read::tokens(store.trees())?
         .into_iter()
         .filter(|(_, r)| r.revoked_ms.is_none() && r.name.as_str() == id_or_name)
         .map(|(id, _)| id)

@@ -44,37 +44,37 @@ pub const VIEW_TREES: [&str; 12] = [
 #[derive(Clone, Debug)]
 pub struct Trees {
     /// seq → log record.
-    pub log: sled::Tree,
+    pub(in crate::store) log: sled::Tree,
     /// user id → user record.
-    pub users: sled::Tree,
+    pub(in crate::store) users: sled::Tree,
     /// group id → group record.
-    pub groups: sled::Tree,
+    pub(in crate::store) groups: sled::Tree,
     /// group id ++ user id → ().
-    pub members: sled::Tree,
+    pub(in crate::store) members: sled::Tree,
     /// user id ++ group id → ().
-    pub member_of: sled::Tree,
+    pub(in crate::store) member_of: sled::Tree,
     /// lowercase userName → user id.
-    pub idx_user_name: sled::Tree,
+    pub(in crate::store) idx_user_name: sled::Tree,
     /// externalId (length-prefixed) ++ user id → ().
-    pub idx_user_external: sled::Tree,
+    pub(in crate::store) idx_user_external: sled::Tree,
     /// lowercase displayName → group id.
-    pub idx_group_name: sled::Tree,
+    pub(in crate::store) idx_group_name: sled::Tree,
     /// token id → token record.
-    pub tokens: sled::Tree,
+    pub(in crate::store) tokens: sled::Tree,
     /// user id → argon2id password hash (only with `password_storage = "hash"`).
-    pub user_secrets: sled::Tree,
+    pub(in crate::store) user_secrets: sled::Tree,
     /// resource id ++ seq → (): every log record about a user, group or token, for histories.
-    pub log_by_resource: sled::Tree,
+    pub(in crate::store) log_by_resource: sled::Tree,
     /// hour (u64) ++ client name → successes, failures (u64 each): the activity charts.
-    pub stats_hourly: sled::Tree,
+    pub(in crate::store) stats_hourly: sled::Tree,
     /// client name → time of its last logged write (ms).
-    pub client_last: sled::Tree,
+    pub(in crate::store) client_last: sled::Tree,
     /// token id → last used (ms, big-endian); not a view.
-    pub token_usage: sled::Tree,
+    pub(in crate::store) token_usage: sled::Tree,
     /// name → value: format version and other bookkeeping.
-    pub meta: sled::Tree,
+    pub(in crate::store) meta: sled::Tree,
     /// admin name → admin record (console accounts; not a view).
-    pub admins: sled::Tree,
+    pub(in crate::store) admins: sled::Tree,
 }
 
 impl Trees {
@@ -122,8 +122,8 @@ impl Trees {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: sled::Db,
-    /// Its trees.
-    pub trees: Trees,
+    /// Its trees; private to the store (others pass [`Store::trees`] to the named reads).
+    trees: Trees,
     /// Fault injection: when set, every flush fails (tests of the writer's cold path).
     fail_flushes: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -207,6 +207,11 @@ impl Store {
         }
         self.db.flush()?;
         Ok(())
+    }
+
+    /// The trees, as an opaque handle for the named reads of [`read`] and the report.
+    pub fn trees(&self) -> &Trees {
+        &self.trees
     }
 
     /// Make every later [`Store::flush`] of this store (and its clones) fail, as a dying disk would.

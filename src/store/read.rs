@@ -228,3 +228,12 @@ pub fn ids_after(
         Err(e) => Some(Err(e.into())),
     })
 }
+
+/// Every stored password hash (PHC strings), for audits: none of them may be a clear password.
+pub fn password_hashes(t: &Trees) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for v in t.user_secrets.iter().values() {
+        out.push(String::from_utf8_lossy(&v?).into_owned());
+    }
+    Ok(out)
+}
