@@ -3,86 +3,12 @@
 // Tests may unwrap: a panic is a failed test (clippy.toml allows it in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
 
-use actix_web::{middleware, test, web, App};
+use actix_web::test;
 use serde_json::{json, Value};
 
-use scimd::domain::ids::ClientName;
-use scimd::domain::write::Actor;
-use scimd::domain::write::{Answer, Envelope, Submission};
-use scimd::http::{self, AppState};
-use scimd::scim::schema::Registry;
-use scimd::service::query::Directory;
-use scimd::service::tokens;
-use scimd::service::writer::Writer;
-use scimd::store::Store;
-
-struct Fixture {
-    state: web::Data<AppState>,
-    token: String,
-}
-
-async fn fixture() -> Fixture {
-    let store = Store::temporary().unwrap();
-    let registry = Arc::new(Registry::core());
-    let (writer, thread) = Writer::start(store.clone(), registry.clone()).unwrap();
-    // The thread lives as long as the test process; tests are short.
-    std::mem::forget(thread);
-    let t = tokens::generate();
-    writer
-        .submit(Submission {
-            command: tokens::issue_command(&t, ClientName::try_from("Test").unwrap(), None),
-            envelope: Envelope {
-                actor: Actor {
-                    token_id: None,
-                    client: "test".into(),
-                },
-                request_id: "setup".into(),
-                client_addr: None,
-            },
-            answer: Answer::default(),
-        })
-        .await
-        .unwrap();
-    Fixture {
-        state: web::Data::new(AppState {
-            directory: Directory::new(store, registry.clone()),
-            commands: scimd::service::commands::Commands::new(
-                writer,
-                registry.clone(),
-                scimd::service::passwords::PasswordStorage::Discard,
-            ),
-            registry,
-            public_url: Some("https://scim.example.com".into()),
-            max_body_bytes: 1 << 20,
-            sessions: Arc::new(scimd::http::admin::session::Sessions::new(
-                std::time::Duration::from_secs(60),
-            )),
-            throttle: Arc::new(scimd::http::admin::session::Throttle::default()),
-            usage: Arc::new(scimd::service::usage::Usage::default()),
-            shutdown: tokio::sync::watch::channel(false).1,
-            metrics: Arc::default(),
-            metrics_allow: Vec::new(),
-            metrics_token: None,
-            require_client_cert: false,
-        }),
-        token: t.token,
-    }
-}
-
-macro_rules! app {
-    ($f:expr) => {
-        test::init_service(
-            App::new()
-                .app_data($f.state.clone())
-                .wrap(middleware::from_fn(http::access_log))
-                .configure(http::configure)
-                .default_service(web::to(http::no_route)),
-        )
-        .await
-    };
-}
+use common::inproc::{app, start as fixture, InProc as Fixture};
 
 fn auth(f: &Fixture) -> (&'static str, String) {
     ("Authorization", format!("Bearer {}", f.token))

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod entra;
+pub mod inproc;
 pub mod okta;
 
 use std::io::{BufRead, BufReader};

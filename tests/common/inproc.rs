@@ -1,0 +1,102 @@
+//! In-process server: the same `http::configure` the binary mounts, over a temporary sled and a
+//! running writer, driven with `actix_web::test` (no sockets, no child process).
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use scimd::domain::ids::ClientName;
+use scimd::domain::write::{Actor, Answer, Envelope, Submission};
+use scimd::http::{self, AppState};
+use scimd::scim::schema::Registry;
+use scimd::service::commands::Commands;
+use scimd::service::passwords::PasswordStorage;
+use scimd::service::query::Directory;
+use scimd::service::tokens;
+use scimd::service::writer::Writer;
+use scimd::store::Store;
+
+/// A running in-process server.
+pub struct InProc {
+    /// What every handler gets.
+    pub state: web::Data<AppState>,
+    /// A bearer token for the client "Test".
+    pub token: String,
+    /// The store under it (for reading the log).
+    pub store: Store,
+}
+
+/// Start over a fresh temporary store.
+pub async fn start() -> InProc {
+    start_on(Store::temporary().unwrap()).await
+}
+
+/// Start over `store`, with a token issued.
+pub async fn start_on(store: Store) -> InProc {
+    let registry = Arc::new(Registry::core());
+    let (writer, thread) = Writer::start(store.clone(), registry.clone()).unwrap();
+    // The thread lives as long as the test process; tests are short.
+    std::mem::forget(thread);
+    let t = tokens::generate();
+    writer
+        .submit(Submission {
+            command: tokens::issue_command(&t, ClientName::try_from("Test").unwrap(), None),
+            envelope: Envelope {
+                actor: Actor {
+                    token_id: None,
+                    client: "test".into(),
+                },
+                request_id: "setup".into(),
+                client_addr: None,
+            },
+            answer: Answer::default(),
+        })
+        .await
+        .unwrap();
+    let state = web::Data::new(AppState {
+        directory: Directory::new(store.clone(), registry.clone()),
+        commands: Commands::new(writer, registry.clone(), PasswordStorage::Discard),
+        registry,
+        public_url: Some("https://scim.example.com".into()),
+        max_body_bytes: 1 << 20,
+        sessions: Arc::new(http::admin::session::Sessions::new(
+            std::time::Duration::from_secs(60),
+        )),
+        throttle: Arc::new(http::admin::session::Throttle::default()),
+        usage: Arc::new(scimd::service::usage::Usage::default()),
+        shutdown: tokio::sync::watch::channel(false).1,
+        metrics: Arc::default(),
+        metrics_allow: Vec::new(),
+        metrics_token: None,
+        require_client_cert: false,
+    });
+    InProc {
+        state,
+        token: t.token,
+        store,
+    }
+}
+
+/// The app of an [`InProc`], as the binary mounts it: `let app = app!(server);`.
+#[allow(unused_macros)]
+macro_rules! app {
+    ($f:expr) => {
+        actix_web::test::init_service(
+            actix_web::App::new()
+                .app_data($f.state.clone())
+                .wrap(actix_web::middleware::from_fn(scimd::http::access_log))
+                .configure(scimd::http::configure)
+                .default_service(actix_web::web::to(scimd::http::no_route)),
+        )
+        .await
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use app;
+
+impl InProc {
+    /// The `Authorization` header for the token.
+    pub fn auth(&self) -> (&'static str, String) {
+        ("Authorization", format!("Bearer {}", self.token))
+    }
+}
