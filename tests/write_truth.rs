@@ -28,8 +28,9 @@ struct Answer {
 
 macro_rules! send {
     ($app:expr, $f:expr, $method:ident, $uri:expr, $body:expr) => {{
+        let uri: String = $uri.into();
         let mut req = test::TestRequest::$method()
-            .uri(&$uri)
+            .uri(&uri)
             .insert_header($f.auth());
         let body: Option<Value> = $body;
         if let Some(b) = body {
@@ -123,7 +124,7 @@ async fn two_clients_racing_on_one_resource_each_get_their_own_write() {
         app,
         f,
         post,
-        "/scim/v2/Users".to_owned(),
+        "/scim/v2/Users",
         Some(json!({"userName": "race@x"}))
     );
     assert_eq!(created.status, 201);
@@ -150,7 +151,7 @@ async fn two_clients_racing_on_one_resource_each_get_their_own_write() {
             app,
             f,
             post,
-            "/scim/v2/Users".to_owned(),
+            "/scim/v2/Users",
             Some(json!({"userName": format!("pd{i}@x")}))
         );
         let uri = format!("/scim/v2/Users/{}", c.body["id"].as_str().unwrap());
@@ -174,7 +175,7 @@ async fn two_clients_racing_on_one_resource_each_get_their_own_write() {
                     app,
                     f,
                     post,
-                    "/scim/v2/Users".to_owned(),
+                    "/scim/v2/Users",
                     Some(json!({"userName": name.clone()}))
                 )
             },
@@ -270,7 +271,7 @@ async fn history_after_deletes_matches_the_live_views_at_every_entry() {
             app,
             f,
             post,
-            "/scim/v2/Users".to_owned(),
+            "/scim/v2/Users",
             Some(json!({"userName": name, "active": true}))
         );
         ids.push((r.body["id"].as_str().unwrap().to_owned(), "Users"));
@@ -280,7 +281,7 @@ async fn history_after_deletes_matches_the_live_views_at_every_entry() {
             app,
             f,
             post,
-            "/scim/v2/Groups".to_owned(),
+            "/scim/v2/Groups",
             Some(json!({"displayName": name}))
         );
         ids.push((r.body["id"].as_str().unwrap().to_owned(), "Groups"));
@@ -414,7 +415,7 @@ async fn refused_writes_on_an_existing_user_are_found_by_her_name() {
         app,
         f,
         post,
-        "/scim/v2/Users".to_owned(),
+        "/scim/v2/Users",
         Some(json!({"userName": "emily@contoso.com"}))
     );
     let uri = format!("/scim/v2/Users/{}", r.body["id"].as_str().unwrap());

@@ -1,0 +1,223 @@
+//! Serving: open the store (rebuilding views an older scimd built), start the writer, the HTTP
+//! server (TLS or plain), the admin socket, signal handling (SIGTERM/SIGINT stop, SIGHUP
+//! reloads the certificate), the systemd watchdog, and the non-zero exit when the writer can no
+//! longer make the log durable.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{middleware, web, App, HttpServer};
+use anyhow::{bail, Context};
+
+use crate::config::Config;
+use crate::control::{self, Admin};
+use crate::http::{self, AppState};
+use crate::service::commands::Commands;
+use crate::service::query::Directory;
+use crate::service::writer::now_ms;
+use crate::service::writer::Writer;
+use crate::store::rebuild;
+
+use super::open_store;
+
+/// Open everything and serve until SIGINT/SIGTERM.
+pub fn serve(config: Config) -> anyhow::Result<()> {
+    let listener =
+        TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
+    actix_web::rt::System::new().block_on(run(listener, config))
+}
+
+/// Take over SIGTERM and SIGINT now (before anyone is told we are up, so an early signal is a
+/// clean stop, not a kill); the returned future completes at the first of them.
+fn stop_signals() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+/// Reload the certificate and key on every SIGHUP (`systemctl reload scimd`).
+async fn reload_on_hangup(
+    mut hup: tokio::signal::unix::Signal,
+    resolver: Option<Arc<crate::tls::Reloadable>>,
+) {
+    while hup.recv().await.is_some() {
+        crate::systemd::notify("RELOADING=1");
+        match &resolver {
+            Some(r) => match r.reload() {
+                Ok(fp) => tracing::info!(sha256_fingerprint = %fp, "TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS certificate reload failed; keeping the old one")
+                }
+            },
+            None => tracing::info!("SIGHUP: nothing to reload (plain HTTP)"),
+        }
+        crate::systemd::notify("READY=1");
+    }
+}
+
+/// Serve on an already bound listener until SIGINT/SIGTERM; then finish in-flight writes, flush, return.
+pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config.data_dir)?;
+    if rebuild::rebuild_interrupted(&store)? {
+        bail!("a `scimd rebuild-views` was interrupted; run it again before serving");
+    }
+    if store.views_outdated()? {
+        // Same log, new projection: derive the views again before answering from them.
+        tracing::warn!(data_dir = %config.data_dir.display(), "the views were built by an older scimd; rebuilding them from the log");
+        let events = rebuild::rebuild_in_place(&store)?;
+        tracing::info!(events, "views rebuilt");
+    }
+    let registry = Arc::new(config.registry());
+    let metrics = Arc::new(crate::service::metrics::Metrics::default());
+    let (writer, writer_thread) =
+        Writer::start_with(store.clone(), registry.clone(), metrics.clone())?;
+    let addr = listener.local_addr()?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let commands = Commands::new(writer.clone(), registry.clone(), config.password_storage);
+    let state = web::Data::new(AppState {
+        directory: Directory::new(store.clone(), registry.clone()),
+        commands: commands.clone(),
+        registry,
+        public_url: config.public_url.clone(),
+        max_body_bytes: config.max_body_bytes,
+        sessions: Arc::new(http::admin::session::Sessions::new(
+            config.admin_session_idle,
+        )),
+        throttle: Arc::new(http::admin::session::Throttle::default()),
+        usage: Arc::new(crate::service::usage::Usage::default()),
+        shutdown: shutdown_rx,
+        metrics,
+        metrics_allow: config.metrics_allow.clone(),
+        metrics_token: config.metrics_token.clone(),
+        require_client_cert: config.client_ca.is_some(),
+    });
+    let factory = move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(middleware::from_fn(http::access_log))
+            .configure(http::configure)
+            .default_service(web::to(http::no_route))
+    };
+    // Signals are handled below, so live-tail streams can be ended before the graceful stop.
+    let server = HttpServer::new(factory)
+        .shutdown_timeout(30)
+        .disable_signals()
+        .on_connect(|conn, ext| {
+            type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+            if let Some(tls) = conn.downcast_ref::<Tls>() {
+                // The verifier already checked the chain; presence is what the SCIM routes need.
+                if tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .is_some_and(|c| !c.is_empty())
+                {
+                    ext.insert(http::context::ClientCertificate);
+                }
+            }
+        });
+    let mut resolver = None;
+    let (server, scheme) = if config.plain_http {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "serving PLAIN HTTP on a non-loopback address: bearer tokens cross the network unencrypted; use this only behind a TLS-terminating proxy");
+        }
+        (server.listen(listener)?, "http")
+    } else {
+        let tls = crate::tls::setup(config.tls(), &config.data_dir, config.client_ca.as_deref())?;
+        tracing::info!(
+            certificate = %tls.cert_path.display(),
+            sha256_fingerprint = %tls.fingerprint,
+            generated = tls.generated,
+            client_certificates_required = config.client_ca.is_some(),
+            "TLS certificate loaded"
+        );
+        resolver = Some(tls.resolver.clone());
+        (server.listen_rustls_0_23(listener, tls.config)?, "https")
+    };
+    let admin = Admin {
+        store: store.clone(),
+        commands,
+        scim_url: config.scim_url(),
+    };
+    let socket_task = control::serve(config.admin_socket.clone(), admin)
+        .await
+        .with_context(|| format!("admin socket {}", config.admin_socket.display()))?;
+    let console = format!(
+        "{}/admin/",
+        config.scim_url().trim_end_matches(http::SCIM_PREFIX)
+    );
+    if let Some(password) = crate::service::admins::ensure_initial(&store, now_ms())? {
+        // Shown once: only its hash is stored.
+        tracing::warn!(
+            user = crate::service::admins::INITIAL_ADMIN,
+            %password,
+            console = %console,
+            "first start: created the console account; sign in and change the password with `scimd admin set-password admin`"
+        );
+    }
+    if crate::store::read::tokens(store.trees())?.is_empty() {
+        tracing::info!(console = %console, "no tokens yet: add one in the console (Tokens → Add Token) or with `scimd token add --name \"Entra ID\"`");
+    }
+    let stop = stop_signals()?;
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    tracing::info!(%addr, scim_url = %config.scim_url(), admin_socket = %config.admin_socket.display(), "scimd ready");
+    // One line on stdout for scripts and tests: where we listen.
+    println!("scimd listening on {scheme}://{addr}");
+    let server = server.run();
+    let handle = server.handle();
+    // The listener is bound and the store is open: tell systemd (Type=notify).
+    crate::systemd::notify(&format!("READY=1\nSTATUS=serving {scheme}://{addr}"));
+    let watchdog_writer = writer.clone();
+    let watchdog = tokio::spawn(crate::systemd::watchdog(move || {
+        watchdog_writer.is_running()
+    }));
+    let reload = tokio::spawn(reload_on_hangup(hup, resolver));
+    let failure = writer.failure();
+    let signals = tokio::spawn(async move {
+        let failed = tokio::select! {
+            () = stop => false,
+            () = writer_failed(failure) => true,
+        };
+        crate::systemd::notify("STOPPING=1");
+        if failed {
+            tracing::error!("stopping: the log can no longer be made durable");
+        } else {
+            tracing::info!("stopping: finishing in-flight requests and writes");
+        }
+        let _ = shutdown_tx.send(true);
+        handle.stop(!failed).await;
+    });
+    let result = server.await;
+    signals.abort();
+    reload.abort();
+    watchdog.abort();
+    socket_task.abort();
+    let _ = std::fs::remove_file(&config.admin_socket);
+    let failure = writer.failure().borrow().clone();
+    drop(writer);
+    writer_thread.stop_async().await;
+    if let Some(why) = failure {
+        // Exit non-zero: systemd restarts scimd, which reopens the store from what is on disk.
+        bail!("{why}; stopped without acknowledging the failed batch");
+    }
+    tracing::info!("scimd stopped; all writes flushed");
+    result.map_err(Into::into)
+}
+
+/// Resolves once the writer reports a failed flush (never, while it is healthy).
+async fn writer_failed(mut failure: tokio::sync::watch::Receiver<Option<String>>) {
+    loop {
+        if failure.borrow_and_update().is_some() {
+            return;
+        }
+        if failure.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}

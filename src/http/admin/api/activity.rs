@@ -1,0 +1,221 @@
+//! The Activity page: the report a page at a time, its CSV and NDJSON exports, the live tail
+//! (Server-Sent Events), the counts behind the charts, and the action names the filter offers.
+//! All of them read the log through the report, with the same filters from the query string.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::stream;
+use futures_util::StreamExt as _;
+use serde_json::json;
+
+use crate::http::admin::session::AdminSession;
+use crate::http::error::ApiError;
+use crate::http::AppState;
+use crate::report::activity::{self, Item, Query, ACTIONS};
+use crate::service::writer::now_ms;
+
+use super::params::Params;
+use super::{bad, blocking, json_ok, parse_time, AdminResult};
+
+/// The report's filters from the query string. Every occurrence of a filter is checked, and a
+/// later one replaces an earlier one.
+fn activity_query(req: &HttpRequest) -> Result<Query, ApiError> {
+    let params = Params::parse(req)?;
+    let mut q = Query::default();
+    for (k, v) in params.iter() {
+        let v = v.to_owned();
+        match k {
+            "limit" => q.limit = v.parse().map_err(|_| bad("limit must be a number"))?,
+            "before" => {
+                q.before = Some(
+                    v.parse()
+                        .map_err(|_| bad("before must be a cursor from 'next'"))?,
+                )
+            }
+            "since" => {
+                q.since_ms =
+                    Some(parse_time(&v).ok_or_else(|| bad(format!("since: '{v}' is not a time")))?)
+            }
+            "until" => {
+                q.until_ms =
+                    Some(parse_time(&v).ok_or_else(|| bad(format!("until: '{v}' is not a time")))?)
+            }
+            "client" => q.client = Some(v),
+            "action" => {
+                if !ACTIONS.contains(&v.as_str()) {
+                    return Err(bad(format!("unknown action '{v}'")));
+                }
+                q.action = Some(v);
+            }
+            "outcome" => {
+                if v != "success" && v != "failure" {
+                    return Err(bad("outcome is 'success' or 'failure'"));
+                }
+                q.outcome = Some(v);
+            }
+            "resource" => {
+                let id = uuid::Uuid::parse_str(&v)
+                    .map_err(|_| bad(format!("'{v}' is not a resource id")))?;
+                q.resource = Some(*id.as_bytes());
+            }
+            "q" => q.text = Some(v),
+            _ => {}
+        }
+    }
+    Ok(q)
+}
+
+/// The action names the activity filter offers, accepted changes and rejected attempts: the
+/// console asks for them rather than keeping a copy that drifts from the report.
+pub(super) async fn action_names(_session: AdminSession) -> AdminResult {
+    Ok(json_ok(&json!({
+        "changes": activity::CHANGE_ACTIONS,
+        "attempts": activity::ATTEMPT_ACTIONS,
+    })))
+}
+
+pub(super) async fn activity_page(
+    _session: AdminSession,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AdminResult {
+    let q = activity_query(&req)?;
+    let dir = state.directory.clone();
+    let page = blocking(move || dir.activity_page(&q).map_err(Into::into)).await?;
+    Ok(json_ok(&page))
+}
+
+/// Stream every matching record, newest first, a page at a time.
+fn export(state: &AppState, q: Query, csv: bool) -> HttpResponse {
+    let dir = state.directory.clone();
+    let header_line = csv.then(|| web::Bytes::from_static(activity::CSV_HEADER.as_bytes()));
+    let pages = stream::unfold(Some((q, None::<u64>)), move |st| {
+        let dir = dir.clone();
+        async move {
+            let (mut q, before) = st?;
+            q.limit = activity::MAX_LIMIT;
+            q.before = before;
+            let query = q.clone();
+            let page = web::block(move || dir.activity_page(&query)).await;
+            let page = match page {
+                Ok(Ok(p)) => p,
+                _ => {
+                    return Some((
+                        Err(actix_web::error::ErrorInternalServerError("export failed")),
+                        None,
+                    ))
+                }
+            };
+            let mut chunk = String::new();
+            for item in &page.items {
+                chunk.push_str(&if csv { item.to_csv() } else { item.to_ndjson() });
+            }
+            let next = page.next.map(|n| (q, Some(n)));
+            Some((Ok(web::Bytes::from(chunk)), next))
+        }
+    });
+    let body = stream::iter(header_line.map(Ok)).chain(pages);
+    let (mime, file) = if csv {
+        ("text/csv; charset=utf-8", "scimd-activity.csv")
+    } else {
+        ("application/x-ndjson", "scimd-activity.ndjson")
+    };
+    HttpResponse::Ok()
+        .content_type(mime)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(body)
+}
+
+pub(super) async fn export_csv(
+    _session: AdminSession,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AdminResult {
+    Ok(export(&state, activity_query(&req)?, true))
+}
+
+pub(super) async fn export_ndjson(
+    _session: AdminSession,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AdminResult {
+    Ok(export(&state, activity_query(&req)?, false))
+}
+
+/// Server-Sent Events of new records matching the filters. A comment line every 15 s keeps
+/// proxies from closing the connection; the stream ends when the server shuts down.
+pub(super) async fn live_tail(
+    _session: AdminSession,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AdminResult {
+    let q = activity_query(&req)?;
+    let rx = state.commands.writer().subscribe();
+    let last = *rx.borrow();
+    let store = state.directory.clone();
+    let shutdown = state.shutdown.clone();
+    let events = stream::unfold(
+        (rx, last, q, store, shutdown, false),
+        |(mut rx, last, q, store, mut shutdown, done)| async move {
+            if done || *shutdown.borrow() {
+                return None;
+            }
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                    let query = q.clone();
+                    let st = store.clone();
+                    let (items, read_up_to): (Vec<Item>, u64) =
+                        web::block(move || st.activity_after(&query, last))
+                            .await
+                            .ok()
+                            .and_then(Result::ok)
+                            .unwrap_or((Vec::new(), last));
+                    // More than one scan's worth arrived: come back for the rest at once.
+                    if read_up_to < *rx.borrow() {
+                        rx.mark_changed();
+                    }
+                    let mut chunk = String::new();
+                    for item in &items {
+                        chunk.push_str("event: activity\ndata: ");
+                        chunk.push_str(&serde_json::to_string(item).unwrap_or_default());
+                        chunk.push_str("\n\n");
+                    }
+                    let last = read_up_to;
+                    Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), (rx, last, q, store, shutdown, false)))
+                }
+                _ = tokio::time::sleep(Duration::from_secs(15)) => {
+                    Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), (rx, last, q, store, shutdown, false)))
+                }
+                _ = shutdown.changed() => None,
+            }
+        },
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(
+            stream::once(async {
+                Ok::<_, actix_web::Error>(web::Bytes::from_static(b": connected\n\n"))
+            })
+            .chain(events),
+        ))
+}
+
+pub(super) async fn activity_stats(
+    _session: AdminSession,
+    state: web::Data<AppState>,
+) -> AdminResult {
+    let dir = state.directory.clone();
+    let s = blocking(move || Ok(dir.stats(now_ms())?)).await?;
+    Ok(json_ok(&s))
+}
