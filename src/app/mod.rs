@@ -16,7 +16,7 @@ use crate::cli::{AdminCommand, Cli, CliCommand};
 use crate::config::Config;
 use crate::store::Store;
 
-pub use self::serve::{run, serve};
+pub use self::serve::{run, run_on, serve};
 
 /// The configuration a command line asks for: defaults < file < environment < flags.
 pub fn config(cli: &Cli) -> anyhow::Result<Config> {

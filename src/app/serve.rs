@@ -16,7 +16,7 @@ use crate::service::commands::Commands;
 use crate::service::query::Directory;
 use crate::service::writer::now_ms;
 use crate::service::writer::Writer;
-use crate::store::rebuild;
+use crate::store::{rebuild, Store};
 
 use super::open_store;
 
@@ -62,8 +62,14 @@ async fn reload_on_hangup(
 }
 
 /// Serve on an already bound listener until SIGINT/SIGTERM; then finish in-flight writes, flush, return.
+/// Returns an error (the process exits non-zero) when the log could not be made durable.
 pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     let store = open_store(&config.data_dir)?;
+    run_on(listener, config, store).await
+}
+
+/// [`run`] over a store the caller opened from `config.data_dir` (tests inject faults through it).
+pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyhow::Result<()> {
     if rebuild::rebuild_interrupted(&store)? {
         bail!("a `scimd rebuild-views` was interrupted; run it again before serving");
     }
@@ -180,10 +186,20 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     let reload = tokio::spawn(reload_on_hangup(hup, resolver));
     let failure = writer.failure();
     let signals = tokio::spawn(async move {
+        tokio::pin!(stop);
         let failed = tokio::select! {
-            () = stop => false,
+            () = &mut stop => false,
             () = writer_failed(failure) => true,
         };
+        if failed {
+            // Linger a moment answering 503 (writes) and "not ready" (/readyz), so clients and
+            // health checks see why, then stop; a signal cuts the wait short.
+            crate::systemd::notify("STATUS=the log can no longer be made durable; stopping");
+            tokio::select! {
+                () = &mut stop => {}
+                () = tokio::time::sleep(FAILED_LINGER) => {}
+            }
+        }
         crate::systemd::notify("STOPPING=1");
         if failed {
             tracing::error!("stopping: the log can no longer be made durable");
@@ -191,7 +207,9 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
             tracing::info!("stopping: finishing in-flight requests and writes");
         }
         let _ = shutdown_tx.send(true);
-        handle.stop(!failed).await;
+        // Graceful either way: requests in flight still get their answer (after a failed flush,
+        // a 5xx), not a reset connection.
+        handle.stop(true).await;
     });
     let result = server.await;
     signals.abort();
@@ -209,6 +227,10 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
     tracing::info!("scimd stopped; all writes flushed");
     result.map_err(Into::into)
 }
+
+/// How long a server whose flush failed keeps answering (writes 503, `/readyz` not ready) before
+/// it stops.
+const FAILED_LINGER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Resolves once the writer reports a failed flush (never, while it is healthy).
 async fn writer_failed(mut failure: tokio::sync::watch::Receiver<Option<String>>) {

@@ -65,12 +65,6 @@ pub enum AdminFailure {
     Internal(String),
 }
 
-impl From<crate::store::StoreError> for AdminFailure {
-    fn from(e: crate::store::StoreError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
 impl From<ServiceError> for AdminFailure {
     fn from(e: ServiceError) -> Self {
         match e {

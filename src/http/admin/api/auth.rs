@@ -51,8 +51,11 @@ pub(super) async fn login(
             token_id: None,
             client: "admin console".into(),
         };
-        if let Err(e) = submit(&state, &ctx, actor, refused).await {
-            tracing::warn!(error = %e, "cannot record a failed sign-in");
+        // Recording a refusal answers with that refusal: anything else means it was not recorded.
+        match submit(&state, &ctx, actor, refused).await {
+            Err(crate::service::ServiceError::Rejected(_)) => {}
+            Ok(_) => tracing::warn!("a failed sign-in was recorded as accepted"),
+            Err(e) => tracing::warn!(error = %e, "cannot record a failed sign-in"),
         }
         tracing::warn!(%username, client_addr = %addr, "failed console sign-in");
         return Err(ApiError::Admin(AdminFailure::BadCredentials));
