@@ -4,11 +4,16 @@
 //!
 //! # Layout
 //! - [`scim`]: the protocol, pure: schemas as data, resource validation and rendering, filters, PATCH.
-//! - [`domain`]: ids, commands, events and `decide`, the pure function holding every write rule.
-//! - [`store`]: every sled call: trees, key encodings, the event codec, the append transaction,
-//!   projections, rebuild and verify.
-//! - [`service`]: the single writer (group commit) and the queries over the views.
-//! - [`http`]: actix-web routes, extractors, and the one error→HTTP mapping.
+//! - [`domain`]: ids, commands, events, the write envelope and what a write hands back, and
+//!   `decide`, the pure function holding every write rule.
+//! - [`store`]: every sled call: trees (private to it), key encodings, the event codec, the append
+//!   transaction that also reads back what it wrote, the one projection (over sled or in-memory
+//!   trees), rebuild and verify.
+//! - [`service`]: the write service (`commands`: the one door for every write), the single writer
+//!   (group commit), the queries over the views and the named reads of the console.
+//! - [`report`]: the activity feed, histories (replayed through the store's projection), charts.
+//! - [`http`]: actix-web routes, extractors, and the one error→HTTP mapping; it talks to `service`
+//!   only, never to `store`.
 //! - [`net`]: names `config` and `http` share (address blocks, the SCIM mount path), so neither
 //!   imports the other.
 //! - [`config`], [`tls`], [`control`], [`app`], [`cli`]: thin wiring for the binary.

@@ -1,5 +1,7 @@
-//! The service layer: the single writer (queue + group commit), queries over the views, and tokens.
-//! Must not import actix.
+//! The service layer: the write service ([`commands`]: every write goes through it), the single
+//! writer (queue + group commit), queries over the views, the console's named reads ([`reports`]),
+//! tokens and console accounts. The HTTP layer and the admin socket reach the store only through
+//! here. Must not import actix.
 
 pub mod admins;
 pub mod commands;

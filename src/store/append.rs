@@ -5,7 +5,7 @@
 //! sled cannot scan inside a transaction (and a tree iterator would wait on the transaction's own
 //! lock), so the membership lists the batch reads ([`Command::reads`], and those an answer asks for)
 //! are read before it, on the committed trees, and kept up to date inside it from the batch's own
-//! membership events ([`Overlay`]). Every command of a batch can therefore read them, in any order.
+//! membership events (`Overlay`). Every command of a batch can therefore read them, in any order.
 //!
 //! The closure may be re-run by sled, so it has no side effects: sequence numbers start from a value
 //! passed in, ids and times were made before. Durability (`flush`) is the writer's job, once per batch.

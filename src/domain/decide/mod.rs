@@ -5,8 +5,8 @@
 //! and, in tests, over views projected from given events. How the store serves a read (a point read
 //! in the transaction, a membership list fetched before it) is the store's business.
 //!
-//! Layout: [`user`] (create, replace, patch, delete of users), [`group`] (groups and their members),
-//! [`token`] (bearer tokens); this module holds the dispatch, the shared rules (preconditions,
+//! Layout: `user` (create, replace, patch, delete of users), `group` (groups and their members),
+//! `token` (bearer tokens); this module holds the dispatch, the shared rules (preconditions,
 //! immutability) and the attribute-level [`diff`] that events carry.
 
 mod group;

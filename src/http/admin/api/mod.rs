@@ -1,8 +1,8 @@
-//! The console's JSON API (`/admin/api/…`), one module per console page: [`auth`] (sign-in,
-//! sign-out, who am I), [`tokens`], [`activity`] (the report page, exports, live tail, stats,
-//! the action names), [`history`] (one resource's history) and [`browse`] (read-only users and
+//! The console's JSON API (`/admin/api/…`), one module per console page: `auth` (sign-in,
+//! sign-out, who am I), `tokens`, `activity` (the report page, exports, live tail, stats,
+//! the action names), `history` (one resource's history) and `browse` (read-only users and
 //! groups). This module mounts them and keeps what they share: the query-string reader
-//! ([`params::Params`]), the blocking-pool runner, the console's write door and the response
+//! (`params::Params`), the blocking-pool runner, the console's write door and the response
 //! helpers. Errors are `{"error": "…"}` (see `AdminFailure` in `http/error.rs`).
 
 mod activity;
