@@ -99,8 +99,6 @@ fn acknowledged_writes_survive_sigkill() {
 fn a_failed_flush_fails_its_batch_stops_writes_and_exits_non_zero() {
     use std::sync::Arc;
 
-    use scimd::domain::ids::ClientName;
-    use scimd::domain::write::{Actor, Answer, Envelope, Submission};
     use scimd::scim::schema::Registry;
     use scimd::service::{tokens, writer::Writer};
     use scimd::store::Store;
@@ -112,18 +110,7 @@ fn a_failed_flush_fails_its_batch_stops_writes_and_exits_non_zero() {
     let t = tokens::generate();
     let (writer, thread) = Writer::start(store.clone(), Arc::new(Registry::core())).unwrap();
     writer
-        .submit_blocking(Submission {
-            command: tokens::issue_command(&t, ClientName::try_from("Entra ID").unwrap(), None),
-            envelope: Envelope {
-                actor: Actor {
-                    token_id: None,
-                    client: "test".into(),
-                },
-                request_id: "setup".into(),
-                client_addr: None,
-            },
-            answer: Answer::default(),
-        })
+        .submit_blocking(common::inproc::issue_token(&t, "Entra ID"))
         .unwrap();
     thread.stop();
 

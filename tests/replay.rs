@@ -8,6 +8,8 @@
 // Tests may unwrap: a panic is a failed test (clippy.toml allows it in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -811,16 +813,8 @@ fn check_history(store: &Store, h: &Harness, m: &Model, seq: u64) {
             .unwrap()
             .state
     };
-    let values = |v: &Value, key: &str| -> BTreeSet<String> {
-        v[key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|e| e["value"].as_str().unwrap().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let values =
+        |v: &Value, key: &str| -> BTreeSet<String> { common::values(v, key).into_iter().collect() };
     for u in &h.user_ids {
         let state = history(*u.as_bytes());
         assert_eq!(

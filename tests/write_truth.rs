@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::test;
 use serde_json::{json, Value};
@@ -230,16 +230,7 @@ async fn two_clients_racing_on_one_resource_each_get_their_own_write() {
 
 /// The parts of a resource both the live views and a history show.
 fn essence(v: &Value) -> Value {
-    let values = |key: &str| -> BTreeSet<String> {
-        v[key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|e| e["value"].as_str().unwrap().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let values = |key: &str| common::sorted(common::values(v, key));
     json!({
         "version": v["meta"]["version"],
         "created": v["meta"]["created"],

@@ -71,22 +71,7 @@ fn failed(e: TxError) -> StoreError {
 impl MemViews {
     /// The projection's handle on these trees.
     pub fn views(&self) -> TxViews<'_, MemTree> {
-        let [users, groups, members, member_of, idx_user_name, idx_user_external, idx_group_name, tokens, user_secrets, log_by_resource, stats_hourly, client_last] =
-            &self.trees;
-        TxViews {
-            users,
-            groups,
-            members,
-            member_of,
-            idx_user_name,
-            idx_user_external,
-            idx_group_name,
-            tokens,
-            user_secrets,
-            log_by_resource,
-            stats_hourly,
-            client_last,
-        }
+        TxViews::from_array(&self.trees)
     }
 
     /// Project one log record, exactly as the append transaction does.

@@ -84,24 +84,26 @@ pub struct TxViews<'a, T: Kv = TransactionalTree> {
 impl<'a, T: Kv> TxViews<'a, T> {
     /// The view trees of a transaction over [`super::Trees::views`] (in `VIEW_TREES` order).
     pub fn from_slice(tx: &'a [T]) -> Option<Self> {
-        match tx {
-            [users, groups, members, member_of, idx_user_name, idx_user_external, idx_group_name, tokens, user_secrets, log_by_resource, stats_hourly, client_last] => {
-                Some(Self {
-                    users,
-                    groups,
-                    members,
-                    member_of,
-                    idx_user_name,
-                    idx_user_external,
-                    idx_group_name,
-                    tokens,
-                    user_secrets,
-                    log_by_resource,
-                    stats_hourly,
-                    client_last,
-                })
-            }
-            _ => None,
+        <&[T; 12]>::try_from(tx).ok().map(Self::from_array)
+    }
+
+    /// The view trees, in `VIEW_TREES` order.
+    pub fn from_array(trees: &'a [T; 12]) -> Self {
+        let [users, groups, members, member_of, idx_user_name, idx_user_external, idx_group_name, tokens, user_secrets, log_by_resource, stats_hourly, client_last] =
+            trees;
+        Self {
+            users,
+            groups,
+            members,
+            member_of,
+            idx_user_name,
+            idx_user_external,
+            idx_group_name,
+            tokens,
+            user_secrets,
+            log_by_resource,
+            stats_hourly,
+            client_last,
         }
     }
 }

@@ -26,6 +26,22 @@ pub struct InProc {
     pub store: Store,
 }
 
+/// The submission that issues token `t` to client `name`, as a test's setup.
+pub fn issue_token(t: &tokens::NewToken, name: &str) -> Submission {
+    Submission {
+        command: tokens::issue_command(t, ClientName::try_from(name).unwrap(), None),
+        envelope: Envelope {
+            actor: Actor {
+                token_id: None,
+                client: "test".into(),
+            },
+            request_id: "setup".into(),
+            client_addr: None,
+        },
+        answer: Answer::default(),
+    }
+}
+
 /// Start over a fresh temporary store.
 pub async fn start() -> InProc {
     start_on(Store::temporary().unwrap()).await
@@ -38,21 +54,7 @@ pub async fn start_on(store: Store) -> InProc {
     // The thread lives as long as the test process; tests are short.
     std::mem::forget(thread);
     let t = tokens::generate();
-    writer
-        .submit(Submission {
-            command: tokens::issue_command(&t, ClientName::try_from("Test").unwrap(), None),
-            envelope: Envelope {
-                actor: Actor {
-                    token_id: None,
-                    client: "test".into(),
-                },
-                request_id: "setup".into(),
-                client_addr: None,
-            },
-            answer: Answer::default(),
-        })
-        .await
-        .unwrap();
+    writer.submit(issue_token(&t, "Test")).await.unwrap();
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         commands: Commands::new(writer, registry.clone(), PasswordStorage::Discard),
