@@ -361,7 +361,7 @@ fn tokens_activity_history_stats_users_and_groups() {
     );
     assert_eq!(
         page["items"][1]["changes"],
-        json!([{"path": "title", "old": "\"Engineer\"", "new": "\"Manager\""}])
+        json!([{"path": "title", "old": "Engineer", "new": "Manager"}])
     );
     assert_eq!(page["items"][2]["members"], json!([uid]));
     assert_eq!(page["items"][4]["client"], "Entra ID");

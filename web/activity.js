@@ -4,7 +4,7 @@
 import { api, apiUrl } from './api.js';
 import { stackedBarChart } from './charts.js';
 import {
-  $, el, fill, none, timeEl, actionLabel, plural, num, percent, prettyJsonText, announce, showError,
+  $, el, fill, none, timeEl, actionLabel, plural, num, percent, prettyJson, announce, showError,
   messageRow, resourceHref, defList, localInputToIso, isoToLocalInput,
   timeZoneName, utc, relative,
 } from './util.js';
@@ -67,8 +67,8 @@ export function activityRow(item, { onOpen, extraCell = null, linkResource = tru
   return row;
 }
 
-function jsonBlock(text) {
-  const pretty = prettyJsonText(text);
+function jsonBlock(value) {
+  const pretty = prettyJson(value);
   return pretty === null ? none('(absent)') : el('pre', { class: 'json' }, pretty);
 }
 

@@ -138,14 +138,10 @@ export function actionLabel(action) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** Pretty JSON from a JSON text; the text itself when it does not parse. */
-export function prettyJsonText(text) {
-  if (text === null || text === undefined) return null;
-  try {
-    return JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
-    return String(text);
-  }
+/** A JSON value pretty-printed; `null` for an absent one. */
+export function prettyJson(value) {
+  if (value === null || value === undefined) return null;
+  return JSON.stringify(value, null, 2);
 }
 
 // ---------------------------------------------------------------- status, errors, dialogs

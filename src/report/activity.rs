@@ -52,23 +52,28 @@ pub struct Item {
     pub members: Vec<String>,
 }
 
-/// One attribute-level change, values as JSON text.
+/// One attribute-level change, values as JSON values (absent: `null`/missing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChangeItem {
     /// Attribute path.
     pub path: String,
-    /// Before.
-    pub old: Option<String>,
-    /// After.
-    pub new: Option<String>,
+    /// Before (`None`: the attribute was absent).
+    pub old: Option<Value>,
+    /// After (`None`: the attribute is absent now).
+    pub new: Option<Value>,
 }
 
+/// An event's change set for the report: the JSON texts the log keeps, as the values they hold.
 fn changes(c: &[Change]) -> Vec<ChangeItem> {
+    let value = |text: &Option<String>| {
+        text.as_ref()
+            .map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.clone())))
+    };
     c.iter()
         .map(|c| ChangeItem {
             path: c.path.clone(),
-            old: c.old.clone(),
-            new: c.new.clone(),
+            old: value(&c.old),
+            new: value(&c.new),
         })
         .collect()
 }
@@ -287,7 +292,7 @@ impl Item {
                         item.changes = vec![ChangeItem {
                             path: "expires".into(),
                             old: None,
-                            new: Some(Value::String(format_time_ms(*expires_ms)).to_string()),
+                            new: Some(Value::String(format_time_ms(*expires_ms))),
                         }];
                     }
                 }
