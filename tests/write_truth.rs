@@ -476,3 +476,85 @@ async fn refused_writes_on_an_existing_user_are_found_by_her_name() {
         .iter()
         .all(|i| i.resource_name.as_deref() == Some("emily@contoso.com")));
 }
+
+#[actix_web::test]
+async fn the_report_shows_the_status_each_client_got() {
+    let f = inproc::start().await;
+    let app = app!(f);
+    let user = send!(
+        app,
+        f,
+        post,
+        "/scim/v2/Users",
+        Some(json!({"userName": "s@x"}))
+    );
+    let uid = user.body["id"].as_str().unwrap().to_owned();
+    let group = send!(
+        app,
+        f,
+        post,
+        "/scim/v2/Groups",
+        Some(json!({"displayName": "S"}))
+    );
+    let gid = group.body["id"].as_str().unwrap().to_owned();
+    let add = Some(json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}]
+    }));
+    let remove = Some(json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}]
+    }));
+    let answers = vec![
+        ("user_created", user.status),
+        ("group_created", group.status),
+        // A group PATCH answers 204, or 200 with a body when attributes are asked for.
+        (
+            "members_added",
+            send!(app, f, patch, format!("/scim/v2/Groups/{gid}"), add).status,
+        ),
+        (
+            "members_removed",
+            send!(
+                app,
+                f,
+                patch,
+                format!("/scim/v2/Groups/{gid}?attributes=displayName"),
+                remove
+            )
+            .status,
+        ),
+        (
+            "user_updated",
+            send!(
+                app,
+                f,
+                patch,
+                format!("/scim/v2/Users/{uid}"),
+                patch_title("t")
+            )
+            .status,
+        ),
+        (
+            "group_deleted",
+            send!(app, f, delete, format!("/scim/v2/Groups/{gid}"), None).status,
+        ),
+        (
+            "user_deleted",
+            send!(app, f, delete, format!("/scim/v2/Users/{uid}"), None).status,
+        ),
+    ];
+    assert_eq!(
+        answers.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        [201, 201, 204, 200, 200, 204, 204]
+    );
+    let page = f.state.directory.activity_page(&Query::default()).unwrap();
+    let mut reported: Vec<(&str, u16)> = page
+        .items
+        .iter()
+        .filter(|i| i.client == "Test")
+        .map(|i| (i.action, i.status))
+        .collect();
+    reported.reverse();
+    assert_eq!(reported, answers);
+}

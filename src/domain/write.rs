@@ -34,11 +34,14 @@ pub struct Envelope {
     pub client_addr: Option<String>,
 }
 
-/// What the answer to a write must carry besides the resource's own row.
+/// What the answer to a write must carry besides the resource's own row, and how it is sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Answer {
     /// The memberships as they stand after the write: a user's groups, a group's members.
     pub memberships: bool,
+    /// The HTTP status the client gets when the write is accepted, recorded with its events so
+    /// the report shows what the client saw (`None`: not answered over HTTP).
+    pub status: Option<u16>,
 }
 
 /// A command on its way to the writer.

@@ -328,14 +328,16 @@ async fn run_op(
         body: Ok(data),
         if_match: op.version.as_deref().map(IfMatch::parse),
     };
-    let kind_write = write.write;
-    match perform(state, &envelope(caller, ctx), write, false).await {
+    // The status this operation's entry in the BulkResponse carries, which is what the client
+    // got for it.
+    let status = match write.write {
+        Write::Create => 201,
+        Write::Delete => 204,
+        Write::Replace | Write::Patch => 200,
+    };
+    match perform(state, &envelope(caller, ctx), write, false, status).await {
         Ok(written) => {
-            let status = match kind_write {
-                Write::Create => "201",
-                Write::Delete => "204",
-                Write::Replace | Write::Patch => "200",
-            };
+            let status = status.to_string();
             entry.insert(
                 "location".into(),
                 json!(format!(

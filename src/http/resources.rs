@@ -262,20 +262,21 @@ async fn get(
 }
 
 /// Run one SCIM write through the write service; the answer carries the memberships after it
-/// when `memberships`.
+/// when `memberships`, and the client gets `status` when it is accepted.
 pub async fn perform(
     state: &AppState,
     envelope: &Envelope,
     write: ResourceWrite,
     memberships: bool,
+    status: u16,
 ) -> Result<Written, ApiError> {
+    let answer = Answer {
+        memberships,
+        status: Some(status),
+    };
     Ok(state
         .commands
-        .execute(
-            envelope,
-            WriteRequest::Resource(write),
-            Answer { memberships },
-        )
+        .execute(envelope, WriteRequest::Resource(write), answer)
         .await?)
 }
 
@@ -324,7 +325,14 @@ async fn create(
         if_match: None,
     };
     let env = envelope(&caller, &ctx);
-    let written = perform(&state, &env, write, shows_memberships(kind, &projection)).await?;
+    let written = perform(
+        &state,
+        &env,
+        write,
+        shows_memberships(kind, &projection),
+        201,
+    )
+    .await?;
     let r = written_body(&state, &written, &projection, &ctx.base_url)?;
     let location = format!(
         "{}{}/{}",
@@ -356,7 +364,14 @@ async fn replace(
         if_match: if_match(&req),
     };
     let env = envelope(&caller, &ctx);
-    let written = perform(&state, &env, write, shows_memberships(kind, &projection)).await?;
+    let written = perform(
+        &state,
+        &env,
+        write,
+        shows_memberships(kind, &projection),
+        200,
+    )
+    .await?;
     let r = written_body(&state, &written, &projection, &ctx.base_url)?;
     Ok(scim_json(HttpResponse::Ok(), &r))
 }
@@ -385,7 +400,8 @@ async fn patch_resource(
     };
     let env = envelope(&caller, &ctx);
     let memberships = wants_body && shows_memberships(kind, &projection);
-    let written = perform(&state, &env, write, memberships).await?;
+    let status = if wants_body { 200 } else { 204 };
+    let written = perform(&state, &env, write, memberships, status).await?;
     if !wants_body {
         return Ok(HttpResponse::NoContent().finish());
     }
@@ -408,6 +424,6 @@ async fn delete(
         body: Ok(Value::Null),
         if_match: if_match(&req),
     };
-    perform(&state, &envelope(&caller, &ctx), write, false).await?;
+    perform(&state, &envelope(&caller, &ctx), write, false, 204).await?;
     Ok(HttpResponse::NoContent().finish())
 }

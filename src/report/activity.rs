@@ -308,6 +308,11 @@ impl Item {
                 item.detail = Some(r.detail.clone());
             }
         }
+        // What the client actually got, where the record knows it (format 2 on); older records
+        // keep the status the write kind implies.
+        if let Some(status) = rec.answered {
+            item.status = status;
+        }
         item
     }
 }
@@ -561,6 +566,7 @@ mod tests {
             request_id: "r1".into(),
             client_addr: None,
             entry,
+            answered: None,
         }
     }
 

@@ -58,6 +58,10 @@ pub fn append_batch(
         let mut out = Vec::with_capacity(batch.len());
         for s in batch {
             let record = |entry: Entry, seq: u64| -> Result<(), TxError> {
+                let answered = match entry {
+                    Entry::Event(_) => s.answer.status,
+                    Entry::Rejected(_) => None,
+                };
                 let rec = LogRecord {
                     seq,
                     time_ms,
@@ -65,8 +69,9 @@ pub fn append_batch(
                     request_id: s.envelope.request_id.clone(),
                     client_addr: s.envelope.client_addr.clone(),
                     entry,
+                    answered,
                 };
-                let bytes = super::codec::encode("log record", &rec).map_err(abort)?;
+                let bytes = super::codec::encode_log(&rec).map_err(abort)?;
                 views.record(&rec)?;
                 log.insert(&keys::seq(seq)[..], bytes)?;
                 Ok(())

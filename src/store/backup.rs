@@ -203,7 +203,7 @@ fn read_into(input: impl Read, store: Option<&Store>) -> Result<Summary> {
             b'L' => {
                 let rec = src.block()?;
                 // Decoding checks the format number and the record (an older format is upcast).
-                let decoded: super::codec::LogRecord = super::codec::decode("log record", &rec)?;
+                let decoded = super::codec::decode_log(&rec)?;
                 records += 1;
                 if decoded.seq != records {
                     return Err(StoreError::Io(format!(

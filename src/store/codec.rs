@@ -4,6 +4,11 @@
 //!
 //! Golden-bytes tests below pin the encoding: if one fails, stored data would no longer read back.
 //! Do not "fix" such a test; add a new format and an upcaster instead.
+//!
+//! Formats: views and bookkeeping records are at format 1. Log records are at format 2 (it added
+//! [`LogRecord::answered`], the status the client got); format-1 log records are upcast on read
+//! ([`decode_log`]). A data directory records the newest format it holds ([`DATA_FORMAT`]), so an
+//! older scimd refuses it instead of misreading it.
 
 use bincode::Options;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -15,8 +20,14 @@ use crate::domain::ids::TokenId;
 
 use super::error::{Result, StoreError};
 
-/// Format of every record type this binary writes.
+/// Format of every record type this binary writes, log records aside.
 pub const FORMAT: u16 = 1;
+
+/// Format of the log records this binary writes.
+pub const LOG_FORMAT: u16 = 2;
+
+/// Newest format in a data directory this binary writes to (the `meta` format number).
+pub const DATA_FORMAT: u16 = 2;
 
 /// Biggest record we agree to decode; guards against a corrupt length prefix allocating gigabytes.
 const MAX_RECORD: u64 = 256 * 1024 * 1024;
@@ -47,6 +58,35 @@ pub struct LogRecord {
     pub client_addr: Option<String>,
     /// What happened.
     pub entry: Entry,
+    /// The HTTP status the client got for an accepted write (201, 200, 204); `None` for records
+    /// from before format 2, for rejections (their status is in [`Rejected`]) and for writes
+    /// not answered over HTTP.
+    pub answered: Option<u16>,
+}
+
+/// A log record as format 1 stored it (no `answered`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct LogRecordV1 {
+    seq: u64,
+    time_ms: i64,
+    actor: Actor,
+    request_id: String,
+    client_addr: Option<String>,
+    entry: Entry,
+}
+
+impl From<LogRecordV1> for LogRecord {
+    fn from(r: LogRecordV1) -> Self {
+        Self {
+            seq: r.seq,
+            time_ms: r.time_ms,
+            actor: r.actor,
+            request_id: r.request_id,
+            client_addr: r.client_addr,
+            entry: r.entry,
+            answered: None,
+        }
+    }
 }
 
 /// A record of the `users` tree.
@@ -149,27 +189,64 @@ fn options() -> impl Options {
 
 /// Encode `value` with the current format number in front.
 pub fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>> {
+    encode_as(what, FORMAT, value)
+}
+
+fn encode_as<T: Serialize>(what: &'static str, format: u16, value: &T) -> Result<Vec<u8>> {
     let body = options().serialize(value).map_err(|e| StoreError::Encode {
         what,
         detail: e.to_string(),
     })?;
     let mut out = Vec::with_capacity(2 + body.len());
-    out.extend_from_slice(&FORMAT.to_be_bytes());
+    out.extend_from_slice(&format.to_be_bytes());
     out.extend_from_slice(&body);
     Ok(out)
 }
 
+/// Encode a log record (format [`LOG_FORMAT`]).
+pub fn encode_log(rec: &LogRecord) -> Result<Vec<u8>> {
+    encode_as("log record", LOG_FORMAT, rec)
+}
+
+/// Decode a log record of any format this binary knows, upcasting older ones.
+pub fn decode_log(bytes: &[u8]) -> Result<LogRecord> {
+    const WHAT: &str = "log record";
+    let (format, body) = split_format(WHAT, bytes)?;
+    let body_error = |e: bincode::Error| StoreError::Decode {
+        what: WHAT,
+        detail: e.to_string(),
+    };
+    match format {
+        LOG_FORMAT => options().deserialize(body).map_err(body_error),
+        1 => options()
+            .deserialize::<LogRecordV1>(body)
+            .map(LogRecord::from)
+            .map_err(body_error),
+        found if found > LOG_FORMAT => Err(StoreError::NewerFormat {
+            what: WHAT,
+            found,
+            supported: LOG_FORMAT,
+        }),
+        found => Err(StoreError::Decode {
+            what: WHAT,
+            detail: format!("unknown format {found}"),
+        }),
+    }
+}
+
+fn split_format<'a>(what: &'static str, bytes: &'a [u8]) -> Result<(u16, &'a [u8])> {
+    match bytes {
+        [a, b, rest @ ..] => Ok((u16::from_be_bytes([*a, *b]), rest)),
+        _ => Err(StoreError::Decode {
+            what,
+            detail: "record shorter than its format number".into(),
+        }),
+    }
+}
+
 /// Decode a value written by [`encode`] under any format this binary knows.
 pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
-    let (format, body) = match bytes {
-        [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
-        _ => {
-            return Err(StoreError::Decode {
-                what,
-                detail: "record shorter than its format number".into(),
-            })
-        }
-    };
+    let (format, body) = split_format(what, bytes)?;
     match format {
         // Format 1 is current. An older format gets an arm here that decodes its own body type
         // and converts it (the upcaster); stored bytes are never rewritten in place.
@@ -218,6 +295,7 @@ mod tests {
                     new: Some("\"x\"".into()),
                 }],
             }),
+            answered: Some(200),
         }
     }
 
@@ -225,11 +303,9 @@ mod tests {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// Pins format 1 of a log record. A change here means existing logs no longer decode.
-    #[test]
-    fn golden_bytes_of_a_log_record() {
-        let bytes = encode("log record", &sample()).unwrap();
-        let golden = [
+    /// The bytes of `sample()` as format 1 stored it (before `answered`).
+    fn golden_format_1() -> String {
+        [
             "0001",               // format 1 (big-endian u16)
             "07",                 // seq 7 (varint)
             "fd0050b5ed36030000", // time_ms (zigzag varint, 8-byte form)
@@ -258,10 +334,39 @@ mod tests {
             "03",
             "227822", // new Some("\"x\"")
         ]
+        .concat()
+    }
+
+    /// Format 1 of a log record still reads back, upcast (nothing was answered then).
+    #[test]
+    fn golden_bytes_of_a_format_1_log_record_upcast() {
+        let bytes: Vec<u8> = (0..golden_format_1().len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&golden_format_1()[i..i + 2], 16).unwrap())
+            .collect();
+        let back = decode_log(&bytes).unwrap();
+        assert_eq!(
+            back,
+            LogRecord {
+                answered: None,
+                ..sample()
+            }
+        );
+    }
+
+    /// Pins format 2 of a log record. A change here means existing logs no longer decode.
+    #[test]
+    fn golden_bytes_of_a_log_record() {
+        let bytes = encode_log(&sample()).unwrap();
+        let golden = [
+            "0002",                  // format 2
+            &golden_format_1()[4..], // the format-1 body, unchanged
+            "01",                    // answered: Some
+            "c8",                    // 200 (varint: below 251 it is one byte)
+        ]
         .concat();
         assert_eq!(hex(&bytes), golden);
-        let back: LogRecord = decode("log record", &bytes).unwrap();
-        assert_eq!(back, sample());
+        assert_eq!(decode_log(&bytes).unwrap(), sample());
     }
 
     #[test]
@@ -277,17 +382,18 @@ mod tests {
             }),
             ..sample()
         };
-        let back: LogRecord = decode("log", &encode("log", &rec).unwrap()).unwrap();
+        let back = decode_log(&encode_log(&rec).unwrap()).unwrap();
         assert_eq!(back, rec);
     }
 
     #[test]
     fn newer_and_garbled_formats_are_refused_clearly() {
-        let mut bytes = encode("log", &sample()).unwrap();
+        let mut bytes = encode_log(&sample()).unwrap();
         bytes[1] = 9;
-        let e = decode::<LogRecord>("log", &bytes).unwrap_err();
+        let e = decode_log(&bytes).unwrap_err();
         assert!(e.to_string().contains("upgrade scimd"), "{e}");
-        assert!(decode::<LogRecord>("log", &[0]).is_err());
-        assert!(decode::<LogRecord>("log", &[0, 1, 0xff, 0xff]).is_err());
+        assert!(decode_log(&[0]).is_err());
+        assert!(decode_log(&[0, 1, 0xff, 0xff]).is_err());
+        assert!(decode::<UserRecord>("user", &encode_log(&sample()).unwrap()).is_err());
     }
 }

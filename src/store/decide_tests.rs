@@ -59,6 +59,7 @@ impl Given {
             request_id: "given".into(),
             client_addr: None,
             entry: Entry::Event(event),
+            answered: None,
         };
         self.views.record(&rec).unwrap();
     }

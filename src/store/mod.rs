@@ -169,7 +169,7 @@ impl Store {
             None => {
                 trees
                     .meta
-                    .insert(META_FORMAT, &codec::FORMAT.to_be_bytes())?;
+                    .insert(META_FORMAT, &codec::DATA_FORMAT.to_be_bytes())?;
                 // A new database: its (empty) views are as current as this binary.
                 if trees.log.is_empty() {
                     trees
@@ -184,12 +184,19 @@ impl Store {
                         what: "format number",
                         detail: "not two bytes".into(),
                     })?;
-                if found > codec::FORMAT {
+                if found > codec::DATA_FORMAT {
                     return Err(StoreError::NewerFormat {
                         what: "the data directory",
                         found,
-                        supported: codec::FORMAT,
+                        supported: codec::DATA_FORMAT,
                     });
+                }
+                if found < codec::DATA_FORMAT {
+                    // Older records stay as they are (they are upcast on read); from now on the
+                    // directory holds newer ones, which an older scimd must refuse.
+                    trees
+                        .meta
+                        .insert(META_FORMAT, &codec::DATA_FORMAT.to_be_bytes())?;
                 }
             }
         }

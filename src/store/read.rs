@@ -125,7 +125,7 @@ pub fn log_from(t: &Trees, from: u64) -> impl Iterator<Item = Result<LogRecord>>
         .range(keys::seq(from)..)
         .map(|kv| -> Result<LogRecord> {
             let (_, v) = kv?;
-            codec::decode("log record", &v)
+            codec::decode_log(&v)
         })
 }
 
@@ -133,7 +133,7 @@ pub fn log_from(t: &Trees, from: u64) -> impl Iterator<Item = Result<LogRecord>>
 pub fn log_record(t: &Trees, seq: u64) -> Result<Option<LogRecord>> {
     t.log
         .get(keys::seq(seq))?
-        .map(|v| codec::decode("log record", &v))
+        .map(|v| codec::decode_log(&v))
         .transpose()
 }
 

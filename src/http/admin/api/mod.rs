@@ -114,8 +114,18 @@ async fn submit(
         request_id: ctx.request_id.clone(),
         client_addr: ctx.client_addr.clone(),
     };
+    // What the console's handlers answer when the write is accepted (add_token, revoke_token).
+    let status = match &command {
+        Command::IssueToken { .. } => Some(201),
+        Command::RevokeToken { .. } => Some(204),
+        _ => None,
+    };
+    let answer = Answer {
+        memberships: false,
+        status,
+    };
     state
         .commands
-        .execute(&envelope, WriteRequest::Command(command), Answer::default())
+        .execute(&envelope, WriteRequest::Command(command), answer)
         .await
 }
