@@ -26,7 +26,7 @@ use scimd::domain::ids::{GroupId, UserId};
 use scimd::domain::write::Actor;
 use scimd::domain::write::{Answer, Envelope, Submission};
 use scimd::scim::patch::MemberOp;
-use scimd::scim::resource::parse_resource;
+use scimd::scim::resource::{parse_resource, MemberEntry};
 use scimd::scim::schema::{Registry, ResourceKind};
 use scimd::service::writer::Writer;
 use scimd::store::Store;
@@ -34,6 +34,14 @@ use scimd::store::Store;
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
+}
+
+/// A member entry as Entra sends it: the id only.
+fn member(value: String) -> MemberEntry {
+    MemberEntry {
+        value,
+        display: None,
+    }
 }
 
 fn pending(command: Command) -> Submission {
@@ -160,7 +168,7 @@ fn membership_cost_is_flat() {
             }))
             .unwrap();
         for chunk in users[..size].chunks(1000) {
-            let ids = chunk.iter().map(ToString::to_string).collect();
+            let ids = chunk.iter().map(|u| member(u.to_string())).collect();
             writer
                 .submit_blocking(pending(members_patch(g, MemberOp::Add(ids))))
                 .unwrap();
@@ -170,7 +178,10 @@ fn membership_cost_is_flat() {
             let u = users[20_000 + k % 100].to_string();
             let start = Instant::now();
             writer
-                .submit_blocking(pending(members_patch(g, MemberOp::Add(vec![u.clone()]))))
+                .submit_blocking(pending(members_patch(
+                    g,
+                    MemberOp::Add(vec![member(u.clone())]),
+                )))
                 .unwrap();
             writer
                 .submit_blocking(pending(members_patch(g, MemberOp::Remove(vec![u]))))

@@ -19,7 +19,7 @@ use scimd::domain::ids::{GroupId, UserId};
 use scimd::domain::write::Actor;
 use scimd::domain::write::{Answer, Envelope, Submission};
 use scimd::scim::patch::MemberOp;
-use scimd::scim::resource::parse_resource;
+use scimd::scim::resource::{parse_resource, MemberEntry};
 use scimd::scim::schema::{Registry, ResourceKind};
 use scimd::service::query::{Directory, ListQuery};
 use scimd::service::writer::Writer;
@@ -92,7 +92,10 @@ fn directory(n: usize) -> (Directory, Vec<String>, Vec<String>) {
             .iter()
             .skip(g)
             .step_by(5 + g)
-            .map(ToString::to_string)
+            .map(|u| MemberEntry {
+                value: u.to_string(),
+                display: None,
+            })
             .collect();
         writer
             .submit_blocking(pending(Command::PatchGroup {

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use scimd::scim::filter::parse_filter;
 use scimd::scim::patch::{apply, parse_patch, split_members, MemberOp, PATCH_OP_SCHEMA};
+use scimd::scim::resource::MemberEntry;
 use scimd::scim::schema::{Registry, ResourceKind, ENTERPRISE_USER_SCHEMA as ENT};
 
 /// What a row expects: the document after the PATCH, or the error's `scimType`.
@@ -597,6 +598,24 @@ const G: &str = "9a9a9a9a-0000-4000-8000-000000000001";
 /// the error's `scimType`.
 type GroupWant = Result<(usize, Vec<MemberOp>), &'static str>;
 
+/// Member entries without a `display`.
+fn entries(list: &[&str]) -> Vec<MemberEntry> {
+    list.iter()
+        .map(|v| MemberEntry {
+            value: (*v).to_owned(),
+            display: None,
+        })
+        .collect()
+}
+
+/// A member entry with the `display` its client sent.
+fn shown(value: &str, display: &str) -> MemberEntry {
+    MemberEntry {
+        value: value.to_owned(),
+        display: Some(display.to_owned()),
+    }
+}
+
 fn ids(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -615,17 +634,22 @@ fn group_rows() -> Vec<(&'static str, Value, GroupWant)> {
                 "members",
                 json!([{"$ref": null, "value": A}, m(B), {"value": C, "display": "Carol"}]),
             ),
-            Ok((0, vec![MemberOp::Add(ids(&[A, B, C]))])),
+            Ok((
+                0,
+                vec![MemberOp::Add(
+                    [entries(&[A, B]), vec![shown(C, "Carol")]].concat(),
+                )],
+            )),
         ),
         (
             "add path members with one member object",
             op("add", "members", m(A)),
-            Ok((0, vec![MemberOp::Add(ids(&[A]))])),
+            Ok((0, vec![MemberOp::Add(entries(&[A]))])),
         ),
         (
             "path Members in another letter case",
             op("ADD", "Members", json!([m(A)])),
-            Ok((0, vec![MemberOp::Add(ids(&[A]))])),
+            Ok((0, vec![MemberOp::Add(entries(&[A]))])),
         ),
         (
             "core-URN-qualified members path",
@@ -634,7 +658,7 @@ fn group_rows() -> Vec<(&'static str, Value, GroupWant)> {
                 "urn:ietf:params:scim:schemas:core:2.0:Group:members",
                 json!([m(A)]),
             ),
-            Ok((0, vec![MemberOp::Add(ids(&[A]))])),
+            Ok((0, vec![MemberOp::Add(entries(&[A]))])),
         ),
         (
             "legacy Remove path members value [{value}] removes only that member",
@@ -695,7 +719,7 @@ fn group_rows() -> Vec<(&'static str, Value, GroupWant)> {
         (
             "replace path members",
             op("replace", "members", json!([m(A), m(B)])),
-            Ok((0, vec![MemberOp::Replace(ids(&[A, B]))])),
+            Ok((0, vec![MemberOp::Replace(entries(&[A, B]))])),
         ),
         (
             "replace path members with an empty list",
@@ -713,17 +737,17 @@ fn group_rows() -> Vec<(&'static str, Value, GroupWant)> {
                 "replace",
                 json!({"displayName": "Sales", "members": [m(A)]}),
             ),
-            Ok((1, vec![MemberOp::Replace(ids(&[A]))])),
+            Ok((1, vec![MemberOp::Replace(entries(&[A]))])),
         ),
         (
             "pathless add with only members",
             pathless("add", json!({"members": [m(A), m(B)]})),
-            Ok((0, vec![MemberOp::Add(ids(&[A, B]))])),
+            Ok((0, vec![MemberOp::Add(entries(&[A, B]))])),
         ),
         (
             "pathless add with Members in another letter case",
             pathless("add", json!({"Members": [m(A)]})),
-            Ok((0, vec![MemberOp::Add(ids(&[A]))])),
+            Ok((0, vec![MemberOp::Add(entries(&[A]))])),
         ),
         (
             "pathless replace {externalId} (validator)",
@@ -744,7 +768,10 @@ fn group_rows() -> Vec<(&'static str, Value, GroupWant)> {
             ])),
             Ok((
                 1,
-                vec![MemberOp::Remove(ids(&[A])), MemberOp::Add(ids(&[B]))],
+                vec![
+                    MemberOp::Remove(ids(&[A])),
+                    MemberOp::Add(vec![shown(B, "Bob")]),
+                ],
             )),
         ),
         ("empty Operations", ops(json!([])), Ok((0, vec![]))),

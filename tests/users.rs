@@ -22,7 +22,7 @@ async fn create_then_filter_by_each_indexed_attribute() {
         .uri("/scim/v2/Users")
         .insert_header(auth(&f))
         .set_payload(
-            json!({"userName": "Dana@Example.com", "externalId": "D-1", "title": "CTO"})
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "Dana@Example.com", "externalId": "D-1", "title": "CTO"})
                 .to_string(),
         )
         .to_request();
@@ -105,4 +105,137 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Group members are stored as sent: a `display` only where the client sent one (never one the
+/// server made up from the user), replaced exactly by a PUT, kept by an add that sends none.
+#[actix_web::test]
+async fn group_members_come_back_as_their_client_sent_them() {
+    let f = fixture().await;
+    let app = app!(f);
+    let call = |method: test::TestRequest, uri: &str, body: Option<Value>| {
+        let mut req = method.uri(uri).insert_header(auth(&f));
+        if let Some(b) = body {
+            req = req.set_payload(b.to_string());
+        }
+        req.to_request()
+    };
+    let mut ids = Vec::new();
+    for (name, display) in [("alice@x", "Alice A"), ("bob@x", "Bob B")] {
+        let res = test::call_service(
+            &app,
+            call(
+                test::TestRequest::post(),
+                "/scim/v2/Users",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "displayName": display})),
+            ),
+        )
+        .await;
+        let v: Value = test::read_body_json(res).await;
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let (alice, bob) = (ids[0].clone(), ids[1].clone());
+    let res = test::call_service(
+        &app,
+        call(
+            test::TestRequest::post(),
+            "/scim/v2/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales", "members": [{"value": alice}]})),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let g: Value = test::read_body_json(res).await;
+    assert_eq!(
+        g["members"],
+        json!([{"value": alice, "$ref": format!("https://scim.example.com/scim/v2/Users/{alice}"), "type": "User"}])
+    );
+    let uri = format!("/scim/v2/Groups/{}", g["id"].as_str().unwrap());
+    let patch = |ops: Value| {
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}),
+        )
+    };
+    let members = |g: &Value| -> Vec<(String, Option<String>)> {
+        g["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["value"].as_str().unwrap().to_owned(),
+                    m.get("display").map(|d| d.as_str().unwrap().to_owned()),
+                )
+            })
+            .collect()
+    };
+    let sorted = |mut v: Vec<(String, Option<String>)>| {
+        v.sort();
+        v
+    };
+    let get = || call(test::TestRequest::get(), &uri, None);
+
+    // An add with a display keeps it; an add of an existing member without one keeps the old.
+    let res = test::call_service(
+        &app,
+        call(
+            test::TestRequest::patch(),
+            &uri,
+            patch(json!([{"op": "add", "path": "members", "value": [{"value": bob, "display": "Bobby"}]}])),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 204);
+    let res = test::call_service(
+        &app,
+        call(
+            test::TestRequest::patch(),
+            &uri,
+            patch(json!([{"op": "add", "path": "members", "value": [{"value": bob}]}])),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 204);
+    let g: Value = test::read_body_json(test::call_service(&app, get()).await).await;
+    assert_eq!(
+        members(&g),
+        sorted(vec![
+            (alice.clone(), None),
+            (bob.clone(), Some("Bobby".into()))
+        ])
+    );
+
+    // A PUT makes the members exactly as sent.
+    let res = test::call_service(
+        &app,
+        call(
+            test::TestRequest::put(),
+            &uri,
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales", "members": [{"value": alice, "display": "Al"}, {"value": bob}]})),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let put: Value = test::read_body_json(res).await;
+    let want = sorted(vec![
+        (alice.clone(), Some("Al".into())),
+        (bob.clone(), None),
+    ]);
+    assert_eq!(members(&put), want, "the PUT's answer");
+    let g: Value = test::read_body_json(test::call_service(&app, get()).await).await;
+    assert_eq!(members(&g), want, "a later GET");
+
+    // A display filter sees what was sent.
+    let res = test::call_service(
+        &app,
+        call(
+            test::TestRequest::patch(),
+            &uri,
+            patch(json!([{"op": "remove", "path": "members[display eq \"Al\"]"}])),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 204);
+    let g: Value = test::read_body_json(test::call_service(&app, get()).await).await;
+    assert_eq!(members(&g), vec![(bob, None)]);
 }

@@ -125,7 +125,9 @@ async fn two_clients_racing_on_one_resource_each_get_their_own_write() {
         f,
         post,
         "/scim/v2/Users",
-        Some(json!({"userName": "race@x"}))
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "race@x"})
+        )
     );
     assert_eq!(created.status, 201);
     let id = created.body["id"].as_str().unwrap().to_owned();
@@ -152,7 +154,9 @@ async fn two_clients_racing_on_one_resource_each_get_their_own_write() {
             f,
             post,
             "/scim/v2/Users",
-            Some(json!({"userName": format!("pd{i}@x")}))
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("pd{i}@x")})
+            )
         );
         let uri = format!("/scim/v2/Users/{}", c.body["id"].as_str().unwrap());
         let (p, d) = futures_util::future::join(
@@ -176,7 +180,7 @@ async fn two_clients_racing_on_one_resource_each_get_their_own_write() {
                     f,
                     post,
                     "/scim/v2/Users",
-                    Some(json!({"userName": name.clone()}))
+                    Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name.clone()}))
                 )
             },
             async {
@@ -263,7 +267,9 @@ async fn history_after_deletes_matches_the_live_views_at_every_entry() {
             f,
             post,
             "/scim/v2/Users",
-            Some(json!({"userName": name, "active": true}))
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "active": true})
+            )
         );
         ids.push((r.body["id"].as_str().unwrap().to_owned(), "Users"));
     }
@@ -273,7 +279,9 @@ async fn history_after_deletes_matches_the_live_views_at_every_entry() {
             f,
             post,
             "/scim/v2/Groups",
-            Some(json!({"displayName": name}))
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})
+            )
         );
         ids.push((r.body["id"].as_str().unwrap().to_owned(), "Groups"));
     }
@@ -407,7 +415,9 @@ async fn refused_writes_on_an_existing_user_are_found_by_her_name() {
         f,
         post,
         "/scim/v2/Users",
-        Some(json!({"userName": "emily@contoso.com"}))
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "emily@contoso.com"})
+        )
     );
     let uri = format!("/scim/v2/Users/{}", r.body["id"].as_str().unwrap());
     let stale = |req: test::TestRequest| req.insert_header(("If-Match", "W/\"1\""));
@@ -486,7 +496,7 @@ async fn the_report_shows_the_status_each_client_got() {
         f,
         post,
         "/scim/v2/Users",
-        Some(json!({"userName": "s@x"}))
+        Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "s@x"}))
     );
     let uid = user.body["id"].as_str().unwrap().to_owned();
     let group = send!(
@@ -494,7 +504,9 @@ async fn the_report_shows_the_status_each_client_got() {
         f,
         post,
         "/scim/v2/Groups",
-        Some(json!({"displayName": "S"}))
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "S"})
+        )
     );
     let gid = group.body["id"].as_str().unwrap().to_owned();
     let add = Some(json!({

@@ -157,6 +157,26 @@ pub enum Event {
         /// Expiry, ms since the Unix epoch.
         expires_ms: i64,
     },
+    /// Users became members of a group with the member entries the client sent (a `display`),
+    /// or existing members' entries changed. Written instead of `MembersAdded` when a sent entry
+    /// carries something to keep; a plain `{"value": id}` add stays `MembersAdded`.
+    MembersAddedAsSent {
+        /// The group.
+        group: GroupId,
+        /// Its displayName, for the report.
+        display_name: GroupName,
+        /// The members and their entries, in id order.
+        members: Vec<MemberSent>,
+    },
+}
+
+/// A member entry as the client sent it (see `Event::MembersAddedAsSent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSent {
+    /// The member.
+    pub id: UserId,
+    /// The `display` sent with it (`None`: none was sent).
+    pub display: Option<String>,
 }
 
 /// What a client asked for, as recorded with a rejection. New variants go at the end.

@@ -148,7 +148,8 @@ impl EventKind {
             Event::GroupCreated(_) => Self::GroupCreated,
             Event::GroupUpdated { .. } => Self::GroupUpdated,
             Event::GroupRenamed { .. } => Self::GroupRenamed,
-            Event::MembersAdded { .. } => Self::MembersAdded,
+            // Members that joined with the entries their client sent are still members added.
+            Event::MembersAdded { .. } | Event::MembersAddedAsSent { .. } => Self::MembersAdded,
             Event::MembersRemoved { .. } => Self::MembersRemoved,
             Event::GroupDeleted { .. } => Self::GroupDeleted,
             Event::TokenIssued { .. } => Self::TokenIssued,
@@ -273,6 +274,14 @@ impl Item {
                         users,
                     } => {
                         item.members = users.iter().map(ToString::to_string).collect();
+                        group(&mut item, g.to_string(), Some(display_name.to_string()));
+                    }
+                    Event::MembersAddedAsSent {
+                        group: g,
+                        display_name,
+                        members,
+                    } => {
+                        item.members = members.iter().map(|m| m.id.to_string()).collect();
                         group(&mut item, g.to_string(), Some(display_name.to_string()));
                     }
                     Event::GroupDeleted {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::error::{Result, ScimError};
 use super::filter::{self, AttrPath, CompareOp, Filter, PatchPath};
-use super::resource::{self, is_urn, Document};
+use super::resource::{self, is_urn, Document, MemberEntry};
 use super::schema::{AttrType, Attribute, Mutability, Registry, Resolved, ResourceKind};
 
 /// URN of the PatchOp message.
@@ -44,12 +44,12 @@ pub struct PatchOperation {
 /// An operation on a group's membership.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MemberOp {
-    /// Add these member ids (already-members are left alone).
-    Add(Vec<String>),
+    /// Add these members (already-members keep their entry unless a new `display` was sent).
+    Add(Vec<MemberEntry>),
     /// Remove these member ids (non-members are ignored).
     Remove(Vec<String>),
-    /// Make the membership exactly these ids.
-    Replace(Vec<String>),
+    /// Make the membership exactly these members, as sent.
+    Replace(Vec<MemberEntry>),
     /// Remove every member.
     RemoveAll,
     /// Remove the members matching a filter over `{value, type}`.
@@ -177,9 +177,9 @@ pub fn split_members(
                     ));
                 }
                 members.push(match (op.op, &p.value_filter) {
-                    (OpKind::Add, None) => MemberOp::Add(resource::member_values(&op.value)?),
+                    (OpKind::Add, None) => MemberOp::Add(resource::member_entries(&op.value)?),
                     (OpKind::Replace, None) => {
-                        MemberOp::Replace(resource::member_values(&op.value)?)
+                        MemberOp::Replace(resource::member_entries(&op.value)?)
                     }
                     (OpKind::Remove, None) => {
                         let values = resource::member_values(&op.value)?;
@@ -214,10 +214,10 @@ pub fn split_members(
                 let mut rest = Map::new();
                 for (k, v) in map {
                     if is_members(reg, &AttrPath::new(k.clone())) {
-                        let ids = resource::member_values(v)?;
+                        let entries = resource::member_entries(v)?;
                         members.push(match op.op {
-                            OpKind::Add => MemberOp::Add(ids),
-                            _ => MemberOp::Replace(ids),
+                            OpKind::Add => MemberOp::Add(entries),
+                            _ => MemberOp::Replace(entries),
                         });
                     } else {
                         rest.insert(k.clone(), v.clone());

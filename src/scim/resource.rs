@@ -20,8 +20,8 @@ pub type Document = Map<String, Value>;
 pub struct Parsed {
     /// The attributes to store.
     pub doc: Document,
-    /// Group members' `value`s as sent (groups only; `None` when the body has no `members`).
-    pub members: Option<Vec<String>>,
+    /// Group members as sent (groups only; `None` when the body has no `members`).
+    pub members: Option<Vec<MemberEntry>>,
     /// The clear-text password the request carried. The HTTP layer takes it out (hashing it or
     /// dropping it, as configured) before the command leaves the boundary.
     pub password: Option<String>,
@@ -129,7 +129,7 @@ fn put_core(
         return Ok(());
     }
     if kind == ResourceKind::Group && attr.name == "members" {
-        out.members = Some(member_values(value)?);
+        out.members = Some(member_entries(value)?);
         return Ok(());
     }
     if let Some(v) = normalize_value(attr, value, &attr.name)? {
@@ -138,8 +138,18 @@ fn put_core(
     Ok(())
 }
 
-/// The `value` of each entry of a `members` array (or of a single member object).
-pub fn member_values(value: &Value) -> Result<Vec<String>> {
+/// A group member as a client sent it: the member's id and the `display` it gave, if it gave one.
+/// `$ref` and `type` are the server's (the member's URI, "User"), so they are not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberEntry {
+    /// The member's id (`value`).
+    pub value: String,
+    /// The `display` sent with it.
+    pub display: Option<String>,
+}
+
+/// Each entry of a `members` array (or a single member object), as sent.
+pub fn member_entries(value: &Value) -> Result<Vec<MemberEntry>> {
     let items: Vec<&Value> = match value {
         Value::Null => Vec::new(),
         Value::Array(a) => a.iter().collect(),
@@ -153,17 +163,39 @@ pub fn member_values(value: &Value) -> Result<Vec<String>> {
     items
         .into_iter()
         .map(|m| {
-            m.as_object()
-                .and_then(|o| {
+            let field = |name: &str| {
+                m.as_object().and_then(|o| {
                     o.iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
                         .map(|(_, v)| v)
                 })
+            };
+            let value = field("value")
                 .and_then(Value::as_str)
                 .map(str::to_owned)
-                .ok_or_else(|| ScimError::InvalidValue(format!("member {m} has no string 'value'")))
+                .ok_or_else(|| {
+                    ScimError::InvalidValue(format!("member {m} has no string 'value'"))
+                })?;
+            let display = match field("display") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(d)) => Some(d.clone()),
+                Some(other) => {
+                    return Err(ScimError::InvalidValue(format!(
+                        "member {value}: 'display' must be a string, not {other}"
+                    )))
+                }
+            };
+            Ok(MemberEntry { value, display })
         })
         .collect()
+}
+
+/// The `value` of each entry of a `members` array (or of a single member object).
+pub fn member_values(value: &Value) -> Result<Vec<String>> {
+    Ok(member_entries(value)?
+        .into_iter()
+        .map(|m| m.value)
+        .collect())
 }
 
 /// Reject a document that lacks a required attribute (`userName`, group `displayName`, required
@@ -643,7 +675,19 @@ mod tests {
         let body = json!({"schemas":[crate::scim::schema::GROUP_SCHEMA, crate::scim::schema::LEGACY_MS_GROUP_SCHEMA],
             "displayName":"Sales","members":[{"value":"a"},{"value":"b","display":"B"}]});
         let p = parse_resource(&reg(), ResourceKind::Group, &body).unwrap();
-        assert_eq!(p.members.unwrap(), vec!["a", "b"]);
+        assert_eq!(
+            p.members.unwrap(),
+            vec![
+                MemberEntry {
+                    value: "a".into(),
+                    display: None
+                },
+                MemberEntry {
+                    value: "b".into(),
+                    display: Some("B".into())
+                }
+            ]
+        );
         assert!(!p.doc.contains_key("members"));
     }
 

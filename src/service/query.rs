@@ -159,12 +159,15 @@ fn render_group_row(
             .iter()
             .map(|l| {
                 let u = UserId::from_bytes(l.id);
-                json!({
+                let mut m = json!({
                     "value": u.to_string(),
                     "$ref": format!("{base_url}/Users/{u}"),
-                    "display": l.display,
                     "type": "User",
-                })
+                });
+                if let Some(d) = &l.display {
+                    m["display"] = json!(d);
+                }
+                m
             })
             .collect();
         body.insert("members".into(), Value::Array(members));
@@ -297,16 +300,9 @@ impl Directory {
         let members = if with_all || projection.wants("members") {
             let t = self.store.trees();
             let mut members = Vec::new();
-            for u in read::members_of(t, id) {
-                let u = u?;
-                let display = read::user(t, u)?
-                    .and_then(|r| serde_json::from_str::<Value>(&r.doc).ok())
-                    .and_then(|d| {
-                        d.get("displayName")
-                            .or_else(|| d.get("userName"))
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                    });
+            // Members as their clients sent them: a `display` only where one was sent.
+            for entry in read::member_entries(t, id) {
+                let (u, display) = entry?;
                 members.push(Link {
                     id: *u.as_bytes(),
                     display,

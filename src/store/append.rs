@@ -250,10 +250,25 @@ impl Overlay {
             Event::UserDeleted { id, groups, .. } => {
                 groups.iter().for_each(|g| self.set(*g, *id, false));
             }
+            Event::MembersAddedAsSent { group, members, .. } => {
+                members.iter().for_each(|m| self.set(*group, m.id, true));
+            }
             Event::GroupDeleted { id, members, .. } => {
                 members.iter().for_each(|u| self.set(*id, *u, false));
             }
-            _ => {}
+            // No memberships change. Listed one by one so a new event must say whether it
+            // changes memberships (a missed one would make answers disagree with the views).
+            Event::UserCreated(_)
+            | Event::UserUpdated { .. }
+            | Event::UserDeactivated { .. }
+            | Event::UserReactivated { .. }
+            | Event::UserPasswordSet { .. }
+            | Event::GroupCreated(_)
+            | Event::GroupUpdated { .. }
+            | Event::GroupRenamed { .. }
+            | Event::TokenIssued { .. }
+            | Event::TokenRevoked { .. }
+            | Event::TokenExpirySet { .. } => {}
         }
     }
 
@@ -323,17 +338,6 @@ struct DecideViews<'a> {
 }
 
 impl DecideViews<'_> {
-    /// A user's display name for links: displayName, else userName.
-    fn user_display(&self, id: UserId) -> Result<Option<String>, TxError> {
-        Ok(self.tx.user_record(id)?.and_then(|r| {
-            let d: Value = serde_json::from_str(&r.doc).ok()?;
-            d.get("displayName")
-                .or_else(|| d.get("userName"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        }))
-    }
-
     fn group_display(&self, id: GroupId) -> Result<Option<String>, TxError> {
         Ok(self.tx.group_record(id)?.and_then(|r| {
             let d: Value = serde_json::from_str(&r.doc).ok()?;
@@ -390,7 +394,7 @@ impl DecideViews<'_> {
                         for u in ids {
                             links.push(Link {
                                 id: *u.as_bytes(),
-                                display: self.user_display(u)?,
+                                display: self.member(id, u)?.flatten(),
                             });
                         }
                         Some(links)
@@ -460,12 +464,12 @@ impl Views for DecideViews<'_> {
             .and_then(|v| GroupId::from_slice(&v)))
     }
 
-    fn is_member(&self, group: GroupId, user: UserId) -> Result<bool, TxError> {
+    fn member(&self, group: GroupId, user: UserId) -> Result<Option<Option<String>>, TxError> {
         Ok(self
             .tx
             .members
             .get(keys::membership(group, user))?
-            .is_some())
+            .map(|v| keys::member_display(&v)))
     }
 
     fn groups_of(&self, user: UserId) -> Result<Vec<GroupId>, TxError> {

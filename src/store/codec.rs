@@ -156,6 +156,9 @@ pub fn resources_of(entry: &Entry) -> Vec<[u8; 16]> {
             | Event::MembersRemoved { group, users, .. } => std::iter::once(*group.as_bytes())
                 .chain(users.iter().map(|u| *u.as_bytes()))
                 .collect(),
+            Event::MembersAddedAsSent { group, members, .. } => std::iter::once(*group.as_bytes())
+                .chain(members.iter().map(|m| *m.id.as_bytes()))
+                .collect(),
             Event::GroupDeleted { id, members, .. } => std::iter::once(*id.as_bytes())
                 .chain(members.iter().map(|u| *u.as_bytes()))
                 .collect(),

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::domain::command::{Command, IfMatch};
 use crate::domain::decide::{decide, Stop};
 use crate::domain::error::Rejection;
-use crate::domain::event::{Change, Event, GroupSnapshot, UserSnapshot};
+use crate::domain::event::{Change, Event, GroupSnapshot, MemberSent, UserSnapshot};
 use crate::domain::ids::{ClientName, GroupId, GroupName, TokenId, UserId, UserName};
 use crate::domain::write::Actor;
 use crate::scim::error::ScimError;
@@ -818,6 +818,55 @@ fn tokens_are_issued_and_revoked_once() {
             id,
             name,
             secret_sha256: [9; 32]
+        }]
+    );
+}
+
+#[test]
+fn members_sent_with_a_display_keep_it_and_only_a_changed_entry_is_an_event() {
+    let mut given = Given::default();
+    let a = given.with_user(json!({"userName": "alice"}));
+    let b = given.with_user(json!({"userName": "bob"}));
+    let g = given.with_group("Sales", &[a]);
+    let sales = GroupName::try_from("Sales").unwrap();
+    let add = |value: Value| {
+        patch_group(
+            g,
+            ops(json!([{"op": "add", "path": "members", "value": value}])),
+        )
+    };
+    // b joins with a display: the event keeps it.
+    assert_eq!(
+        accepted(when(
+            &given,
+            &add(json!([{"value": b.to_string(), "display": "Bobby"}]))
+        )),
+        vec![Event::MembersAddedAsSent {
+            group: g,
+            display_name: sales.clone(),
+            members: vec![MemberSent {
+                id: b,
+                display: Some("Bobby".into())
+            }],
+        }]
+    );
+    // a, already a member, re-added as it is: nothing; re-added with a display: its entry changes.
+    assert_eq!(
+        accepted(when(&given, &add(json!([{"value": a.to_string()}])))),
+        vec![]
+    );
+    assert_eq!(
+        accepted(when(
+            &given,
+            &add(json!([{"value": a.to_string(), "display": "Al"}]))
+        )),
+        vec![Event::MembersAddedAsSent {
+            group: g,
+            display_name: sales,
+            members: vec![MemberSent {
+                id: a,
+                display: Some("Al".into())
+            }],
         }]
     );
 }

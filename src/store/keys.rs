@@ -77,6 +77,23 @@ pub fn name(name: &str) -> Vec<u8> {
     name.to_lowercase().into_bytes()
 }
 
+/// The value of a `members` key: empty when the client sent no `display`, else `1` ++ the display
+/// (so an empty display that was sent stays distinct from none).
+pub fn member_entry(display: Option<&str>) -> Vec<u8> {
+    match display {
+        None => Vec::new(),
+        Some(d) => std::iter::once(1u8).chain(d.bytes()).collect(),
+    }
+}
+
+/// The `display` a `members` value holds (see [`member_entry`]).
+pub fn member_display(value: &[u8]) -> Option<String> {
+    match value {
+        [1, rest @ ..] => Some(String::from_utf8_lossy(rest).into_owned()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -161,13 +161,13 @@ impl Views for MemViews {
             .and_then(|v| GroupId::from_slice(&v)))
     }
 
-    fn is_member(&self, group: GroupId, user: UserId) -> Result<bool, StoreError> {
+    fn member(&self, group: GroupId, user: UserId) -> Result<Option<Option<String>>, StoreError> {
         Ok(self
             .views()
             .members
             .get(keys::membership(group, user))
             .map_err(failed)?
-            .is_some())
+            .map(|v| keys::member_display(&v)))
     }
 
     fn groups_of(&self, user: UserId) -> Result<Vec<GroupId>, StoreError> {

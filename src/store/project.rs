@@ -273,6 +273,20 @@ impl<T: Kv> TxViews<'_, T> {
                 }
                 self.touch_group(*group, n, 0, seq, time_ms)
             }
+            Event::MembersAddedAsSent { group, members, .. } => {
+                let mut n = 0;
+                for m in members {
+                    let prev = self.members.insert(
+                        keys::membership(*group, m.id),
+                        keys::member_entry(m.display.as_deref()),
+                    )?;
+                    self.member_of.insert(keys::member_of(m.id, *group), [])?;
+                    if prev.is_none() {
+                        n += 1;
+                    }
+                }
+                self.touch_group(*group, n, 0, seq, time_ms)
+            }
             Event::MembersRemoved { group, users, .. } => {
                 let mut n = 0;
                 for u in users {

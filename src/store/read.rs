@@ -72,6 +72,21 @@ pub fn members_of(t: &Trees, group: GroupId) -> impl Iterator<Item = Result<User
         })
 }
 
+/// Members of `group` with the `display` their client sent (if any), in id order.
+pub fn member_entries(
+    t: &Trees,
+    group: GroupId,
+) -> impl Iterator<Item = Result<(UserId, Option<String>)>> {
+    t.members
+        .scan_prefix(group.as_bytes())
+        .filter_map(|kv| match kv {
+            Ok((k, v)) => {
+                keys::second_id(&k).map(|b| Ok((UserId::from_bytes(b), keys::member_display(&v))))
+            }
+            Err(e) => Some(Err(e.into())),
+        })
+}
+
 /// Groups of `user`, in id order.
 pub fn groups_of(t: &Trees, user: UserId) -> Result<Vec<GroupId>> {
     let mut out = Vec::new();

@@ -8,11 +8,11 @@ use serde_json::Value;
 
 use crate::domain::command::IfMatch;
 use crate::domain::error::Rejection;
-use crate::domain::event::{Event, GroupSnapshot};
+use crate::domain::event::{Event, GroupSnapshot, MemberSent};
 use crate::domain::ids::{GroupId, GroupName, UserId};
 use crate::scim::error::ScimError;
 use crate::scim::patch::{self, MemberOp, PatchOperation};
-use crate::scim::resource::{check_required, Document, Parsed};
+use crate::scim::resource::{check_required, Document, MemberEntry, Parsed};
 use crate::scim::schema::{Registry, ResourceKind};
 
 use super::{check_immutable, diff, not_found, precondition, str_attr, Decision, Read, Stop};
@@ -40,10 +40,18 @@ fn existing<V: Views>(
     Ok(old)
 }
 
-/// Resolve member `value`s to existing users, naming the first that is not one.
-fn resolve_members<V: Views>(views: &V, values: &[String]) -> Result<Vec<UserId>, Stop<V::Error>> {
-    let mut out = Vec::with_capacity(values.len());
-    for v in values {
+/// A member entry resolved to its user, with the `display` sent.
+type Resolved = (UserId, Option<String>);
+
+/// Resolve member entries to existing users (with the `display` sent), naming the first that is
+/// not one.
+fn resolve_members<V: Views>(
+    views: &V,
+    entries: &[MemberEntry],
+) -> Result<Vec<Resolved>, Stop<V::Error>> {
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let v = &e.value;
         let invalid =
             |why: &str| Rejection::Invalid(ScimError::InvalidValue(format!("member '{v}' {why}")));
         let Ok(uid) = UserId::try_from(v.as_str()) else {
@@ -59,9 +67,37 @@ fn resolve_members<V: Views>(views: &V, values: &[String]) -> Result<Vec<UserId>
             }
             return Err(invalid("is not the id of a user").into());
         }
-        out.push(uid);
+        out.push((uid, e.display.clone()));
     }
     Ok(out)
+}
+
+/// The membership event for members that joined or whose entry changed: `MembersAdded` when no
+/// entry carries a `display`, `MembersAddedAsSent` when one does.
+fn members_added(
+    group: GroupId,
+    display_name: GroupName,
+    members: BTreeMap<UserId, Option<String>>,
+) -> Option<Event> {
+    if members.is_empty() {
+        return None;
+    }
+    Some(if members.values().all(Option::is_none) {
+        Event::MembersAdded {
+            group,
+            display_name,
+            users: members.into_keys().collect(),
+        }
+    } else {
+        Event::MembersAddedAsSent {
+            group,
+            display_name,
+            members: members
+                .into_iter()
+                .map(|(id, display)| MemberSent { id, display })
+                .collect(),
+        }
+    })
 }
 
 pub(super) fn create<V: Views>(views: &V, id: GroupId, input: &Parsed) -> Decision<V::Error> {
@@ -72,7 +108,8 @@ pub(super) fn create<V: Views>(views: &V, id: GroupId, input: &Parsed) -> Decisi
         ))
         .into());
     }
-    let members: BTreeSet<UserId> =
+    // A member listed twice keeps its last entry.
+    let members: BTreeMap<UserId, Option<String>> =
         resolve_members(views, input.members.as_deref().unwrap_or(&[]))?
             .into_iter()
             .collect();
@@ -82,13 +119,7 @@ pub(super) fn create<V: Views>(views: &V, id: GroupId, input: &Parsed) -> Decisi
         external_id,
         doc: Value::Object(input.doc.clone()).to_string(),
     })];
-    if !members.is_empty() {
-        events.push(Event::MembersAdded {
-            group: id,
-            display_name,
-            users: members.into_iter().collect(),
-        });
-    }
+    events.extend(members_added(id, display_name, members));
     Ok(events)
 }
 
@@ -166,73 +197,110 @@ fn update<V: Views>(
             .into());
         }
     }
-    // Membership changes in request order: `state` records what each op leaves behind, and only
-    // differences from the stored membership become events (re-adding a member is a no-op).
-    let mut state: BTreeMap<UserId, bool> = BTreeMap::new();
+    // Membership changes in request order: `state` records what each op leaves behind (`None`:
+    // not a member), and only differences from the stored membership become events (re-adding a
+    // member as it is is a no-op).
+    let mut state: BTreeMap<UserId, Option<Wanted>> = BTreeMap::new();
     let mut current: Option<BTreeSet<UserId>> = None;
     for op in member_ops {
         if reads_all_members(op) && current.is_none() {
             current = Some(views.members_of(id).read()?.into_iter().collect());
         }
         match op {
-            MemberOp::Add(values) => {
-                for u in resolve_members(views, values)? {
-                    state.insert(u, true);
+            MemberOp::Add(entries) => {
+                for (u, display) in resolve_members(views, entries)? {
+                    // An add without a display keeps what an earlier op of the request wanted.
+                    if display.is_none() && matches!(state.get(&u), Some(Some(_))) {
+                        continue;
+                    }
+                    state.insert(
+                        u,
+                        Some(Wanted {
+                            display,
+                            exact: false,
+                        }),
+                    );
                 }
             }
             MemberOp::Remove(values) => {
                 for v in values {
                     if let Ok(u) = UserId::try_from(v.as_str()) {
-                        state.insert(u, false);
+                        state.insert(u, None);
                     }
                 }
             }
-            MemberOp::Replace(values) => {
-                let ids = resolve_members(views, values)?;
+            MemberOp::Replace(entries) => {
+                let wanted = resolve_members(views, entries)?;
                 for u in effective(current.as_ref(), &state) {
-                    state.insert(u, false);
+                    state.insert(u, None);
                 }
-                for u in ids {
-                    state.insert(u, true);
+                for (u, display) in wanted {
+                    state.insert(
+                        u,
+                        Some(Wanted {
+                            display,
+                            exact: true,
+                        }),
+                    );
                 }
             }
             MemberOp::RemoveAll => {
                 for u in effective(current.as_ref(), &state) {
-                    state.insert(u, false);
+                    state.insert(u, None);
                 }
             }
             MemberOp::RemoveWhere(filter) => {
                 for u in effective(current.as_ref(), &state) {
-                    // The element as a group read shows it, so `display` filters work too.
-                    let display = views.user(u).read()?.and_then(|s| {
-                        s.doc
-                            .get("displayName")
-                            .or_else(|| s.doc.get("userName"))
-                            .cloned()
-                    });
+                    // The element as the group shows it: the display its client sent, else the
+                    // member's name, so `members[display eq "…"]` finds members either way.
+                    let sent = match state.get(&u) {
+                        Some(Some(w)) => w.display.clone(),
+                        _ => views.member(id, u).read()?.flatten(),
+                    };
+                    let display = match sent {
+                        Some(d) => Some(Value::String(d)),
+                        None => views.user(u).read()?.and_then(|s| {
+                            s.doc
+                                .get("displayName")
+                                .or_else(|| s.doc.get("userName"))
+                                .cloned()
+                        }),
+                    };
                     let element = serde_json::json!({
                         "value": u.to_string(),
                         "type": "User",
                         "display": display,
                     });
                     if patch::member_matches(reg, filter, &element) {
-                        state.insert(u, false);
+                        state.insert(u, None);
                     }
                 }
             }
         }
     }
-    let mut added = Vec::new();
+    let mut added: BTreeMap<UserId, Option<String>> = BTreeMap::new();
     let mut removed = Vec::new();
-    for (u, member) in state {
-        let was = match &current {
-            Some(c) => c.contains(&u),
-            None => views.is_member(id, u).read()?,
+    for (u, wanted) in state {
+        let stored = match &current {
+            Some(c) if !c.contains(&u) => None,
+            _ => views.member(id, u).read()?,
         };
-        match (was, member) {
-            (false, true) => added.push(u),
-            (true, false) => removed.push(u),
-            _ => {}
+        match (stored, wanted) {
+            (Some(_), None) => removed.push(u),
+            (None, Some(w)) => {
+                added.insert(u, w.display);
+            }
+            (Some(had), Some(w)) => {
+                let display = if w.exact {
+                    w.display
+                } else {
+                    w.display.or(had.clone())
+                };
+                if display != had {
+                    added.insert(u, display);
+                }
+            }
+            (None, None) => {}
         }
     }
     let changes = diff(&old.doc, &new);
@@ -258,21 +326,28 @@ fn update<V: Views>(
             users: removed,
         });
     }
-    if !added.is_empty() {
-        events.push(Event::MembersAdded {
-            group: id,
-            display_name,
-            users: added,
-        });
-    }
+    events.extend(members_added(id, display_name, added));
     Ok(events)
 }
 
+/// What a membership operation wants for a member.
+#[derive(Debug, Clone)]
+struct Wanted {
+    /// The `display` sent with it.
+    display: Option<String>,
+    /// Whether the entry is to be exactly as sent (a replace), or only to gain what was sent (an
+    /// add keeps an existing member's display when none is sent).
+    exact: bool,
+}
+
 /// Members after the ops so far, given the scanned membership.
-fn effective(current: Option<&BTreeSet<UserId>>, state: &BTreeMap<UserId, bool>) -> Vec<UserId> {
+fn effective(
+    current: Option<&BTreeSet<UserId>>,
+    state: &BTreeMap<UserId, Option<Wanted>>,
+) -> Vec<UserId> {
     let mut set: BTreeSet<UserId> = current.cloned().unwrap_or_default();
     for (u, m) in state {
-        if *m {
+        if m.is_some() {
             set.insert(*u);
         } else {
             set.remove(u);

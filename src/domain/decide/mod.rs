@@ -69,8 +69,9 @@ pub trait Views {
     fn group(&self, id: GroupId) -> Result<Option<GroupState>, Self::Error>;
     /// The group holding this displayName key (lowercase).
     fn group_by_name(&self, key: &str) -> Result<Option<GroupId>, Self::Error>;
-    /// Whether `user` is a member of `group`.
-    fn is_member(&self, group: GroupId, user: UserId) -> Result<bool, Self::Error>;
+    /// `user`'s entry in `group`: `None` when it is not a member, else the `display` its client
+    /// sent (if one did).
+    fn member(&self, group: GroupId, user: UserId) -> Result<Option<Option<String>>, Self::Error>;
     /// Every group of `user`, in id order.
     fn groups_of(&self, user: UserId) -> Result<Vec<GroupId>, Self::Error>;
     /// Every member of `group`, in id order.
