@@ -432,6 +432,31 @@ fn user_rows() -> Vec<Row> {
             managed(),
         ),
         ok("remove of a bare extension URN drops the extension", entd(), op_novalue("remove", ENT), a()),
+        // Client libraries serialise the extension model with its own `schemas` list.
+        ok(
+            "add of a bare extension URN ignores 'schemas' in the value and merges",
+            entd(),
+            op("add", ENT, json!({"schemas": [ENT], "costCenter": "CC1", "manager": {"value": "m1"}})),
+            json!({"userName": "a", ENT: {"employeeNumber": "701984", "department": "R&D", "costCenter": "CC1", "manager": {"value": "m1"}}}),
+        ),
+        ok(
+            "add of a bare extension URN with 'schemas' creates the extension",
+            a(),
+            op("Add", ENT, json!({"Schemas": [ENT], "employeeNumber": "1"})),
+            json!({"userName": "a", ENT: {"employeeNumber": "1"}}),
+        ),
+        ok(
+            "replace of a bare extension URN ignores 'schemas', replaces what it names, keeps the rest",
+            json!({"userName": "a", ENT: {"employeeNumber": "701984", "department": "R&D", "manager": {"value": "m1"}}}),
+            op("replace", ENT, json!({"schemas": [ENT], "department": "Sales", "manager": {"value": "m2"}})),
+            json!({"userName": "a", ENT: {"employeeNumber": "701984", "department": "Sales", "manager": {"value": "m2"}}}),
+        ),
+        ok(
+            "pathless value with a whole extension object carrying 'schemas'",
+            entd(),
+            pathless("replace", json!({ENT: {"schemas": [ENT], "department": "Sales"}})),
+            json!({"userName": "a", ENT: {"employeeNumber": "701984", "department": "Sales"}}),
+        ),
         // ---- pathless operations ----
         ok(
             "pathless replace with plain keys",

@@ -333,8 +333,12 @@ fn apply_pathless(
     Ok(())
 }
 
-/// An operation on a whole extension object: each of its attributes is its own operation;
-/// removing it drops the object.
+/// An operation on a whole extension object (a bare extension URN as the path, or as a key of a
+/// pathless value): each of its attributes is its own operation with the same op, so `add` merges
+/// into the extension and `replace` replaces the attributes it names and leaves the others
+/// unchanged, as RFC 7644 §3.5.2.3 says for the sub-attributes of a complex value. Removing it (or
+/// a null value) drops the object. A `schemas` key inside the value is ignored: client libraries
+/// serialise the extension model with its own URN list, which says nothing about the resource.
 fn apply_extension(
     reg: &Registry,
     kind: ResourceKind,
@@ -353,6 +357,9 @@ fn apply_extension(
         )));
     };
     for (k, v) in inner {
+        if k.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
         let path = PatchPath {
             attr: AttrPath {
                 urn: Some(urn.to_owned()),
