@@ -42,8 +42,6 @@ fn malformed_requests_get_precise_scim_errors() {
         json!({"userName": "a", "active": "perhaps"}),
         json!({"userName": "a", "emails": "not-a-list-of-objects"}),
         json!({"userName": "a", "name": {"givenName": 7}}),
-        json!({"userName": "a", "favouriteColour": "blue"}),
-        json!({"userName": "a", "urn:example:unknown:2.0:User": {"x": 1}}),
         json!({"userName": "a\u{0007}b"}),
     ] {
         assert_scim_error(
@@ -51,6 +49,18 @@ fn malformed_requests_get_precise_scim_errors() {
             400,
             Some("invalidValue"),
         );
+    }
+    // Unknown attributes, sub-attributes and extension schemas: the body does not conform to the
+    // schema, RFC 7644 §3.12 invalidSyntax (a wrong value is invalidValue, above).
+    for body in [
+        json!({"userName": "a", "favouriteColour": "blue"}),
+        json!({"userName": "a", "urn:example:unknown:2.0:User": {"x": 1}}),
+        json!({"userName": "a", "name": {"nick": "A"}}),
+        json!({"userName": "a", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"shoeSize": 9}}),
+    ] {
+        let r = s.call("POST", "/Users", t, Some(&body));
+        assert_scim_error(&r, 400, Some("invalidSyntax"));
+        assert!(r.body["detail"].as_str().unwrap().contains("unknown"), "{:?}", r.body);
     }
     assert_scim_error(
         &s.call("POST", "/Groups", t, Some(&json!({"members": []}))),
@@ -199,9 +209,9 @@ fn malformed_requests_get_precise_scim_errors() {
     assert!(has(400, Some("noTarget")));
     assert!(has(413, Some("tooLarge")));
     assert!(has(404, None));
-    // 12 user POSTs + 1 group POST + DELETE/PUT/PATCH on 3 unknown ids + 8 bad PATCH bodies:
+    // 14 user POSTs + 1 group POST + DELETE/PUT/PATCH on 3 unknown ids + 8 bad PATCH bodies:
     // every write above that failed, and none of the reads.
-    let writes_refused = 12 + 1 + 3 * 3 + 8;
+    let writes_refused = 14 + 1 + 3 * 3 + 8;
     assert_eq!(rejected.len(), writes_refused, "{rejected:#?}");
 }
 

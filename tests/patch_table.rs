@@ -536,7 +536,12 @@ fn user_rows() -> Vec<Row> {
         err("unknown attribute path", a(), op("replace", "bogus", json!("x")), "invalidPath"),
         err("unknown sub-attribute path", named(), op("replace", "name.bogus", json!("x")), "invalidPath"),
         err("unknown extension attribute path", a(), op("replace", &ent("bogus"), json!("x")), "invalidPath"),
-        err("unknown key in a pathless value", a(), pathless("replace", json!({"bogus": "x"})), "invalidPath"),
+        // RFC 7644 §3.12: an unknown attribute in a value is a body that does not conform to the
+        // schema (invalidSyntax); only a `path` naming one is invalidPath.
+        err("unknown key in a pathless value", a(), pathless("replace", json!({"bogus": "x"})), "invalidSyntax"),
+        err("unknown dotted key in a pathless value", named(), pathless("replace", json!({"name.bogus": "x"})), "invalidSyntax"),
+        err("unknown key in a pathless extension object", a(), pathless("add", json!({ENT: {"bogus": "x"}})), "invalidSyntax"),
+        err("unknown key in a bare extension URN value", a(), op("add", ENT, json!({"schemas": [ENT], "bogus": "x"})), "invalidSyntax"),
         err("readOnly groups", a(), op("add", "groups", json!([{"value": "g1"}])), "mutability"),
         err("readOnly id", a(), op("replace", "id", json!("x")), "mutability"),
         err("readOnly meta.created", a(), op("replace", "meta.created", json!("2020-01-01T00:00:00Z")), "mutability"),
@@ -545,7 +550,7 @@ fn user_rows() -> Vec<Row> {
         err("wrong type: userName a number", a(), op("replace", "userName", json!(5)), "invalidValue"),
         err("wrong type: email value a number", mailed(), op("replace", "emails[type eq \"work\"].value", json!(5)), "invalidValue"),
         err("wrong type: a string for a complex attribute without 'value'", a(), op("replace", "name", json!("Bob")), "invalidValue"),
-        err("wrong type: unknown sub-attribute inside a complex value", a(), op("replace", "name", json!({"nick": "B"})), "invalidValue"),
+        err("unknown sub-attribute inside a complex value", a(), op("replace", "name", json!({"nick": "B"})), "invalidSyntax"),
         err("wrong type: pathless active \"maybe\"", active(true), pathless("replace", json!({"active": "maybe"})), "invalidValue"),
         err("remove without a path", titled(), ops(json!([{"op": "remove"}])), "noTarget"),
         err("malformed path: unclosed bracket", mailed(), op("replace", "emails[type eq \"work\"", json!("x")), "invalidPath"),

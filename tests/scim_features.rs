@@ -226,14 +226,15 @@ fn declared_extensions_are_validated_stored_filterable_and_discoverable() {
         400,
         Some("invalidValue"),
     );
+    // An unknown attribute is a body that does not conform to the schema (RFC 7644 §3.12).
     let bad = json!({"userName": "ext2@x", NETSKOPE: {"shoeSize": 44}});
     let r = s.call("POST", "/Users", t, Some(&bad));
-    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
     assert!(r.body["detail"].as_str().unwrap().contains("shoeSize"));
     // Undeclared schemas: a clear 400, not silent loss.
     let undeclared = json!({"userName": "ext3@x", "urn:ietf:params:scim:schemas:extension:Other:2.0:User": {"x": 1}});
     let r = s.call("POST", "/Users", t, Some(&undeclared));
-    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
     assert!(r.body["detail"].as_str().unwrap().contains("Other"));
     // Discovery.
     let schemas = s.call("GET", "/Schemas", t, None).body;

@@ -281,6 +281,16 @@ pub fn member_matches(reg: &Registry, f: &Filter, element: &Value) -> bool {
     )
 }
 
+/// Where an operation's attribute name came from, which decides the `scimType` of an unknown one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Named {
+    /// The operation's `path`: an unknown attribute there is `invalidPath`.
+    ByPath,
+    /// A key of a value object (a pathless value, or a whole extension object): the value is part
+    /// of the resource, so an unknown key is an unknown attribute of the body, `invalidSyntax`.
+    InValue,
+}
+
 /// Apply `ops` in order to `doc`. Attribute names end up canonical; values are type-checked.
 pub fn apply(
     reg: &Registry,
@@ -291,7 +301,7 @@ pub fn apply(
     for op in ops {
         match &op.path {
             None => apply_pathless(reg, kind, doc, op)?,
-            Some(p) => apply_path(reg, kind, doc, op.op, p, &op.value)?,
+            Some(p) => apply_path(reg, kind, doc, op.op, p, &op.value, Named::ByPath)?,
         }
     }
     // Extension objects emptied by removals disappear instead of lingering as `{}`.
@@ -320,15 +330,15 @@ fn apply_pathless(
         }
         let path = filter::parse_patch_path(key)
             .map_err(|e| ScimError::InvalidPath(format!("key '{key}': {e}")))?;
-        if reg.ignore_unknown() && resolve(reg, kind, &path.attr).is_err() {
+        if reg.ignore_unknown() && resolve(reg, kind, &path.attr, Named::InValue).is_err() {
             continue;
         }
-        let resolved = resolve(reg, kind, &path.attr)?;
+        let resolved = resolve(reg, kind, &path.attr, Named::InValue)?;
         // Okta and the Microsoft validator echo `id` (and sometimes `meta`) in pathless values.
         if resolved.attr.mutability == Mutability::ReadOnly {
             continue;
         }
-        apply_path(reg, kind, doc, op.op, &path, value)?;
+        apply_path(reg, kind, doc, op.op, &path, value, Named::InValue)?;
     }
     Ok(())
 }
@@ -369,16 +379,27 @@ fn apply_extension(
             value_filter: None,
             sub: None,
         };
-        apply_path(reg, kind, doc, op, &path, v)?;
+        apply_path(reg, kind, doc, op, &path, v, Named::InValue)?;
     }
     Ok(())
 }
 
-fn resolve<'a>(reg: &'a Registry, kind: ResourceKind, p: &AttrPath) -> Result<Resolved<'a>> {
+fn resolve<'a>(
+    reg: &'a Registry,
+    kind: ResourceKind,
+    p: &AttrPath,
+    named: Named,
+) -> Result<Resolved<'a>> {
     reg.resolve(kind, p.urn.as_deref(), &p.name, p.sub.as_deref())
-        .ok_or_else(|| {
-            ScimError::InvalidPath(format!("unknown attribute '{p}' for {}", kind.as_str()))
-        })
+        .ok_or_else(|| unknown(named, format!("unknown attribute '{p}' for {}", kind.as_str())))
+}
+
+/// The error for an unknown attribute named by `named`.
+fn unknown(named: Named, detail: String) -> ScimError {
+    match named {
+        Named::ByPath => ScimError::InvalidPath(detail),
+        Named::InValue => ScimError::UnknownAttribute(detail),
+    }
 }
 
 fn container<'a>(
@@ -404,6 +425,7 @@ fn apply_path(
     op: OpKind,
     path: &PatchPath,
     value: &Value,
+    named: Named,
 ) -> Result<()> {
     // A bare extension URN as the path (`urn:…:enterprise:2.0:User`) targets the whole extension
     // object; the path parser read its last segment as an attribute name.
@@ -414,7 +436,7 @@ fn apply_path(
             }
         }
     }
-    let resolved = match resolve(reg, kind, &path.attr) {
+    let resolved = match resolve(reg, kind, &path.attr, named) {
         Ok(r) => r,
         Err(_) if reg.ignore_unknown() => return Ok(()),
         Err(e) => return Err(e),
@@ -455,7 +477,7 @@ fn apply_path(
         .or_else(|| path.sub.clone());
     let sub_def = match &sub_name {
         Some(s) => Some(attr.sub(s).ok_or_else(|| {
-            ScimError::InvalidPath(format!("'{}' has no sub-attribute '{s}'", attr.name))
+            unknown(named, format!("'{}' has no sub-attribute '{s}'", attr.name))
         })?),
         None => None,
     };
@@ -561,6 +583,12 @@ fn apply_whole(
         OpKind::Add | OpKind::Replace if attr.kind == AttrType::Complex => {
             // A bare string for a complex attribute is its `value` (Entra's manager).
             let value_is_bare_string = value.is_string();
+            if value_is_bare_string && attr.sub("value").is_none() {
+                // Nothing to read the string as: a wrong type, not an unknown sub-attribute.
+                return Err(ScimError::InvalidValue(format!(
+                    "'{label}' must be a JSON object, got a string"
+                )));
+            }
             let value = match value {
                 Value::String(s) => serde_json::json!({ "value": s }),
                 Value::Array(a) if a.len() == 1 => a[0].clone(),

@@ -62,7 +62,7 @@ pub fn parse_resource(reg: &Registry, kind: ResourceKind, body: &Value) -> Resul
                 if reg.ignore_unknown() {
                     continue;
                 }
-                return Err(ScimError::InvalidValue(format!(
+                return Err(ScimError::UnknownAttribute(format!(
                     "unknown schema extension '{key}' for {} (declare it under [[extensions]] in the configuration)",
                     kind.as_str()
                 )));
@@ -79,7 +79,7 @@ pub fn parse_resource(reg: &Registry, kind: ResourceKind, body: &Value) -> Resul
                     if reg.ignore_unknown() {
                         continue;
                     }
-                    return Err(ScimError::InvalidValue(format!(
+                    return Err(ScimError::UnknownAttribute(format!(
                         "unknown attribute '{k}' in '{}'",
                         schema.id
                     )));
@@ -111,7 +111,7 @@ fn put_core(
         if reg.ignore_unknown() {
             return Ok(());
         }
-        return Err(ScimError::InvalidValue(format!(
+        return Err(ScimError::UnknownAttribute(format!(
             "unknown attribute '{key}' for {}",
             kind.as_str()
         )));
@@ -271,7 +271,7 @@ pub fn normalize_single(attr: &Attribute, value: &Value, label: &str) -> Result<
             let mut out = Map::new();
             for (k, v) in obj {
                 let sub = attr.sub(k).ok_or_else(|| {
-                    ScimError::InvalidValue(format!("unknown sub-attribute '{k}' of '{label}'"))
+                    ScimError::UnknownAttribute(format!("unknown sub-attribute '{k}' of '{label}'"))
                 })?;
                 if let Some(v) = normalize_single(sub, v, &format!("{label}.{}", sub.name))? {
                     out.insert(sub.name.clone(), v);
@@ -625,13 +625,25 @@ mod tests {
                 json!({"userName": "a", "emails": [{"value": 1}]}),
                 "emails.value",
             ),
-            (json!({"userName": "a", "bogus": 1}), "bogus"),
-            (json!({"userName": "a", "urn:x:y:Z": {}}), "urn:x:y:Z"),
             (json!({"displayName": "a"}), "userName"),
             (json!({"userName": "  "}), "userName"),
         ] {
             let e = parse_resource(&r, ResourceKind::User, &body).unwrap_err();
             assert_eq!(e.scim_type(), "invalidValue", "{body}");
+            assert!(e.detail().contains(needle), "{} lacks {needle}", e.detail());
+        }
+        // Names the schemas do not define: the body does not conform (RFC 7644 §3.12).
+        for (body, needle) in [
+            (json!({"userName": "a", "bogus": 1}), "bogus"),
+            (json!({"userName": "a", "urn:x:y:Z": {}}), "urn:x:y:Z"),
+            (json!({"userName": "a", "name": {"nick": "A"}}), "nick"),
+            (
+                json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"shoeSize": 9}}),
+                "shoeSize",
+            ),
+        ] {
+            let e = parse_resource(&r, ResourceKind::User, &body).unwrap_err();
+            assert_eq!(e.scim_type(), "invalidSyntax", "{body}");
             assert!(e.detail().contains(needle), "{} lacks {needle}", e.detail());
         }
         let e = parse_resource(&r, ResourceKind::User, &json!([1])).unwrap_err();
