@@ -60,7 +60,11 @@ fn malformed_requests_get_precise_scim_errors() {
     ] {
         let r = s.call("POST", "/Users", t, Some(&body));
         assert_scim_error(&r, 400, Some("invalidSyntax"));
-        assert!(r.body["detail"].as_str().unwrap().contains("unknown"), "{:?}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("unknown"),
+            "{:?}",
+            r.body
+        );
     }
     assert_scim_error(
         &s.call("POST", "/Groups", t, Some(&json!({"members": []}))),
@@ -354,4 +358,109 @@ fn paging_attributes_etags_and_put() {
         body.get("emails").is_none() && body.get("name").is_none(),
         "{body}"
     );
+}
+
+#[test]
+fn strict_input_is_refused_with_scim_errors() {
+    let s = Server::plain();
+    let t = s.token("Strict");
+    let t = Some(t.as_str());
+    let user = |extra: serde_json::Value| {
+        let mut b = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "strict@x"});
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b
+    };
+    let u = s.call("POST", "/Users", t, Some(&user(json!({})))).body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let g = s
+        .call(
+            "POST",
+            "/Groups",
+            t,
+            Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Strict"})),
+        )
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patch = |ops: serde_json::Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+
+    // Every multi-valued attribute is an array: a lone object is refused like a lone string.
+    for extra in [
+        json!({"phoneNumbers": {"value": "1"}}),
+        json!({"emails": {"value": "a@x"}}),
+        json!({"emails": "a@x"}),
+        json!({"roles": {"value": "Admin"}}),
+    ] {
+        let body = user(extra);
+        for (m, path) in [
+            ("POST", "/Users".to_owned()),
+            ("PUT", format!("/Users/{u}")),
+        ] {
+            let r = s.call(m, &path, t, Some(&body));
+            assert_scim_error(&r, 400, Some("invalidValue"));
+            assert!(
+                r.body["detail"].as_str().unwrap().contains("array"),
+                "{:?}",
+                r.body
+            );
+        }
+    }
+    let lone_member = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Lone", "members": {"value": u}});
+    assert_scim_error(
+        &s.call("POST", "/Groups", t, Some(&lone_member)),
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &s.call("PUT", &format!("/Groups/{g}"), t, Some(&lone_member)),
+        400,
+        Some("invalidValue"),
+    );
+    // … and in a PATCH value without a path.
+    let r = s.call(
+        "PATCH",
+        &format!("/Users/{u}"),
+        t,
+        Some(&patch(
+            json!([{"op": "add", "value": {"phoneNumbers": {"value": "1"}}}]),
+        )),
+    );
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = s.call(
+        "PATCH",
+        &format!("/Groups/{g}"),
+        t,
+        Some(&patch(
+            json!([{"op": "add", "value": {"members": {"value": u}}}]),
+        )),
+    );
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    // An `add` whose path names the attribute may give one new value (RFC 7644 §3.5.2.1).
+    let r = s.call(
+        "PATCH",
+        &format!("/Users/{u}"),
+        t,
+        Some(&patch(
+            json!([{"op": "add", "path": "phoneNumbers", "value": {"value": "1"}}]),
+        )),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["phoneNumbers"], json!([{"value": "1"}]));
+    let r = s.call(
+        "PATCH",
+        &format!("/Groups/{g}"),
+        t,
+        Some(&patch(
+            json!([{"op": "add", "path": "members", "value": {"value": u}}]),
+        )),
+    );
+    assert_eq!(r.status, 204, "{:?}", r.body);
+
+    // Nothing above was a server error.
+    assert!(!s.log().contains("status=5"), "{}", s.log());
 }

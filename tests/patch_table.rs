@@ -185,6 +185,12 @@ fn user_rows() -> Vec<Row> {
             mailed(),
         ),
         ok("add emails when absent creates the list", a(), op("add", "emails", json!([work()])), json!({"userName": "a", "emails": [work()]})),
+        // A multi-valued attribute is an array, except that `add` with a path to it may name one
+        // new value on its own (RFC 7644 §3.5.2.1).
+        ok("add with a path to emails may give one lone value", json!({"userName": "a", "emails": [work()]}), op("add", "emails", home()), mailed()),
+        err("replace of emails with a lone value", mailed(), op("replace", "emails", home()), "invalidValue"),
+        err("pathless add of a lone phoneNumbers object", a(), pathless("add", json!({"phoneNumbers": {"value": "1"}})), "invalidValue"),
+        err("pathless replace of a lone emails string", a(), pathless("replace", json!({"emails": "x"})), "invalidValue"),
         ok("add an element already present adds no duplicate", mailed(), op("add", "emails", json!([home()])), mailed()),
         ok(
             "replace emails replaces the whole list",
@@ -726,6 +732,16 @@ fn group_rows() -> Vec<(&'static str, Value, GroupWant)> {
             "replace path members",
             op("replace", "members", json!([m(A), m(B)])),
             Ok((0, vec![MemberOp::Replace(ids(&[A, B]))])),
+        ),
+        (
+            "replace path members with a lone member object",
+            op("replace", "members", m(A)),
+            Err("invalidValue"),
+        ),
+        (
+            "pathless add of a lone member object",
+            pathless("add", json!({"members": m(A)})),
+            Err("invalidValue"),
         ),
         (
             "replace path members with an empty list",

@@ -6,6 +6,8 @@
 //! string booleans; a bare string for a complex attribute (`manager: "<id>"`), cleared by `{"value":""}`.
 //! Group `members` operations are split out ([`MemberOp`]) because memberships live in their own trees.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::error::{Result, ScimError};
@@ -176,13 +178,21 @@ pub fn split_members(
                             .into(),
                     ));
                 }
+                // `add` may name one member as a lone object (see `lone_as_list`); so may a
+                // remove by value, which only ever narrows.
+                let lone = |v: &Value| match v {
+                    Value::Object(_) => Value::Array(vec![v.clone()]),
+                    other => other.clone(),
+                };
                 members.push(match (op.op, &p.value_filter) {
-                    (OpKind::Add, None) => MemberOp::Add(resource::member_values(&op.value)?),
+                    (OpKind::Add, None) => {
+                        MemberOp::Add(resource::member_values(&lone(&op.value))?)
+                    }
                     (OpKind::Replace, None) => {
                         MemberOp::Replace(resource::member_values(&op.value)?)
                     }
                     (OpKind::Remove, None) => {
-                        let values = resource::member_values(&op.value)?;
+                        let values = resource::member_values(&lone(&op.value))?;
                         // Entra's legacy form names the members in `value`; only a remove without
                         // any value means "all members" (RFC 7644 §3.5.2.2).
                         if op.value.is_null() {
@@ -391,7 +401,12 @@ fn resolve<'a>(
     named: Named,
 ) -> Result<Resolved<'a>> {
     reg.resolve(kind, p.urn.as_deref(), &p.name, p.sub.as_deref())
-        .ok_or_else(|| unknown(named, format!("unknown attribute '{p}' for {}", kind.as_str())))
+        .ok_or_else(|| {
+            unknown(
+                named,
+                format!("unknown attribute '{p}' for {}", kind.as_str()),
+            )
+        })
 }
 
 /// The error for an unknown attribute named by `named`.
@@ -494,7 +509,7 @@ fn apply_path(
         }
         None => match sub_def {
             Some(sub) => apply_sub(target, attr, sub, op, value, &label)?,
-            None => apply_whole(target, attr, op, value, &label)?,
+            None => apply_whole(target, attr, op, value, &label, named)?,
         },
     }
     if attr.multi_valued && attr.sub("primary").is_some() {
@@ -534,6 +549,22 @@ fn single_primary(before: Option<&Value>, items: &mut [Value]) {
     }
 }
 
+/// The value for a whole multi-valued attribute, with a lone value as a list of one where that is
+/// allowed. RFC 7644 §3.5.2.1: an `add` whose `path` names a multi-valued attribute adds "a new
+/// value" to it, and that value "MAY be a quoted value, or ... a JSON object containing the
+/// sub-attributes of the complex attribute specified in the operation's path" — so there a lone
+/// value is accepted. Everywhere else a multi-valued attribute must be an array, as in a POST/PUT
+/// body: the keys of a pathless value or of a whole extension object are attributes of the
+/// resource, and a `replace` replaces "the attribute and all values" (§3.5.2.3), that is the array.
+fn lone_as_list(op: OpKind, named: Named, value: &Value) -> Cow<'_, Value> {
+    let lone = !matches!(value, Value::Array(_) | Value::Null);
+    if lone && op == OpKind::Add && named == Named::ByPath {
+        Cow::Owned(Value::Array(vec![value.clone()]))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
 /// `attr` with no filter and no sub-attribute.
 fn apply_whole(
     target: &mut Map<String, Value>,
@@ -541,6 +572,7 @@ fn apply_whole(
     op: OpKind,
     value: &Value,
     label: &str,
+    named: Named,
 ) -> Result<()> {
     let key = attr.name.clone();
     match op {
@@ -559,7 +591,8 @@ fn apply_whole(
             }
         }
         OpKind::Add | OpKind::Replace if attr.multi_valued => {
-            let Some(Value::Array(new)) = resource::normalize_value(attr, value, label)? else {
+            let value = lone_as_list(op, named, value);
+            let Some(Value::Array(new)) = resource::normalize_value(attr, &value, label)? else {
                 return Ok(());
             };
             if op == OpKind::Replace {

@@ -138,16 +138,18 @@ fn put_core(
     Ok(())
 }
 
-/// The `value` of each entry of a `members` array (or of a single member object).
+/// The `value` of each entry of a `members` array. `members` is multi-valued, so anything but an
+/// array (or null, no members) is refused, a lone member object included; a PATCH whose `path`
+/// names `members` wraps a lone object itself where it may (see `patch.rs`).
 pub fn member_values(value: &Value) -> Result<Vec<String>> {
     let items: Vec<&Value> = match value {
         Value::Null => Vec::new(),
         Value::Array(a) => a.iter().collect(),
-        Value::Object(_) => vec![value],
         _ => {
-            return Err(ScimError::InvalidValue(
-                "'members' must be an array of {\"value\": id} objects".into(),
-            ))
+            return Err(ScimError::InvalidValue(format!(
+                "'members' is multi-valued and must be a JSON array of {{\"value\": id}} objects, got {}",
+                short(value)
+            )))
         }
     };
     items
@@ -210,14 +212,18 @@ pub fn check_required(reg: &Registry, kind: ResourceKind, doc: &Document) -> Res
 
 /// Type-check one value for `attr`; `Ok(None)` means "nothing to store" (null, or readOnly input).
 /// Booleans sent as strings ("True", "false") become JSON booleans; everything else is kept as sent.
+/// A multi-valued attribute must be a JSON array (RFC 7643 §2.4): a lone value is refused, as
+/// `"emails": "x"` always was, so `"phoneNumbers": {"value": "1"}` is refused too.
 pub fn normalize_value(attr: &Attribute, value: &Value, label: &str) -> Result<Option<Value>> {
     if value.is_null() || attr.mutability == Mutability::ReadOnly {
         return Ok(None);
     }
     if attr.multi_valued {
-        let items: Vec<&Value> = match value {
-            Value::Array(a) => a.iter().collect(),
-            other => vec![other],
+        let Value::Array(items) = value else {
+            return Err(ScimError::InvalidValue(format!(
+                "'{label}' is multi-valued and must be a JSON array, got {}",
+                short(value)
+            )));
         };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
