@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_scim_error, q, Server};
+use common::{assert_scim_error, q, Server, GROUP, USER};
 use serde_json::json;
 
 #[test]
@@ -33,16 +33,16 @@ fn malformed_requests_get_precise_scim_errors() {
         "POST",
         "/Users",
         t,
-        Some(&json!({"displayName": "No Name"})),
+        Some(&json!({"schemas": [USER], "displayName": "No Name"})),
     );
     assert_scim_error(&r, 400, Some("invalidValue"));
     assert!(r.body["detail"].as_str().unwrap().contains("userName"));
     for body in [
-        json!({"userName": 42}),
-        json!({"userName": "a", "active": "perhaps"}),
-        json!({"userName": "a", "emails": "not-a-list-of-objects"}),
-        json!({"userName": "a", "name": {"givenName": 7}}),
-        json!({"userName": "a\u{0007}b"}),
+        json!({"schemas": [USER], "userName": 42}),
+        json!({"schemas": [USER], "userName": "a", "active": "perhaps"}),
+        json!({"schemas": [USER], "userName": "a", "emails": "not-a-list-of-objects"}),
+        json!({"schemas": [USER], "userName": "a", "name": {"givenName": 7}}),
+        json!({"schemas": [USER], "userName": "a\u{0007}b"}),
     ] {
         assert_scim_error(
             &s.call("POST", "/Users", t, Some(&body)),
@@ -53,10 +53,10 @@ fn malformed_requests_get_precise_scim_errors() {
     // Unknown attributes, sub-attributes and extension schemas: the body does not conform to the
     // schema, RFC 7644 §3.12 invalidSyntax (a wrong value is invalidValue, above).
     for body in [
-        json!({"userName": "a", "favouriteColour": "blue"}),
-        json!({"userName": "a", "urn:example:unknown:2.0:User": {"x": 1}}),
-        json!({"userName": "a", "name": {"nick": "A"}}),
-        json!({"userName": "a", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"shoeSize": 9}}),
+        json!({"schemas": [USER], "userName": "a", "favouriteColour": "blue"}),
+        json!({"schemas": [USER], "userName": "a", "urn:example:unknown:2.0:User": {"x": 1}}),
+        json!({"schemas": [USER], "userName": "a", "name": {"nick": "A"}}),
+        json!({"schemas": [USER], "userName": "a", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"shoeSize": 9}}),
     ] {
         let r = s.call("POST", "/Users", t, Some(&body));
         assert_scim_error(&r, 400, Some("invalidSyntax"));
@@ -67,13 +67,18 @@ fn malformed_requests_get_precise_scim_errors() {
         );
     }
     assert_scim_error(
-        &s.call("POST", "/Groups", t, Some(&json!({"members": []}))),
+        &s.call(
+            "POST",
+            "/Groups",
+            t,
+            Some(&json!({"schemas": [GROUP], "members": []})),
+        ),
         400,
         Some("invalidValue"),
     );
 
     // Oversized body: 413 with a SCIM body.
-    let big = json!({"userName": "x".repeat(5000)});
+    let big = json!({"schemas": [USER], "userName": "x".repeat(5000)});
     assert_scim_error(
         &s.call("POST", "/Users", t, Some(&big)),
         413,
@@ -89,7 +94,7 @@ fn malformed_requests_get_precise_scim_errors() {
         for (m, body) in [
             ("GET", None),
             ("DELETE", None),
-            ("PUT", Some(json!({"userName": "z"}))),
+            ("PUT", Some(json!({"schemas": [USER], "userName": "z"}))),
             ("PATCH", Some(json!({"Operations": []}))),
         ] {
             let r = s.call(m, &format!("/Users/{id}"), t, body.as_ref());
@@ -99,7 +104,12 @@ fn malformed_requests_get_precise_scim_errors() {
 
     // PATCH bodies.
     let u = s
-        .call("POST", "/Users", t, Some(&json!({"userName": "p@x"})))
+        .call(
+            "POST",
+            "/Users",
+            t,
+            Some(&json!({"schemas": [USER], "userName": "p@x"})),
+        )
         .body["id"]
         .as_str()
         .unwrap()
@@ -267,7 +277,7 @@ fn paging_attributes_etags_and_put() {
     let token = s.token("Okta");
     let t = Some(token.as_str());
     for i in 0..12 {
-        let r = s.call("POST", "/Users", t, Some(&json!({"userName": format!("u{i:02}@x"), "name": {"givenName": "G", "familyName": "F"}, "emails": [{"value": format!("u{i}@x"), "primary": true}], "active": true})));
+        let r = s.call("POST", "/Users", t, Some(&json!({"schemas": [USER], "userName": format!("u{i:02}@x"), "name": {"givenName": "G", "familyName": "F"}, "emails": [{"value": format!("u{i}@x"), "primary": true}], "active": true})));
         assert_eq!(r.status, 201);
     }
     // Okta's Test Connector Configuration, then pages of 5 over 12 users: each exactly once.
@@ -334,7 +344,7 @@ fn paging_attributes_etags_and_put() {
         .call()
         .unwrap();
     assert_eq!(res.status(), 304);
-    let put = json!({"userName": got.body["userName"], "active": false});
+    let put = json!({"schemas": [USER], "userName": got.body["userName"], "active": false});
     let err = agent
         .put(&url)
         .set("Authorization", &auth)
@@ -460,6 +470,84 @@ fn strict_input_is_refused_with_scim_errors() {
         )),
     );
     assert_eq!(r.status, 204, "{:?}", r.body);
+
+    // `schemas` is required and names the endpoint's core schema (RFC 7643 §3): 400 invalidSyntax.
+    let user_path = format!("/Users/{u}");
+    let group_path = format!("/Groups/{g}");
+    for (m, path, body) in [
+        ("POST", "/Users", json!({"userName": "noschemas@x"})),
+        (
+            "POST",
+            "/Users",
+            json!({"schemas": null, "userName": "noschemas@x"}),
+        ),
+        (
+            "POST",
+            "/Users",
+            json!({"schemas": [], "userName": "noschemas@x"}),
+        ),
+        (
+            "POST",
+            "/Users",
+            json!({"schemas": USER, "userName": "noschemas@x"}),
+        ),
+        (
+            "POST",
+            "/Users",
+            json!({"schemas": [GROUP], "userName": "noschemas@x"}),
+        ),
+        (
+            "POST",
+            "/Users",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"], "userName": "noschemas@x"}),
+        ),
+        ("PUT", user_path.as_str(), json!({"userName": "strict@x"})),
+        (
+            "PUT",
+            user_path.as_str(),
+            json!({"schemas": [GROUP], "userName": "strict@x"}),
+        ),
+        ("POST", "/Groups", json!({"displayName": "No Schemas"})),
+        (
+            "POST",
+            "/Groups",
+            json!({"schemas": [USER], "displayName": "No Schemas"}),
+        ),
+        ("PUT", group_path.as_str(), json!({"displayName": "Strict"})),
+    ] {
+        let r = s.call(m, path, t, Some(&body));
+        assert_scim_error(&r, 400, Some("invalidSyntax"));
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("schemas"),
+            "{:?}",
+            r.body
+        );
+    }
+    // The URN is matched in any letter case, and other URNs may come with it.
+    let r = s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(&json!({"schemas": ["URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER", "urn:example:other"], "userName": "cased@x"})),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    // Bulk operation data are resources too.
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "bulk-noschemas@x"}},
+            {"method": "PUT", "path": format!("/Groups/{g}"), "data": {"schemas": [USER], "displayName": "Strict"}},
+            {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"schemas": [USER], "userName": "bulk-ok@x"}},
+        ]
+    });
+    let r = s.call("POST", "/Bulk", t, Some(&bulk));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let ops = r.body["Operations"].as_array().unwrap();
+    let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["400", "400", "201"], "{:?}", r.body);
+    for op in &ops[..2] {
+        assert_eq!(op["response"]["scimType"], "invalidSyntax", "{op}");
+    }
 
     // Nothing above was a server error.
     assert!(!s.log().contains("status=5"), "{}", s.log());

@@ -27,7 +27,51 @@ pub struct Parsed {
     pub password: Option<String>,
 }
 
-/// Parse a POST/PUT body for `kind`.
+/// Parse a POST/PUT body as a client sends it: [`check_schemas`], then [`parse_resource`].
+pub fn parse_request(reg: &Registry, kind: ResourceKind, body: &Value) -> Result<Parsed> {
+    check_schemas(reg, kind, body)?;
+    parse_resource(reg, kind, body)
+}
+
+/// RFC 7643 §3: `schemas` is REQUIRED, and a resource's `schemas` names its core schema. So a
+/// body without `schemas`, or whose `schemas` does not name the endpoint's core schema
+/// (`…:core:2.0:User` for `/Users`, `…:core:2.0:Group` for `/Groups`), is 400 `invalidSyntax`:
+/// the message does not have the structure the operation expects. Other URNs in the list are not
+/// checked (Entra adds a legacy group schema, and leaves out custom extension URNs it sends).
+pub fn check_schemas(reg: &Registry, kind: ResourceKind, body: &Value) -> Result<()> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ScimError::InvalidSyntax("the request body must be a JSON object".into()))?;
+    let core = &reg.resource_type(kind).schema;
+    let schemas = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+        .map(|(_, v)| v);
+    let Some(schemas) = schemas.filter(|v| !v.is_null()) else {
+        return Err(ScimError::InvalidSyntax(format!(
+            "the body has no 'schemas'; a {} must list {core} in it (RFC 7643 §3)",
+            kind.as_str()
+        )));
+    };
+    let urns: Option<Vec<&str>> = schemas
+        .as_array()
+        .and_then(|a| a.iter().map(Value::as_str).collect());
+    let Some(urns) = urns else {
+        return Err(ScimError::InvalidSyntax(
+            "'schemas' must be an array of schema URNs".into(),
+        ));
+    };
+    if !urns.iter().any(|u| u.eq_ignore_ascii_case(core)) {
+        return Err(ScimError::InvalidSyntax(format!(
+            "'schemas' must list {core} for {}",
+            kind.endpoint()
+        )));
+    }
+    Ok(())
+}
+
+/// Parse a POST/PUT body for `kind`. It does not require `schemas` (documents built by the server
+/// and by tests have none); request bodies go through [`parse_request`], which does.
 pub fn parse_resource(reg: &Registry, kind: ResourceKind, body: &Value) -> Result<Parsed> {
     let obj = body
         .as_object()
@@ -654,6 +698,37 @@ mod tests {
         }
         let e = parse_resource(&r, ResourceKind::User, &json!([1])).unwrap_err();
         assert_eq!(e.scim_type(), "invalidSyntax");
+    }
+
+    #[test]
+    fn request_bodies_must_name_the_core_schema_of_their_endpoint() {
+        let r = reg();
+        let user = json!({"schemas": [crate::scim::schema::USER_SCHEMA], "userName": "a"});
+        assert!(parse_request(&r, ResourceKind::User, &user).is_ok());
+        let cased =
+            json!({"Schemas": ["URN:ietf:params:scim:schemas:core:2.0:user"], "userName": "a"});
+        assert!(parse_request(&r, ResourceKind::User, &cased).is_ok());
+        for (kind, body) in [
+            (ResourceKind::User, json!({"userName": "a"})),
+            (
+                ResourceKind::User,
+                json!({"schemas": null, "userName": "a"}),
+            ),
+            (ResourceKind::User, json!({"schemas": [], "userName": "a"})),
+            (ResourceKind::User, json!({"schemas": [1], "userName": "a"})),
+            (
+                ResourceKind::User,
+                json!({"schemas": [ENTERPRISE_USER_SCHEMA], "userName": "a"}),
+            ),
+            (ResourceKind::Group, json!({"displayName": "g"})),
+            (ResourceKind::Group, user.clone()),
+        ] {
+            let e = parse_request(&r, kind, &body).unwrap_err();
+            assert_eq!(e.scim_type(), "invalidSyntax", "{body}");
+            assert!(e.detail().contains("schemas"), "{}", e.detail());
+        }
+        // Documents built without a request (tests, the server itself) need no `schemas`.
+        assert!(parse_resource(&r, ResourceKind::User, &json!({"userName": "a"})).is_ok());
     }
 
     #[test]
