@@ -471,6 +471,34 @@ fn strict_input_is_refused_with_scim_errors() {
     );
     assert_eq!(r.status, 204, "{:?}", r.body);
 
+    // PATCH add/replace with a path and no value: 400 invalidValue ("a required value was missing").
+    for (path, op) in [
+        (
+            &format!("/Users/{u}"),
+            json!({"op": "add", "path": "title"}),
+        ),
+        (
+            &format!("/Users/{u}"),
+            json!({"op": "Replace", "path": "displayName"}),
+        ),
+        (
+            &format!("/Groups/{g}"),
+            json!({"op": "add", "path": "members"}),
+        ),
+        (
+            &format!("/Groups/{g}"),
+            json!({"op": "replace", "path": "displayName"}),
+        ),
+    ] {
+        let r = s.call("PATCH", path, t, Some(&patch(json!([op]))));
+        assert_scim_error(&r, 400, Some("invalidValue"));
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("value"),
+            "{:?}",
+            r.body
+        );
+    }
+
     // `schemas` is required and names the endpoint's core schema (RFC 7643 §3): 400 invalidSyntax.
     let user_path = format!("/Users/{u}");
     let group_path = format!("/Groups/{g}");

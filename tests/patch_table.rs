@@ -564,6 +564,11 @@ fn user_rows() -> Vec<Row> {
         err("malformed path: a comparison outside brackets", mailed(), op("replace", "emails eq \"x\"", json!("x")), "invalidPath"),
         err("malformed path: double dot", named(), op("replace", "name..givenName", json!("x")), "invalidPath"),
         err("path is not a string", a(), ops(json!([{"op": "replace", "path": 5, "value": "x"}])), "invalidPath"),
+        // RFC 7644 §3.5.2.1/§3.5.2.3: add and replace need a value; an explicit null is one.
+        err("add with a path and no value", a(), op_novalue("add", "title"), "invalidValue"),
+        err("replace with a path and no value", titled(), op_novalue("Replace", "title"), "invalidValue"),
+        err("replace of a filtered value with no value", mailed(), op_novalue("replace", "emails[type eq \"work\"].value"), "invalidValue"),
+        err("add with no path and no value", a(), ops(json!([{"op": "add"}])), "invalidValue"),
         err("unknown op", a(), op("move", "title", json!("x")), "invalidSyntax"),
         err("missing op", a(), ops(json!([{"path": "title", "value": "x"}])), "invalidSyntax"),
         err("Operations is not an array", a(), json!({"schemas": [PATCH_OP_SCHEMA], "Operations": {"op": "add"}}), "invalidSyntax"),
@@ -732,6 +737,16 @@ fn group_rows() -> Vec<(&'static str, Value, GroupWant)> {
             "replace path members",
             op("replace", "members", json!([m(A), m(B)])),
             Ok((0, vec![MemberOp::Replace(ids(&[A, B]))])),
+        ),
+        (
+            "add path members without a value",
+            op_novalue("add", "members"),
+            Err("invalidValue"),
+        ),
+        (
+            "replace path members without a value",
+            op_novalue("replace", "members"),
+            Err("invalidValue"),
         ),
         (
             "replace path members with a lone member object",

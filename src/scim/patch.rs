@@ -117,7 +117,18 @@ fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation> {
             )))
         }
     };
-    let value = get_ci(obj, "value").cloned().unwrap_or(Value::Null);
+    let value = get_ci(obj, "value").cloned();
+    // RFC 7644 §3.5.2.1 and §3.5.2.3: add and replace MUST carry a `value`. Without one the
+    // operation is refused with `invalidValue`, whose §3.12 description begins "A required value
+    // was missing": the operation's structure is sound (a known op, a valid path) and only the
+    // value it must carry is absent, which is not the malformed message `invalidSyntax` means.
+    // An explicit `"value": null` is a value (it clears the target, as Entra expects).
+    if kind != OpKind::Remove && path.is_some() && value.is_none() {
+        return Err(ScimError::InvalidValue(format!(
+            "operation {n}: {name} with a path needs a 'value'"
+        )));
+    }
+    let value = value.unwrap_or(Value::Null);
     if kind == OpKind::Remove && path.is_none() {
         return Err(ScimError::NoTarget(format!(
             "operation {n}: remove needs a 'path'"
