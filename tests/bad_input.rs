@@ -406,10 +406,12 @@ fn strict_input_is_refused_with_scim_errors() {
         json!({"emails": "a@x"}),
         json!({"roles": {"value": "Admin"}}),
     ] {
-        let body = user(extra);
-        for (m, path) in [
-            ("POST", "/Users".to_owned()),
-            ("PUT", format!("/Users/{u}")),
+        let mut created = user(extra.clone());
+        // A userName of its own, so only the shape can refuse it.
+        created["userName"] = json!("lone@x");
+        for (m, path, body) in [
+            ("POST", "/Users".to_owned(), created),
+            ("PUT", format!("/Users/{u}"), user(extra)),
         ] {
             let r = s.call(m, &path, t, Some(&body));
             assert_scim_error(&r, 400, Some("invalidValue"));
