@@ -1,5 +1,5 @@
 //! The activity log records each write with the right attribute-level changes. Commands are built
-//! exactly as the HTTP layer builds them (`parse_resource`, `parse_patch`, `split_members`), go
+//! exactly as the HTTP layer builds them (`parse_request`, `parse_patch`, `split_members`), go
 //! through the real writer over a temporary store, and the log is then read back record by record:
 //! contiguous sequence numbers from 1, the actor, request id and client address of each request,
 //! non-decreasing times, and for each write the event (or rejection) with exactly the expected
@@ -18,8 +18,11 @@ use scimd::domain::ids::{ClientName, GroupId, TokenId, UserId};
 use scimd::domain::write::{Answer, Envelope, Outcome, Submission, Written};
 use scimd::scim::error::ScimError;
 use scimd::scim::patch::{parse_patch, split_members, take_password, PATCH_OP_SCHEMA};
-use scimd::scim::resource::parse_resource;
-use scimd::scim::schema::{Registry, ResourceKind, ENTERPRISE_USER_SCHEMA as ENT};
+use scimd::scim::resource::{parse_request, parse_resource};
+use scimd::scim::schema::{
+    Registry, ResourceKind, ENTERPRISE_USER_SCHEMA as ENT, GROUP_SCHEMA as GROUP,
+    USER_SCHEMA as USER,
+};
 use scimd::service::writer::{now_ms, Writer, WriterThread};
 use scimd::store::codec::{Actor, Entry, LogRecord};
 use scimd::store::read::log_from;
@@ -98,7 +101,7 @@ impl Harness {
 
     /// `POST /Users` or `POST /Groups`, as `prepare` builds it.
     fn create(&mut self, kind: ResourceKind, body: Value, records: usize) -> (String, Outcome) {
-        let mut input = parse_resource(&self.reg, kind, &body).unwrap();
+        let mut input = parse_request(&self.reg, kind, &body).unwrap();
         // The default password storage discards the password: no hash reaches the command.
         let _password = input.password.take();
         let (id, command) = match kind {
@@ -342,7 +345,7 @@ fn the_log_records_every_write_with_its_attribute_level_changes() {
     );
     let (eng, _) = h.create(
         ResourceKind::Group,
-        json!({"displayName": "Eng", "members": members(&[&dave, &alice])}),
+        json!({"schemas": [GROUP], "displayName": "Eng", "members": members(&[&dave, &alice])}),
         2,
     );
 
@@ -726,7 +729,7 @@ fn records_read_from_a_later_sequence_number_start_there() {
     for i in 0..5 {
         h.create(
             ResourceKind::User,
-            json!({"userName": format!("u{i}@x")}),
+            json!({"schemas": [USER], "userName": format!("u{i}@x")}),
             1,
         );
     }

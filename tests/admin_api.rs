@@ -10,7 +10,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
-use common::{q, Server};
+use common::{q, Server, GROUP, USER};
 use serde_json::{json, Value};
 
 /// A browser-like client: keeps the session cookie and the CSRF token.
@@ -302,14 +302,14 @@ fn tokens_activity_history_stats_users_and_groups() {
         "POST",
         "/Users",
         t,
-        Some(&json!({"userName": "alice@contoso.com", "title": "Engineer"})),
+        Some(&json!({"schemas": [USER], "userName": "alice@contoso.com", "title": "Engineer"})),
     );
     let uid = u.body["id"].as_str().unwrap().to_owned();
     let g = s.call(
         "POST",
         "/Groups",
         t,
-        Some(&json!({"displayName": "Sales", "members": [{"value": uid}]})),
+        Some(&json!({"schemas": [GROUP], "displayName": "Sales", "members": [{"value": uid}]})),
     );
     let gid = g.body["id"].as_str().unwrap().to_owned();
     let patch = json!({"Operations": [{"op": "Replace", "path": "title", "value": "Manager"}]});
@@ -318,7 +318,7 @@ fn tokens_activity_history_stats_users_and_groups() {
         "POST",
         "/Users",
         t,
-        Some(&json!({"userName": "ALICE@contoso.com"})),
+        Some(&json!({"schemas": [USER], "userName": "ALICE@contoso.com"})),
     );
     s.call("GET", "/Users", t, None);
 
@@ -541,7 +541,12 @@ fn the_action_list_names_everything_the_feed_shows() {
     let token = r.json()["token"].as_str().unwrap().to_owned();
     let token_id = r.json()["id"].as_str().unwrap().to_owned();
     let t = Some(token.as_str());
-    let u = s.call("POST", "/Users", t, Some(&json!({"userName": "bob"})));
+    let u = s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(&json!({"schemas": [USER], "userName": "bob"})),
+    );
     let uid = u.body["id"].as_str().unwrap().to_owned();
     let user_patch = |op: Value| {
         let r = s.call(
@@ -559,7 +564,7 @@ fn the_action_list_names_everything_the_feed_shows() {
         "POST",
         "/Groups",
         t,
-        Some(&json!({"displayName": "Ops", "members": [{"value": uid}]})),
+        Some(&json!({"schemas": [GROUP], "displayName": "Ops", "members": [{"value": uid}]})),
     );
     let gid = g.body["id"].as_str().unwrap().to_owned();
     for op in [
@@ -574,7 +579,12 @@ fn the_action_list_names_everything_the_feed_shows() {
         );
         assert!(r.status == 200 || r.status == 204, "{}", r.body);
     }
-    s.call("POST", "/Users", t, Some(&json!({"userName": "BOB"})));
+    s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(&json!({"schemas": [USER], "userName": "BOB"})),
+    );
     s.call("DELETE", &format!("/Groups/{gid}"), t, None);
     s.call("DELETE", &format!("/Users/{uid}"), t, None);
     let revoke = c.send(
@@ -694,7 +704,7 @@ fn live_tail_streams_new_entries_as_server_sent_events() {
         "POST",
         "/Users",
         Some(&token),
-        Some(&json!({"userName": "live@x"})),
+        Some(&json!({"schemas": [USER], "userName": "live@x"})),
     );
     let item: Value =
         serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
@@ -706,13 +716,13 @@ fn live_tail_streams_new_entries_as_server_sent_events() {
         "POST",
         "/Users",
         Some(&other),
-        Some(&json!({"userName": "other@x"})),
+        Some(&json!({"schemas": [USER], "userName": "other@x"})),
     );
     s.call(
         "POST",
         "/Users",
         Some(&token),
-        Some(&json!({"userName": "live2@x"})),
+        Some(&json!({"schemas": [USER], "userName": "live2@x"})),
     );
     let item: Value =
         serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();

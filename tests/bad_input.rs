@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_scim_error, q, Server};
+use common::{assert_scim_error, q, Server, GROUP, USER};
 use serde_json::json;
 
 #[test]
@@ -33,18 +33,16 @@ fn malformed_requests_get_precise_scim_errors() {
         "POST",
         "/Users",
         t,
-        Some(&json!({"displayName": "No Name"})),
+        Some(&json!({"schemas": [USER], "displayName": "No Name"})),
     );
     assert_scim_error(&r, 400, Some("invalidValue"));
     assert!(r.body["detail"].as_str().unwrap().contains("userName"));
     for body in [
-        json!({"userName": 42}),
-        json!({"userName": "a", "active": "perhaps"}),
-        json!({"userName": "a", "emails": "not-a-list-of-objects"}),
-        json!({"userName": "a", "name": {"givenName": 7}}),
-        json!({"userName": "a", "favouriteColour": "blue"}),
-        json!({"userName": "a", "urn:example:unknown:2.0:User": {"x": 1}}),
-        json!({"userName": "a\u{0007}b"}),
+        json!({"schemas": [USER], "userName": 42}),
+        json!({"schemas": [USER], "userName": "a", "active": "perhaps"}),
+        json!({"schemas": [USER], "userName": "a", "emails": "not-a-list-of-objects"}),
+        json!({"schemas": [USER], "userName": "a", "name": {"givenName": 7}}),
+        json!({"schemas": [USER], "userName": "a\u{0007}b"}),
     ] {
         assert_scim_error(
             &s.call("POST", "/Users", t, Some(&body)),
@@ -52,14 +50,35 @@ fn malformed_requests_get_precise_scim_errors() {
             Some("invalidValue"),
         );
     }
+    // Unknown attributes, sub-attributes and extension schemas: the body does not conform to the
+    // schema, RFC 7644 §3.12 invalidSyntax (a wrong value is invalidValue, above).
+    for body in [
+        json!({"schemas": [USER], "userName": "a", "favouriteColour": "blue"}),
+        json!({"schemas": [USER], "userName": "a", "urn:example:unknown:2.0:User": {"x": 1}}),
+        json!({"schemas": [USER], "userName": "a", "name": {"nick": "A"}}),
+        json!({"schemas": [USER], "userName": "a", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"shoeSize": 9}}),
+    ] {
+        let r = s.call("POST", "/Users", t, Some(&body));
+        assert_scim_error(&r, 400, Some("invalidSyntax"));
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("unknown"),
+            "{:?}",
+            r.body
+        );
+    }
     assert_scim_error(
-        &s.call("POST", "/Groups", t, Some(&json!({"members": []}))),
+        &s.call(
+            "POST",
+            "/Groups",
+            t,
+            Some(&json!({"schemas": [GROUP], "members": []})),
+        ),
         400,
         Some("invalidValue"),
     );
 
     // Oversized body: 413 with a SCIM body.
-    let big = json!({"userName": "x".repeat(5000)});
+    let big = json!({"schemas": [USER], "userName": "x".repeat(5000)});
     assert_scim_error(
         &s.call("POST", "/Users", t, Some(&big)),
         413,
@@ -75,7 +94,7 @@ fn malformed_requests_get_precise_scim_errors() {
         for (m, body) in [
             ("GET", None),
             ("DELETE", None),
-            ("PUT", Some(json!({"userName": "z"}))),
+            ("PUT", Some(json!({"schemas": [USER], "userName": "z"}))),
             ("PATCH", Some(json!({"Operations": []}))),
         ] {
             let r = s.call(m, &format!("/Users/{id}"), t, body.as_ref());
@@ -85,7 +104,12 @@ fn malformed_requests_get_precise_scim_errors() {
 
     // PATCH bodies.
     let u = s
-        .call("POST", "/Users", t, Some(&json!({"userName": "p@x"})))
+        .call(
+            "POST",
+            "/Users",
+            t,
+            Some(&json!({"schemas": [USER], "userName": "p@x"})),
+        )
         .body["id"]
         .as_str()
         .unwrap()
@@ -199,9 +223,9 @@ fn malformed_requests_get_precise_scim_errors() {
     assert!(has(400, Some("noTarget")));
     assert!(has(413, Some("tooLarge")));
     assert!(has(404, None));
-    // 12 user POSTs + 1 group POST + DELETE/PUT/PATCH on 3 unknown ids + 8 bad PATCH bodies:
+    // 14 user POSTs + 1 group POST + DELETE/PUT/PATCH on 3 unknown ids + 8 bad PATCH bodies:
     // every write above that failed, and none of the reads.
-    let writes_refused = 12 + 1 + 3 * 3 + 8;
+    let writes_refused = 14 + 1 + 3 * 3 + 8;
     assert_eq!(rejected.len(), writes_refused, "{rejected:#?}");
 }
 
@@ -253,7 +277,7 @@ fn paging_attributes_etags_and_put() {
     let token = s.token("Okta");
     let t = Some(token.as_str());
     for i in 0..12 {
-        let r = s.call("POST", "/Users", t, Some(&json!({"userName": format!("u{i:02}@x"), "name": {"givenName": "G", "familyName": "F"}, "emails": [{"value": format!("u{i}@x"), "primary": true}], "active": true})));
+        let r = s.call("POST", "/Users", t, Some(&json!({"schemas": [USER], "userName": format!("u{i:02}@x"), "name": {"givenName": "G", "familyName": "F"}, "emails": [{"value": format!("u{i}@x"), "primary": true}], "active": true})));
         assert_eq!(r.status, 201);
     }
     // Okta's Test Connector Configuration, then pages of 5 over 12 users: each exactly once.
@@ -320,7 +344,7 @@ fn paging_attributes_etags_and_put() {
         .call()
         .unwrap();
     assert_eq!(res.status(), 304);
-    let put = json!({"userName": got.body["userName"], "active": false});
+    let put = json!({"schemas": [USER], "userName": got.body["userName"], "active": false});
     let err = agent
         .put(&url)
         .set("Authorization", &auth)
@@ -344,4 +368,217 @@ fn paging_attributes_etags_and_put() {
         body.get("emails").is_none() && body.get("name").is_none(),
         "{body}"
     );
+}
+
+#[test]
+fn strict_input_is_refused_with_scim_errors() {
+    let s = Server::plain();
+    let t = s.token("Strict");
+    let t = Some(t.as_str());
+    let user = |extra: serde_json::Value| {
+        let mut b = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "strict@x"});
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b
+    };
+    let u = s.call("POST", "/Users", t, Some(&user(json!({})))).body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let g = s
+        .call(
+            "POST",
+            "/Groups",
+            t,
+            Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Strict"})),
+        )
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patch = |ops: serde_json::Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+
+    // Every multi-valued attribute is an array: a lone object is refused like a lone string.
+    for extra in [
+        json!({"phoneNumbers": {"value": "1"}}),
+        json!({"emails": {"value": "a@x"}}),
+        json!({"emails": "a@x"}),
+        json!({"roles": {"value": "Admin"}}),
+    ] {
+        let mut created = user(extra.clone());
+        // A userName of its own, so only the shape can refuse it.
+        created["userName"] = json!("lone@x");
+        for (m, path, body) in [
+            ("POST", "/Users".to_owned(), created),
+            ("PUT", format!("/Users/{u}"), user(extra)),
+        ] {
+            let r = s.call(m, &path, t, Some(&body));
+            assert_scim_error(&r, 400, Some("invalidValue"));
+            assert!(
+                r.body["detail"].as_str().unwrap().contains("array"),
+                "{:?}",
+                r.body
+            );
+        }
+    }
+    let lone_member = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Lone", "members": {"value": u}});
+    assert_scim_error(
+        &s.call("POST", "/Groups", t, Some(&lone_member)),
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &s.call("PUT", &format!("/Groups/{g}"), t, Some(&lone_member)),
+        400,
+        Some("invalidValue"),
+    );
+    // … and in a PATCH value without a path.
+    let r = s.call(
+        "PATCH",
+        &format!("/Users/{u}"),
+        t,
+        Some(&patch(
+            json!([{"op": "add", "value": {"phoneNumbers": {"value": "1"}}}]),
+        )),
+    );
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = s.call(
+        "PATCH",
+        &format!("/Groups/{g}"),
+        t,
+        Some(&patch(
+            json!([{"op": "add", "value": {"members": {"value": u}}}]),
+        )),
+    );
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    // An `add` whose path names the attribute may give one new value (RFC 7644 §3.5.2.1).
+    let r = s.call(
+        "PATCH",
+        &format!("/Users/{u}"),
+        t,
+        Some(&patch(
+            json!([{"op": "add", "path": "phoneNumbers", "value": {"value": "1"}}]),
+        )),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["phoneNumbers"], json!([{"value": "1"}]));
+    let r = s.call(
+        "PATCH",
+        &format!("/Groups/{g}"),
+        t,
+        Some(&patch(
+            json!([{"op": "add", "path": "members", "value": {"value": u}}]),
+        )),
+    );
+    assert_eq!(r.status, 204, "{:?}", r.body);
+
+    // PATCH add/replace with a path and no value: 400 invalidValue ("a required value was missing").
+    for (path, op) in [
+        (
+            &format!("/Users/{u}"),
+            json!({"op": "add", "path": "title"}),
+        ),
+        (
+            &format!("/Users/{u}"),
+            json!({"op": "Replace", "path": "displayName"}),
+        ),
+        (
+            &format!("/Groups/{g}"),
+            json!({"op": "add", "path": "members"}),
+        ),
+        (
+            &format!("/Groups/{g}"),
+            json!({"op": "replace", "path": "displayName"}),
+        ),
+    ] {
+        let r = s.call("PATCH", path, t, Some(&patch(json!([op]))));
+        assert_scim_error(&r, 400, Some("invalidValue"));
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("value"),
+            "{:?}",
+            r.body
+        );
+    }
+
+    // `schemas` is required and names the endpoint's core schema (RFC 7643 §3): 400 invalidSyntax.
+    let user_path = format!("/Users/{u}");
+    let group_path = format!("/Groups/{g}");
+    for (m, path, body) in [
+        ("POST", "/Users", json!({"userName": "noschemas@x"})),
+        (
+            "POST",
+            "/Users",
+            json!({"schemas": null, "userName": "noschemas@x"}),
+        ),
+        (
+            "POST",
+            "/Users",
+            json!({"schemas": [], "userName": "noschemas@x"}),
+        ),
+        (
+            "POST",
+            "/Users",
+            json!({"schemas": USER, "userName": "noschemas@x"}),
+        ),
+        (
+            "POST",
+            "/Users",
+            json!({"schemas": [GROUP], "userName": "noschemas@x"}),
+        ),
+        (
+            "POST",
+            "/Users",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"], "userName": "noschemas@x"}),
+        ),
+        ("PUT", user_path.as_str(), json!({"userName": "strict@x"})),
+        (
+            "PUT",
+            user_path.as_str(),
+            json!({"schemas": [GROUP], "userName": "strict@x"}),
+        ),
+        ("POST", "/Groups", json!({"displayName": "No Schemas"})),
+        (
+            "POST",
+            "/Groups",
+            json!({"schemas": [USER], "displayName": "No Schemas"}),
+        ),
+        ("PUT", group_path.as_str(), json!({"displayName": "Strict"})),
+    ] {
+        let r = s.call(m, path, t, Some(&body));
+        assert_scim_error(&r, 400, Some("invalidSyntax"));
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("schemas"),
+            "{:?}",
+            r.body
+        );
+    }
+    // The URN is matched in any letter case, and other URNs may come with it.
+    let r = s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(&json!({"schemas": ["URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER", "urn:example:other"], "userName": "cased@x"})),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    // Bulk operation data are resources too.
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "bulk-noschemas@x"}},
+            {"method": "PUT", "path": format!("/Groups/{g}"), "data": {"schemas": [USER], "displayName": "Strict"}},
+            {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"schemas": [USER], "userName": "bulk-ok@x"}},
+        ]
+    });
+    let r = s.call("POST", "/Bulk", t, Some(&bulk));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let ops = r.body["Operations"].as_array().unwrap();
+    let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["400", "400", "201"], "{:?}", r.body);
+    for op in &ops[..2] {
+        assert_eq!(op["response"]["scimType"], "invalidSyntax", "{op}");
+    }
+
+    // Nothing above was a server error.
+    assert!(!s.log().contains("status=5"), "{}", s.log());
 }

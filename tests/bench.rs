@@ -21,6 +21,8 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use common::USER;
+
 use scimd::domain::command::Command;
 use scimd::domain::ids::{GroupId, UserId};
 use scimd::domain::write::Actor;
@@ -212,7 +214,8 @@ fn http_throughput() {
     for run in 0..5 {
         let (r, b) = (root.clone(), bearer.clone());
         create_runs.push(per_second(clients, per, move |agent, c, i| {
-            let body = json!({"userName": format!("h{run}-{c}-{i}@x"), "active": true});
+            let body =
+                json!({"schemas": [USER], "userName": format!("h{run}-{c}-{i}@x"), "active": true});
             agent
                 .post(&format!("{r}/Users"))
                 .set("Authorization", &b)

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::Server;
+use common::{Server, GROUP, USER};
 use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -272,7 +272,7 @@ fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
         "POST",
         "/Users",
         t,
-        Some(&json!({"userName": "alice@contoso.com", "title": "Engineer"})),
+        Some(&json!({"schemas": [USER], "userName": "alice@contoso.com", "title": "Engineer"})),
     );
     assert_eq!(u.status, 201);
     let uid = u.body["id"].as_str().unwrap().to_owned();
@@ -280,7 +280,9 @@ fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
         "POST",
         "/Groups",
         t,
-        Some(&json!({"displayName": "Sales EMEA", "members": [{"value": uid}]})),
+        Some(
+            &json!({"schemas": [GROUP], "displayName": "Sales EMEA", "members": [{"value": uid}]}),
+        ),
     );
     assert_eq!(g.status, 201);
 
@@ -305,7 +307,7 @@ fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
             "POST",
             "/Users",
             t,
-            Some(&json!({"userName": "bob.live@contoso.com"}))
+            Some(&json!({"schemas": [USER], "userName": "bob.live@contoso.com"}))
         )
         .status,
         201

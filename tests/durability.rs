@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{cli_in, Server};
+use common::{cli_in, Server, GROUP, USER};
 use serde_json::json;
 
 #[test]
@@ -24,7 +24,7 @@ fn acknowledged_writes_survive_sigkill() {
                 (0..25)
                     .map(|i| {
                         let body =
-                            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("user{w}-{i}@contoso.com"), "active": true});
+                            json!({"schemas": [USER], "userName": format!("user{w}-{i}@contoso.com"), "active": true});
                         let res = agent
                             .post(&format!("{root}/Users"))
                             .set("Authorization", &format!("Bearer {t}"))
@@ -45,7 +45,7 @@ fn acknowledged_writes_survive_sigkill() {
         "POST",
         "/Groups",
         Some(&t),
-        Some(&json!({"displayName": "Crash", "members": [{"value": ids[0]}]})),
+        Some(&json!({"schemas": [GROUP], "displayName": "Crash", "members": [{"value": ids[0]}]})),
     );
     assert_eq!(g.status, 201);
     let gid = g.body["id"].as_str().unwrap().to_owned();
@@ -156,7 +156,7 @@ fn a_failed_flush_fails_its_batch_stops_writes_and_exits_non_zero() {
         let res = ureq::agent()
             .post(&format!("{url}/scim/v2/Users"))
             .set("Authorization", &format!("Bearer {token}"))
-            .send_string(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name }).to_string());
+            .send_string(&json!({ "schemas": [USER], "userName": name }).to_string());
         match res {
             Ok(res) => res.status(),
             Err(ureq::Error::Status(code, _)) => code,
@@ -207,7 +207,7 @@ async fn after_a_failed_flush_writes_get_503_and_readyz_is_not_ready() {
         test::TestRequest::post()
             .uri("/scim/v2/Users")
             .insert_header(f.auth())
-            .set_payload(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name }).to_string())
+            .set_payload(json!({ "schemas": [USER], "userName": name }).to_string())
             .to_request()
     };
     let res = test::call_service(&app, post("a@x")).await;

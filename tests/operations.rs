@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{cli_in, q, Server};
+use common::{cli_in, q, Server, GROUP, USER};
 use serde_json::{json, Value};
 
 fn scimd(args: &[&str]) -> std::process::Output {
@@ -132,7 +132,7 @@ fn online_backup_during_writes_restores_into_a_verified_directory() {
         "POST",
         "/Groups",
         Some(&t),
-        Some(&json!({"displayName": "Backup Group"})),
+        Some(&json!({"schemas": [GROUP], "displayName": "Backup Group"})),
     );
     let gid = g.body["id"].as_str().unwrap().to_owned();
     // Writers keep going while the backup runs.
@@ -144,7 +144,7 @@ fn online_backup_during_writes_restores_into_a_verified_directory() {
                 let agent = ureq::agent();
                 let mut i = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let body = json!({"userName": format!("w{w}-{i}@x")});
+                    let body = json!({"schemas": [USER], "userName": format!("w{w}-{i}@x")});
                     let r: Value = agent.post(&format!("{root}/Users")).set("Authorization", &format!("Bearer {t}")).send_string(&body.to_string()).unwrap().into_json().unwrap();
                     let add = json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": r["id"]}]}]});
                     agent.request("PATCH", &format!("{root}/Groups/{gid}")).set("Authorization", &format!("Bearer {t}")).send_string(&add.to_string()).unwrap();
@@ -646,10 +646,15 @@ fn readyz_and_metrics_reflect_traffic() {
             "POST",
             "/Users",
             Some(&t),
-            Some(&json!({"userName": format!("m{}@x", rand_suffix())})),
+            Some(&json!({"schemas": [USER], "userName": format!("m{}@x", rand_suffix())})),
         );
     }
-    s.call("POST", "/Users", Some(&t), Some(&json!({"userName": 5})));
+    s.call(
+        "POST",
+        "/Users",
+        Some(&t),
+        Some(&json!({"schemas": [USER], "userName": 5})),
+    );
     let after = metrics(&s);
     let created =
         "scimd_http_requests_total{route=\"/scim/v2/Users\",method=\"POST\",status=\"201\"}";

@@ -186,6 +186,12 @@ fn user_rows() -> Vec<Row> {
             mailed(),
         ),
         ok("add emails when absent creates the list", a(), op("add", "emails", json!([work()])), json!({"userName": "a", "emails": [work()]})),
+        // A multi-valued attribute is an array, except that `add` with a path to it may name one
+        // new value on its own (RFC 7644 §3.5.2.1).
+        ok("add with a path to emails may give one lone value", json!({"userName": "a", "emails": [work()]}), op("add", "emails", home()), mailed()),
+        err("replace of emails with a lone value", mailed(), op("replace", "emails", home()), "invalidValue"),
+        err("pathless add of a lone phoneNumbers object", a(), pathless("add", json!({"phoneNumbers": {"value": "1"}})), "invalidValue"),
+        err("pathless replace of a lone emails string", a(), pathless("replace", json!({"emails": "x"})), "invalidValue"),
         ok("add an element already present adds no duplicate", mailed(), op("add", "emails", json!([home()])), mailed()),
         ok(
             "replace emails replaces the whole list",
@@ -433,6 +439,31 @@ fn user_rows() -> Vec<Row> {
             managed(),
         ),
         ok("remove of a bare extension URN drops the extension", entd(), op_novalue("remove", ENT), a()),
+        // Client libraries serialise the extension model with its own `schemas` list.
+        ok(
+            "add of a bare extension URN ignores 'schemas' in the value and merges",
+            entd(),
+            op("add", ENT, json!({"schemas": [ENT], "costCenter": "CC1", "manager": {"value": "m1"}})),
+            json!({"userName": "a", ENT: {"employeeNumber": "701984", "department": "R&D", "costCenter": "CC1", "manager": {"value": "m1"}}}),
+        ),
+        ok(
+            "add of a bare extension URN with 'schemas' creates the extension",
+            a(),
+            op("Add", ENT, json!({"Schemas": [ENT], "employeeNumber": "1"})),
+            json!({"userName": "a", ENT: {"employeeNumber": "1"}}),
+        ),
+        ok(
+            "replace of a bare extension URN ignores 'schemas', replaces what it names, keeps the rest",
+            json!({"userName": "a", ENT: {"employeeNumber": "701984", "department": "R&D", "manager": {"value": "m1"}}}),
+            op("replace", ENT, json!({"schemas": [ENT], "department": "Sales", "manager": {"value": "m2"}})),
+            json!({"userName": "a", ENT: {"employeeNumber": "701984", "department": "Sales", "manager": {"value": "m2"}}}),
+        ),
+        ok(
+            "pathless value with a whole extension object carrying 'schemas'",
+            entd(),
+            pathless("replace", json!({ENT: {"schemas": [ENT], "department": "Sales"}})),
+            json!({"userName": "a", ENT: {"employeeNumber": "701984", "department": "Sales"}}),
+        ),
         // ---- pathless operations ----
         ok(
             "pathless replace with plain keys",
@@ -512,7 +543,12 @@ fn user_rows() -> Vec<Row> {
         err("unknown attribute path", a(), op("replace", "bogus", json!("x")), "invalidPath"),
         err("unknown sub-attribute path", named(), op("replace", "name.bogus", json!("x")), "invalidPath"),
         err("unknown extension attribute path", a(), op("replace", &ent("bogus"), json!("x")), "invalidPath"),
-        err("unknown key in a pathless value", a(), pathless("replace", json!({"bogus": "x"})), "invalidPath"),
+        // RFC 7644 §3.12: an unknown attribute in a value is a body that does not conform to the
+        // schema (invalidSyntax); only a `path` naming one is invalidPath.
+        err("unknown key in a pathless value", a(), pathless("replace", json!({"bogus": "x"})), "invalidSyntax"),
+        err("unknown dotted key in a pathless value", named(), pathless("replace", json!({"name.bogus": "x"})), "invalidSyntax"),
+        err("unknown key in a pathless extension object", a(), pathless("add", json!({ENT: {"bogus": "x"}})), "invalidSyntax"),
+        err("unknown key in a bare extension URN value", a(), op("add", ENT, json!({"schemas": [ENT], "bogus": "x"})), "invalidSyntax"),
         err("readOnly groups", a(), op("add", "groups", json!([{"value": "g1"}])), "mutability"),
         err("readOnly id", a(), op("replace", "id", json!("x")), "mutability"),
         err("readOnly meta.created", a(), op("replace", "meta.created", json!("2020-01-01T00:00:00Z")), "mutability"),
@@ -521,7 +557,7 @@ fn user_rows() -> Vec<Row> {
         err("wrong type: userName a number", a(), op("replace", "userName", json!(5)), "invalidValue"),
         err("wrong type: email value a number", mailed(), op("replace", "emails[type eq \"work\"].value", json!(5)), "invalidValue"),
         err("wrong type: a string for a complex attribute without 'value'", a(), op("replace", "name", json!("Bob")), "invalidValue"),
-        err("wrong type: unknown sub-attribute inside a complex value", a(), op("replace", "name", json!({"nick": "B"})), "invalidValue"),
+        err("unknown sub-attribute inside a complex value", a(), op("replace", "name", json!({"nick": "B"})), "invalidSyntax"),
         err("wrong type: pathless active \"maybe\"", active(true), pathless("replace", json!({"active": "maybe"})), "invalidValue"),
         err("remove without a path", titled(), ops(json!([{"op": "remove"}])), "noTarget"),
         err("malformed path: unclosed bracket", mailed(), op("replace", "emails[type eq \"work\"", json!("x")), "invalidPath"),
@@ -529,6 +565,11 @@ fn user_rows() -> Vec<Row> {
         err("malformed path: a comparison outside brackets", mailed(), op("replace", "emails eq \"x\"", json!("x")), "invalidPath"),
         err("malformed path: double dot", named(), op("replace", "name..givenName", json!("x")), "invalidPath"),
         err("path is not a string", a(), ops(json!([{"op": "replace", "path": 5, "value": "x"}])), "invalidPath"),
+        // RFC 7644 §3.5.2.1/§3.5.2.3: add and replace need a value; an explicit null is one.
+        err("add with a path and no value", a(), op_novalue("add", "title"), "invalidValue"),
+        err("replace with a path and no value", titled(), op_novalue("Replace", "title"), "invalidValue"),
+        err("replace of a filtered value with no value", mailed(), op_novalue("replace", "emails[type eq \"work\"].value"), "invalidValue"),
+        err("add with no path and no value", a(), ops(json!([{"op": "add"}])), "invalidValue"),
         err("unknown op", a(), op("move", "title", json!("x")), "invalidSyntax"),
         err("missing op", a(), ops(json!([{"path": "title", "value": "x"}])), "invalidSyntax"),
         err("Operations is not an array", a(), json!({"schemas": [PATCH_OP_SCHEMA], "Operations": {"op": "add"}}), "invalidSyntax"),
@@ -720,6 +761,26 @@ fn group_rows() -> Vec<(&'static str, Value, GroupWant)> {
             "replace path members",
             op("replace", "members", json!([m(A), m(B)])),
             Ok((0, vec![MemberOp::Replace(entries(&[A, B]))])),
+        ),
+        (
+            "add path members without a value",
+            op_novalue("add", "members"),
+            Err("invalidValue"),
+        ),
+        (
+            "replace path members without a value",
+            op_novalue("replace", "members"),
+            Err("invalidValue"),
+        ),
+        (
+            "replace path members with a lone member object",
+            op("replace", "members", m(A)),
+            Err("invalidValue"),
+        ),
+        (
+            "pathless add of a lone member object",
+            pathless("add", json!({"members": m(A)})),
+            Err("invalidValue"),
         ),
         (
             "replace path members with an empty list",

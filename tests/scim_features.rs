@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_scim_error, q, Server};
+use common::{assert_scim_error, q, Server, GROUP, USER};
 use serde_json::{json, Value};
 
 const NETSKOPE: &str = "urn:ietf:params:scim:schemas:extension:Netskope:2.0:User";
@@ -20,13 +20,13 @@ fn bulk_runs_operations_in_dependency_order_with_bulk_id_references() {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
         "Operations": [
             {"method": "POST", "path": "/Groups", "bulkId": "g1",
-             "data": {"displayName": "Bulk Group", "members": [{"value": "bulkId:u1"}, {"value": "bulkId:u2"}]}},
-            {"method": "POST", "path": "/Users", "bulkId": "u1", "data": {"userName": "bulk1@x"}},
-            {"method": "POST", "path": "/Users", "bulkId": "u2", "data": {"userName": "bulk2@x"}},
+             "data": {"schemas": [GROUP], "displayName": "Bulk Group", "members": [{"value": "bulkId:u1"}, {"value": "bulkId:u2"}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "u1", "data": {"schemas": [USER], "userName": "bulk1@x"}},
+            {"method": "POST", "path": "/Users", "bulkId": "u2", "data": {"schemas": [USER], "userName": "bulk2@x"}},
             {"method": "PATCH", "path": "/Users/bulkId:u1",
              "data": {"Operations": [{"op": "replace", "path": "active", "value": "False"}]}},
-            {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"userName": "BULK1@x"}},
-            {"method": "POST", "path": "/Users", "bulkId": "u3", "data": {"userName": "bulk3@x"}},
+            {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"schemas": [USER], "userName": "BULK1@x"}},
+            {"method": "POST", "path": "/Users", "bulkId": "u3", "data": {"schemas": [USER], "userName": "bulk3@x"}},
             {"method": "DELETE", "path": "/Users/bulkId:u3"},
         ]
     });
@@ -89,8 +89,8 @@ fn bulk_runs_operations_in_dependency_order_with_bulk_id_references() {
     // failOnErrors: 1 stops after the first failure.
     let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "failOnErrors": 1,
     "Operations": [
-        {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "bulk1@x"}},
-        {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"userName": "never@x"}},
+        {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"schemas": [USER], "userName": "bulk1@x"}},
+        {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"schemas": [USER], "userName": "never@x"}},
     ]});
     let r = s.call("POST", "/Bulk", t, Some(&body));
     assert_eq!(r.body["Operations"].as_array().unwrap().len(), 1);
@@ -104,8 +104,8 @@ fn bulk_runs_operations_in_dependency_order_with_bulk_id_references() {
 
     // Circular and missing references are reported per operation.
     let body = json!({"Operations": [
-        {"method": "POST", "path": "/Groups", "bulkId": "x", "data": {"displayName": "X", "members": [{"value": "bulkId:nobody"}]}},
-        {"method": "PUT", "path": "/Users", "data": {"userName": "z"}},
+        {"method": "POST", "path": "/Groups", "bulkId": "x", "data": {"schemas": [GROUP], "displayName": "X", "members": [{"value": "bulkId:nobody"}]}},
+        {"method": "PUT", "path": "/Users", "data": {"schemas": [USER], "userName": "z"}},
         {"method": "FETCH", "path": "/Users/1"},
     ]});
     let r = s.call("POST", "/Bulk", t, Some(&body));
@@ -148,7 +148,7 @@ fn bulk_bodies_over_the_payload_limit_are_413_too_large() {
     let t = s.token("Bulk client");
     let spc = s.call("GET", "/ServiceProviderConfig", Some(&t), None).body;
     assert_eq!(spc["bulk"]["maxPayloadSize"], 2048);
-    let ops: Vec<Value> = (0..50).map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"), "data": {"userName": format!("user{i}@x")}})).collect();
+    let ops: Vec<Value> = (0..50).map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"), "data": {"schemas": [USER], "userName": format!("user{i}@x")}})).collect();
     assert_scim_error(
         &s.call("POST", "/Bulk", Some(&t), Some(&json!({"Operations": ops}))),
         413,
@@ -194,7 +194,7 @@ fn declared_extensions_are_validated_stored_filterable_and_discoverable() {
     let (_dir, s) = configured("");
     let t = s.token("Entra ID");
     let t = Some(t.as_str());
-    let user = json!({"userName": "ext@x", NETSKOPE: {"costCode": "CC-7", "clearance": 3, "badge": {"number": "B1", "expires": "2027-01-01T00:00:00Z"}}});
+    let user = json!({"schemas": [USER], "userName": "ext@x", NETSKOPE: {"costCode": "CC-7", "clearance": 3, "badge": {"number": "B1", "expires": "2027-01-01T00:00:00Z"}}});
     let r = s.call("POST", "/Users", t, Some(&user));
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body[NETSKOPE]["clearance"], 3);
@@ -220,20 +220,21 @@ fn declared_extensions_are_validated_stored_filterable_and_discoverable() {
         assert_eq!(r.body["totalResults"], 1, "{f}: {:?}", r.body);
     }
     // Type errors and unknown attributes of a declared schema are 400s naming them.
-    let bad = json!({"userName": "ext2@x", NETSKOPE: {"clearance": "high"}});
+    let bad = json!({"schemas": [USER], "userName": "ext2@x", NETSKOPE: {"clearance": "high"}});
     assert_scim_error(
         &s.call("POST", "/Users", t, Some(&bad)),
         400,
         Some("invalidValue"),
     );
-    let bad = json!({"userName": "ext2@x", NETSKOPE: {"shoeSize": 44}});
+    // An unknown attribute is a body that does not conform to the schema (RFC 7644 §3.12).
+    let bad = json!({"schemas": [USER], "userName": "ext2@x", NETSKOPE: {"shoeSize": 44}});
     let r = s.call("POST", "/Users", t, Some(&bad));
-    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
     assert!(r.body["detail"].as_str().unwrap().contains("shoeSize"));
     // Undeclared schemas: a clear 400, not silent loss.
-    let undeclared = json!({"userName": "ext3@x", "urn:ietf:params:scim:schemas:extension:Other:2.0:User": {"x": 1}});
+    let undeclared = json!({"schemas": [USER], "userName": "ext3@x", "urn:ietf:params:scim:schemas:extension:Other:2.0:User": {"x": 1}});
     let r = s.call("POST", "/Users", t, Some(&undeclared));
-    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
     assert!(r.body["detail"].as_str().unwrap().contains("Other"));
     // Discovery.
     let schemas = s.call("GET", "/Schemas", t, None).body;
@@ -254,7 +255,7 @@ fn lenient_setups_can_ignore_unknown_attributes() {
     let (_dir, s) = configured("unknown_attributes = \"ignore\"");
     let t = s.token("Lenient");
     let t = Some(t.as_str());
-    let body = json!({"userName": "lenient@x", "favouriteColour": "blue",
+    let body = json!({"schemas": [USER], "userName": "lenient@x", "favouriteColour": "blue",
         "urn:ietf:params:scim:schemas:extension:Other:2.0:User": {"x": 1}, NETSKOPE: {"costCode": "A", "shoeSize": 44}});
     let r = s.call("POST", "/Users", t, Some(&body));
     assert_eq!(r.status, 201, "{:?}", r.body);
@@ -282,7 +283,7 @@ fn search_and_cursor_paging_over_http() {
                 "POST",
                 "/Users",
                 t,
-                Some(&json!({"userName": format!("s{i}@x")}))
+                Some(&json!({"schemas": [USER], "userName": format!("s{i}@x")}))
             )
             .status,
             201
@@ -293,7 +294,7 @@ fn search_and_cursor_paging_over_http() {
             "POST",
             "/Groups",
             t,
-            Some(&json!({"displayName": "Searchers"}))
+            Some(&json!({"schemas": [GROUP], "displayName": "Searchers"}))
         )
         .status,
         201
@@ -360,7 +361,7 @@ fn passwords_are_never_returned_nor_stored_in_clear() {
             "POST",
             "/Users",
             t,
-            Some(&json!({"userName": "pw@x", "password": "Create-Secret-1"})),
+            Some(&json!({"schemas": [USER], "userName": "pw@x", "password": "Create-Secret-1"})),
         );
         assert_eq!(r.status, 201);
         assert!(r.body.get("password").is_none());
@@ -382,7 +383,7 @@ fn passwords_are_never_returned_nor_stored_in_clear() {
             "PUT",
             &format!("/Users/{id}"),
             t,
-            Some(&json!({"userName": "pw@x", "password": "Put-Secret-4"})),
+            Some(&json!({"schemas": [USER], "userName": "pw@x", "password": "Put-Secret-4"})),
         );
         assert_eq!(r.status, 200);
         let r = s.call(
@@ -447,10 +448,15 @@ fn immutable_extension_attributes_cannot_change_once_set() {
     let s = Server::plain_with_env(&[("SCIMD_CONFIG", &path.display().to_string())]);
     let t = s.token("Okta");
     let t = Some(t.as_str());
-    let r = s.call("POST", "/Users", t, Some(&json!({"userName": "imm@x"})));
+    let r = s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(&json!({"schemas": [USER], "userName": "imm@x"})),
+    );
     let id = r.body["id"].as_str().unwrap().to_owned();
     // Setting it the first time is allowed; changing it afterwards is a mutability error.
-    let put = |v: &str| json!({"userName": "imm@x", NETSKOPE: {"hireId": v}});
+    let put = |v: &str| json!({"schemas": [USER], "userName": "imm@x", NETSKOPE: {"hireId": v}});
     assert_eq!(
         s.call("PUT", &format!("/Users/{id}"), t, Some(&put("H1")))
             .status,
@@ -479,7 +485,7 @@ fn empty_string_then_null_clear_an_attribute() {
     let s = Server::plain();
     let t = s.token("Entra ID");
     let t = Some(t.as_str());
-    let r = s.call("POST", "/Users", t, Some(&json!({"userName": "clear@x", "title": "Boss", "name": {"givenName": "A", "familyName": "B"}})));
+    let r = s.call("POST", "/Users", t, Some(&json!({"schemas": [USER], "userName": "clear@x", "title": "Boss", "name": {"givenName": "A", "familyName": "B"}})));
     let id = r.body["id"].as_str().unwrap().to_owned();
     let path = format!("/Users/{id}");
     for (op, path_attr, value) in [
@@ -514,8 +520,13 @@ fn manager_in_every_entra_form_and_the_2019_reference_check() {
     let t = s.token("Entra ID");
     let t = Some(t.as_str());
     let mk = |n: &str| {
-        s.call("POST", "/Users", t, Some(&json!({"userName": n})))
-            .body["id"]
+        s.call(
+            "POST",
+            "/Users",
+            t,
+            Some(&json!({"schemas": [USER], "userName": n})),
+        )
+        .body["id"]
             .as_str()
             .unwrap()
             .to_owned()

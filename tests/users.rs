@@ -9,6 +9,7 @@ use actix_web::test;
 use serde_json::{json, Value};
 
 use common::inproc::{app, start as fixture, InProc as Fixture};
+use common::USER;
 
 fn auth(f: &Fixture) -> (&'static str, String) {
     ("Authorization", format!("Bearer {}", f.token))
@@ -22,7 +23,7 @@ async fn create_then_filter_by_each_indexed_attribute() {
         .uri("/scim/v2/Users")
         .insert_header(auth(&f))
         .set_payload(
-            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "Dana@Example.com", "externalId": "D-1", "title": "CTO"})
+            json!({"schemas": [USER], "userName": "Dana@Example.com", "externalId": "D-1", "title": "CTO"})
                 .to_string(),
         )
         .to_request();

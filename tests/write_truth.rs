@@ -12,6 +12,7 @@ use actix_web::test;
 use serde_json::{json, Value};
 
 use common::inproc::{self, app, InProc};
+use common::{GROUP, USER};
 use scimd::domain::event::Event;
 use scimd::report::activity::Query;
 use scimd::store::codec::{Entry, LogRecord};
@@ -125,9 +126,7 @@ async fn two_clients_racing_on_one_resource_each_get_their_own_write() {
         f,
         post,
         "/scim/v2/Users",
-        Some(
-            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "race@x"})
-        )
+        Some(json!({"schemas": [USER], "userName": "race@x"}))
     );
     assert_eq!(created.status, 201);
     let id = created.body["id"].as_str().unwrap().to_owned();
@@ -154,9 +153,7 @@ async fn two_clients_racing_on_one_resource_each_get_their_own_write() {
             f,
             post,
             "/scim/v2/Users",
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("pd{i}@x")})
-            )
+            Some(json!({"schemas": [USER], "userName": format!("pd{i}@x")}))
         );
         let uri = format!("/scim/v2/Users/{}", c.body["id"].as_str().unwrap());
         let (p, d) = futures_util::future::join(
@@ -180,7 +177,7 @@ async fn two_clients_racing_on_one_resource_each_get_their_own_write() {
                     f,
                     post,
                     "/scim/v2/Users",
-                    Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name.clone()}))
+                    Some(json!({"schemas": [USER], "userName": name.clone()}))
                 )
             },
             async {
@@ -267,9 +264,7 @@ async fn history_after_deletes_matches_the_live_views_at_every_entry() {
             f,
             post,
             "/scim/v2/Users",
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "active": true})
-            )
+            Some(json!({"schemas": [USER], "userName": name, "active": true}))
         );
         ids.push((r.body["id"].as_str().unwrap().to_owned(), "Users"));
     }
@@ -279,9 +274,7 @@ async fn history_after_deletes_matches_the_live_views_at_every_entry() {
             f,
             post,
             "/scim/v2/Groups",
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})
-            )
+            Some(json!({"schemas": [GROUP], "displayName": name}))
         );
         ids.push((r.body["id"].as_str().unwrap().to_owned(), "Groups"));
     }
@@ -415,9 +408,7 @@ async fn refused_writes_on_an_existing_user_are_found_by_her_name() {
         f,
         post,
         "/scim/v2/Users",
-        Some(
-            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "emily@contoso.com"})
-        )
+        Some(json!({"schemas": [USER], "userName": "emily@contoso.com"}))
     );
     let uri = format!("/scim/v2/Users/{}", r.body["id"].as_str().unwrap());
     let stale = |req: test::TestRequest| req.insert_header(("If-Match", "W/\"1\""));

@@ -15,10 +15,17 @@ pub enum ScimError {
     /// 400 `invalidSyntax`: the body is not valid JSON or not the shape the operation expects.
     #[error("{0}")]
     InvalidSyntax(String),
-    /// 400 `invalidValue`: a value has the wrong type, is missing when required, or is not allowed.
+    /// 400 `invalidValue`: a value has the wrong type, is out of range, is missing when required,
+    /// or is not allowed.
     #[error("{0}")]
     InvalidValue(String),
-    /// 400 `invalidPath`: a PATCH path is malformed or names an unknown attribute.
+    /// 400 `invalidSyntax`: a body (a POST/PUT resource, a PATCH value) names an attribute,
+    /// sub-attribute or extension schema the schemas do not define. The message "did not conform
+    /// to the request schema" (RFC 7644 §3.12): its structure is wrong, not one of its values, so
+    /// this is not `invalidValue`. A PATCH `path` naming one is [`ScimError::InvalidPath`].
+    #[error("{0}")]
+    UnknownAttribute(String),
+    /// 400 `invalidPath`: a PATCH `path` is malformed or names an unknown attribute.
     #[error("{0}")]
     InvalidPath(String),
     /// 400 `noTarget`: a PATCH path with a filter matched nothing where a target is required.
@@ -48,6 +55,7 @@ impl ScimError {
             Self::InvalidFilter(_) => "invalidFilter",
             Self::InvalidSyntax(_) => "invalidSyntax",
             Self::InvalidValue(_) => "invalidValue",
+            Self::UnknownAttribute(_) => "invalidSyntax",
             Self::InvalidPath(_) => "invalidPath",
             Self::NoTarget(_) => "noTarget",
             Self::Mutability(_) => "mutability",
@@ -64,6 +72,7 @@ impl ScimError {
             Self::InvalidFilter(_)
             | Self::InvalidSyntax(_)
             | Self::InvalidValue(_)
+            | Self::UnknownAttribute(_)
             | Self::InvalidPath(_)
             | Self::NoTarget(_)
             | Self::Mutability(_)
@@ -79,6 +88,7 @@ impl ScimError {
             Self::InvalidFilter(d)
             | Self::InvalidSyntax(d)
             | Self::InvalidValue(d)
+            | Self::UnknownAttribute(d)
             | Self::InvalidPath(d)
             | Self::NoTarget(d)
             | Self::Mutability(d)

@@ -6,6 +6,8 @@
 //! string booleans; a bare string for a complex attribute (`manager: "<id>"`), cleared by `{"value":""}`.
 //! Group `members` operations are split out ([`MemberOp`]) because memberships live in their own trees.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::error::{Result, ScimError};
@@ -115,7 +117,18 @@ fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation> {
             )))
         }
     };
-    let value = get_ci(obj, "value").cloned().unwrap_or(Value::Null);
+    let value = get_ci(obj, "value").cloned();
+    // RFC 7644 §3.5.2.1 and §3.5.2.3: add and replace MUST carry a `value`. Without one the
+    // operation is refused with `invalidValue`, whose §3.12 description begins "A required value
+    // was missing": the operation's structure is sound (a known op, a valid path) and only the
+    // value it must carry is absent, which is not the malformed message `invalidSyntax` means.
+    // An explicit `"value": null` is a value (it clears the target, as Entra expects).
+    if kind != OpKind::Remove && path.is_some() && value.is_none() {
+        return Err(ScimError::InvalidValue(format!(
+            "operation {n}: {name} with a path needs a 'value'"
+        )));
+    }
+    let value = value.unwrap_or(Value::Null);
     if kind == OpKind::Remove && path.is_none() {
         return Err(ScimError::NoTarget(format!(
             "operation {n}: remove needs a 'path'"
@@ -176,13 +189,21 @@ pub fn split_members(
                             .into(),
                     ));
                 }
+                // `add` may name one member as a lone object (see `lone_as_list`); so may a
+                // remove by value, which only ever narrows.
+                let lone = |v: &Value| match v {
+                    Value::Object(_) => Value::Array(vec![v.clone()]),
+                    other => other.clone(),
+                };
                 members.push(match (op.op, &p.value_filter) {
-                    (OpKind::Add, None) => MemberOp::Add(resource::member_entries(&op.value)?),
+                    (OpKind::Add, None) => {
+                        MemberOp::Add(resource::member_entries(&lone(&op.value))?)
+                    }
                     (OpKind::Replace, None) => {
                         MemberOp::Replace(resource::member_entries(&op.value)?)
                     }
                     (OpKind::Remove, None) => {
-                        let values = resource::member_values(&op.value)?;
+                        let values = resource::member_values(&lone(&op.value))?;
                         // Entra's legacy form names the members in `value`; only a remove without
                         // any value means "all members" (RFC 7644 §3.5.2.2).
                         if op.value.is_null() {
@@ -281,6 +302,16 @@ pub fn member_matches(reg: &Registry, f: &Filter, element: &Value) -> bool {
     )
 }
 
+/// Where an operation's attribute name came from, which decides the `scimType` of an unknown one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Named {
+    /// The operation's `path`: an unknown attribute there is `invalidPath`.
+    ByPath,
+    /// A key of a value object (a pathless value, or a whole extension object): the value is part
+    /// of the resource, so an unknown key is an unknown attribute of the body, `invalidSyntax`.
+    InValue,
+}
+
 /// Apply `ops` in order to `doc`. Attribute names end up canonical; values are type-checked.
 pub fn apply(
     reg: &Registry,
@@ -291,7 +322,7 @@ pub fn apply(
     for op in ops {
         match &op.path {
             None => apply_pathless(reg, kind, doc, op)?,
-            Some(p) => apply_path(reg, kind, doc, op.op, p, &op.value)?,
+            Some(p) => apply_path(reg, kind, doc, op.op, p, &op.value, Named::ByPath)?,
         }
     }
     // Extension objects emptied by removals disappear instead of lingering as `{}`.
@@ -320,21 +351,25 @@ fn apply_pathless(
         }
         let path = filter::parse_patch_path(key)
             .map_err(|e| ScimError::InvalidPath(format!("key '{key}': {e}")))?;
-        if reg.ignore_unknown() && resolve(reg, kind, &path.attr).is_err() {
+        if reg.ignore_unknown() && resolve(reg, kind, &path.attr, Named::InValue).is_err() {
             continue;
         }
-        let resolved = resolve(reg, kind, &path.attr)?;
+        let resolved = resolve(reg, kind, &path.attr, Named::InValue)?;
         // Okta and the Microsoft validator echo `id` (and sometimes `meta`) in pathless values.
         if resolved.attr.mutability == Mutability::ReadOnly {
             continue;
         }
-        apply_path(reg, kind, doc, op.op, &path, value)?;
+        apply_path(reg, kind, doc, op.op, &path, value, Named::InValue)?;
     }
     Ok(())
 }
 
-/// An operation on a whole extension object: each of its attributes is its own operation;
-/// removing it drops the object.
+/// An operation on a whole extension object (a bare extension URN as the path, or as a key of a
+/// pathless value): each of its attributes is its own operation with the same op, so `add` merges
+/// into the extension and `replace` replaces the attributes it names and leaves the others
+/// unchanged, as RFC 7644 §3.5.2.3 says for the sub-attributes of a complex value. Removing it (or
+/// a null value) drops the object. A `schemas` key inside the value is ignored: client libraries
+/// serialise the extension model with its own URN list, which says nothing about the resource.
 fn apply_extension(
     reg: &Registry,
     kind: ResourceKind,
@@ -353,6 +388,9 @@ fn apply_extension(
         )));
     };
     for (k, v) in inner {
+        if k.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
         let path = PatchPath {
             attr: AttrPath {
                 urn: Some(urn.to_owned()),
@@ -362,16 +400,32 @@ fn apply_extension(
             value_filter: None,
             sub: None,
         };
-        apply_path(reg, kind, doc, op, &path, v)?;
+        apply_path(reg, kind, doc, op, &path, v, Named::InValue)?;
     }
     Ok(())
 }
 
-fn resolve<'a>(reg: &'a Registry, kind: ResourceKind, p: &AttrPath) -> Result<Resolved<'a>> {
+fn resolve<'a>(
+    reg: &'a Registry,
+    kind: ResourceKind,
+    p: &AttrPath,
+    named: Named,
+) -> Result<Resolved<'a>> {
     reg.resolve(kind, p.urn.as_deref(), &p.name, p.sub.as_deref())
         .ok_or_else(|| {
-            ScimError::InvalidPath(format!("unknown attribute '{p}' for {}", kind.as_str()))
+            unknown(
+                named,
+                format!("unknown attribute '{p}' for {}", kind.as_str()),
+            )
         })
+}
+
+/// The error for an unknown attribute named by `named`.
+fn unknown(named: Named, detail: String) -> ScimError {
+    match named {
+        Named::ByPath => ScimError::InvalidPath(detail),
+        Named::InValue => ScimError::UnknownAttribute(detail),
+    }
 }
 
 fn container<'a>(
@@ -397,6 +451,7 @@ fn apply_path(
     op: OpKind,
     path: &PatchPath,
     value: &Value,
+    named: Named,
 ) -> Result<()> {
     // A bare extension URN as the path (`urn:…:enterprise:2.0:User`) targets the whole extension
     // object; the path parser read its last segment as an attribute name.
@@ -407,7 +462,7 @@ fn apply_path(
             }
         }
     }
-    let resolved = match resolve(reg, kind, &path.attr) {
+    let resolved = match resolve(reg, kind, &path.attr, named) {
         Ok(r) => r,
         Err(_) if reg.ignore_unknown() => return Ok(()),
         Err(e) => return Err(e),
@@ -448,7 +503,7 @@ fn apply_path(
         .or_else(|| path.sub.clone());
     let sub_def = match &sub_name {
         Some(s) => Some(attr.sub(s).ok_or_else(|| {
-            ScimError::InvalidPath(format!("'{}' has no sub-attribute '{s}'", attr.name))
+            unknown(named, format!("'{}' has no sub-attribute '{s}'", attr.name))
         })?),
         None => None,
     };
@@ -465,7 +520,7 @@ fn apply_path(
         }
         None => match sub_def {
             Some(sub) => apply_sub(target, attr, sub, op, value, &label)?,
-            None => apply_whole(target, attr, op, value, &label)?,
+            None => apply_whole(target, attr, op, value, &label, named)?,
         },
     }
     if attr.multi_valued && attr.sub("primary").is_some() {
@@ -505,6 +560,22 @@ fn single_primary(before: Option<&Value>, items: &mut [Value]) {
     }
 }
 
+/// The value for a whole multi-valued attribute, with a lone value as a list of one where that is
+/// allowed. RFC 7644 §3.5.2.1: an `add` whose `path` names a multi-valued attribute adds "a new
+/// value" to it, and that value "MAY be a quoted value, or ... a JSON object containing the
+/// sub-attributes of the complex attribute specified in the operation's path" — so there a lone
+/// value is accepted. Everywhere else a multi-valued attribute must be an array, as in a POST/PUT
+/// body: the keys of a pathless value or of a whole extension object are attributes of the
+/// resource, and a `replace` replaces "the attribute and all values" (§3.5.2.3), that is the array.
+fn lone_as_list(op: OpKind, named: Named, value: &Value) -> Cow<'_, Value> {
+    let lone = !matches!(value, Value::Array(_) | Value::Null);
+    if lone && op == OpKind::Add && named == Named::ByPath {
+        Cow::Owned(Value::Array(vec![value.clone()]))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
 /// `attr` with no filter and no sub-attribute.
 fn apply_whole(
     target: &mut Map<String, Value>,
@@ -512,6 +583,7 @@ fn apply_whole(
     op: OpKind,
     value: &Value,
     label: &str,
+    named: Named,
 ) -> Result<()> {
     let key = attr.name.clone();
     match op {
@@ -530,7 +602,8 @@ fn apply_whole(
             }
         }
         OpKind::Add | OpKind::Replace if attr.multi_valued => {
-            let Some(Value::Array(new)) = resource::normalize_value(attr, value, label)? else {
+            let value = lone_as_list(op, named, value);
+            let Some(Value::Array(new)) = resource::normalize_value(attr, &value, label)? else {
                 return Ok(());
             };
             if op == OpKind::Replace {
@@ -554,6 +627,12 @@ fn apply_whole(
         OpKind::Add | OpKind::Replace if attr.kind == AttrType::Complex => {
             // A bare string for a complex attribute is its `value` (Entra's manager).
             let value_is_bare_string = value.is_string();
+            if value_is_bare_string && attr.sub("value").is_none() {
+                // Nothing to read the string as: a wrong type, not an unknown sub-attribute.
+                return Err(ScimError::InvalidValue(format!(
+                    "'{label}' must be a JSON object, got a string"
+                )));
+            }
             let value = match value {
                 Value::String(s) => serde_json::json!({ "value": s }),
                 Value::Array(a) if a.len() == 1 => a[0].clone(),

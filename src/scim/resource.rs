@@ -27,7 +27,51 @@ pub struct Parsed {
     pub password: Option<String>,
 }
 
-/// Parse a POST/PUT body for `kind`.
+/// Parse a POST/PUT body as a client sends it: [`check_schemas`], then [`parse_resource`].
+pub fn parse_request(reg: &Registry, kind: ResourceKind, body: &Value) -> Result<Parsed> {
+    check_schemas(reg, kind, body)?;
+    parse_resource(reg, kind, body)
+}
+
+/// RFC 7643 §3: `schemas` is REQUIRED, and a resource's `schemas` names its core schema. So a
+/// body without `schemas`, or whose `schemas` does not name the endpoint's core schema
+/// (`…:core:2.0:User` for `/Users`, `…:core:2.0:Group` for `/Groups`), is 400 `invalidSyntax`:
+/// the message does not have the structure the operation expects. Other URNs in the list are not
+/// checked (Entra adds a legacy group schema, and leaves out custom extension URNs it sends).
+pub fn check_schemas(reg: &Registry, kind: ResourceKind, body: &Value) -> Result<()> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ScimError::InvalidSyntax("the request body must be a JSON object".into()))?;
+    let core = &reg.resource_type(kind).schema;
+    let schemas = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+        .map(|(_, v)| v);
+    let Some(schemas) = schemas.filter(|v| !v.is_null()) else {
+        return Err(ScimError::InvalidSyntax(format!(
+            "the body has no 'schemas'; a {} must list {core} in it (RFC 7643 §3)",
+            kind.as_str()
+        )));
+    };
+    let urns: Option<Vec<&str>> = schemas
+        .as_array()
+        .and_then(|a| a.iter().map(Value::as_str).collect());
+    let Some(urns) = urns else {
+        return Err(ScimError::InvalidSyntax(
+            "'schemas' must be an array of schema URNs".into(),
+        ));
+    };
+    if !urns.iter().any(|u| u.eq_ignore_ascii_case(core)) {
+        return Err(ScimError::InvalidSyntax(format!(
+            "'schemas' must list {core} for {}",
+            kind.endpoint()
+        )));
+    }
+    Ok(())
+}
+
+/// Parse a POST/PUT body for `kind`. It does not require `schemas` (documents built by the server
+/// and by tests have none); request bodies go through [`parse_request`], which does.
 pub fn parse_resource(reg: &Registry, kind: ResourceKind, body: &Value) -> Result<Parsed> {
     let obj = body
         .as_object()
@@ -62,7 +106,7 @@ pub fn parse_resource(reg: &Registry, kind: ResourceKind, body: &Value) -> Resul
                 if reg.ignore_unknown() {
                     continue;
                 }
-                return Err(ScimError::InvalidValue(format!(
+                return Err(ScimError::UnknownAttribute(format!(
                     "unknown schema extension '{key}' for {} (declare it under [[extensions]] in the configuration)",
                     kind.as_str()
                 )));
@@ -79,7 +123,7 @@ pub fn parse_resource(reg: &Registry, kind: ResourceKind, body: &Value) -> Resul
                     if reg.ignore_unknown() {
                         continue;
                     }
-                    return Err(ScimError::InvalidValue(format!(
+                    return Err(ScimError::UnknownAttribute(format!(
                         "unknown attribute '{k}' in '{}'",
                         schema.id
                     )));
@@ -111,7 +155,7 @@ fn put_core(
         if reg.ignore_unknown() {
             return Ok(());
         }
-        return Err(ScimError::InvalidValue(format!(
+        return Err(ScimError::UnknownAttribute(format!(
             "unknown attribute '{key}' for {}",
             kind.as_str()
         )));
@@ -148,16 +192,18 @@ pub struct MemberEntry {
     pub display: Option<String>,
 }
 
-/// Each entry of a `members` array (or a single member object), as sent.
+/// Each entry of a `members` array, as sent. `members` is multi-valued, so anything but an array
+/// (or null, no members) is refused, a lone member object included; a PATCH whose `path` names
+/// `members` wraps a lone object itself where it may (see `patch.rs`).
 pub fn member_entries(value: &Value) -> Result<Vec<MemberEntry>> {
     let items: Vec<&Value> = match value {
         Value::Null => Vec::new(),
         Value::Array(a) => a.iter().collect(),
-        Value::Object(_) => vec![value],
         _ => {
-            return Err(ScimError::InvalidValue(
-                "'members' must be an array of {\"value\": id} objects".into(),
-            ))
+            return Err(ScimError::InvalidValue(format!(
+                "'members' is multi-valued and must be a JSON array of {{\"value\": id}} objects, got {}",
+                short(value)
+            )))
         }
     };
     items
@@ -190,7 +236,7 @@ pub fn member_entries(value: &Value) -> Result<Vec<MemberEntry>> {
         .collect()
 }
 
-/// The `value` of each entry of a `members` array (or of a single member object).
+/// The `value` of each entry of a `members` array (see [`member_entries`]).
 pub fn member_values(value: &Value) -> Result<Vec<String>> {
     Ok(member_entries(value)?
         .into_iter()
@@ -242,14 +288,18 @@ pub fn check_required(reg: &Registry, kind: ResourceKind, doc: &Document) -> Res
 
 /// Type-check one value for `attr`; `Ok(None)` means "nothing to store" (null, or readOnly input).
 /// Booleans sent as strings ("True", "false") become JSON booleans; everything else is kept as sent.
+/// A multi-valued attribute must be a JSON array (RFC 7643 §2.4): a lone value is refused, as
+/// `"emails": "x"` always was, so `"phoneNumbers": {"value": "1"}` is refused too.
 pub fn normalize_value(attr: &Attribute, value: &Value, label: &str) -> Result<Option<Value>> {
     if value.is_null() || attr.mutability == Mutability::ReadOnly {
         return Ok(None);
     }
     if attr.multi_valued {
-        let items: Vec<&Value> = match value {
-            Value::Array(a) => a.iter().collect(),
-            other => vec![other],
+        let Value::Array(items) = value else {
+            return Err(ScimError::InvalidValue(format!(
+                "'{label}' is multi-valued and must be a JSON array, got {}",
+                short(value)
+            )));
         };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
@@ -303,7 +353,7 @@ pub fn normalize_single(attr: &Attribute, value: &Value, label: &str) -> Result<
             let mut out = Map::new();
             for (k, v) in obj {
                 let sub = attr.sub(k).ok_or_else(|| {
-                    ScimError::InvalidValue(format!("unknown sub-attribute '{k}' of '{label}'"))
+                    ScimError::UnknownAttribute(format!("unknown sub-attribute '{k}' of '{label}'"))
                 })?;
                 if let Some(v) = normalize_single(sub, v, &format!("{label}.{}", sub.name))? {
                     out.insert(sub.name.clone(), v);
@@ -657,8 +707,6 @@ mod tests {
                 json!({"userName": "a", "emails": [{"value": 1}]}),
                 "emails.value",
             ),
-            (json!({"userName": "a", "bogus": 1}), "bogus"),
-            (json!({"userName": "a", "urn:x:y:Z": {}}), "urn:x:y:Z"),
             (json!({"displayName": "a"}), "userName"),
             (json!({"userName": "  "}), "userName"),
         ] {
@@ -666,8 +714,53 @@ mod tests {
             assert_eq!(e.scim_type(), "invalidValue", "{body}");
             assert!(e.detail().contains(needle), "{} lacks {needle}", e.detail());
         }
+        // Names the schemas do not define: the body does not conform (RFC 7644 §3.12).
+        for (body, needle) in [
+            (json!({"userName": "a", "bogus": 1}), "bogus"),
+            (json!({"userName": "a", "urn:x:y:Z": {}}), "urn:x:y:Z"),
+            (json!({"userName": "a", "name": {"nick": "A"}}), "nick"),
+            (
+                json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"shoeSize": 9}}),
+                "shoeSize",
+            ),
+        ] {
+            let e = parse_resource(&r, ResourceKind::User, &body).unwrap_err();
+            assert_eq!(e.scim_type(), "invalidSyntax", "{body}");
+            assert!(e.detail().contains(needle), "{} lacks {needle}", e.detail());
+        }
         let e = parse_resource(&r, ResourceKind::User, &json!([1])).unwrap_err();
         assert_eq!(e.scim_type(), "invalidSyntax");
+    }
+
+    #[test]
+    fn request_bodies_must_name_the_core_schema_of_their_endpoint() {
+        let r = reg();
+        let user = json!({"schemas": [crate::scim::schema::USER_SCHEMA], "userName": "a"});
+        assert!(parse_request(&r, ResourceKind::User, &user).is_ok());
+        let cased =
+            json!({"Schemas": ["URN:ietf:params:scim:schemas:core:2.0:user"], "userName": "a"});
+        assert!(parse_request(&r, ResourceKind::User, &cased).is_ok());
+        for (kind, body) in [
+            (ResourceKind::User, json!({"userName": "a"})),
+            (
+                ResourceKind::User,
+                json!({"schemas": null, "userName": "a"}),
+            ),
+            (ResourceKind::User, json!({"schemas": [], "userName": "a"})),
+            (ResourceKind::User, json!({"schemas": [1], "userName": "a"})),
+            (
+                ResourceKind::User,
+                json!({"schemas": [ENTERPRISE_USER_SCHEMA], "userName": "a"}),
+            ),
+            (ResourceKind::Group, json!({"displayName": "g"})),
+            (ResourceKind::Group, user.clone()),
+        ] {
+            let e = parse_request(&r, kind, &body).unwrap_err();
+            assert_eq!(e.scim_type(), "invalidSyntax", "{body}");
+            assert!(e.detail().contains("schemas"), "{}", e.detail());
+        }
+        // Documents built without a request (tests, the server itself) need no `schemas`.
+        assert!(parse_resource(&r, ResourceKind::User, &json!({"userName": "a"})).is_ok());
     }
 
     #[test]

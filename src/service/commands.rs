@@ -19,7 +19,7 @@ use crate::domain::ids::{GroupId, UserId};
 use crate::domain::write::{Answer, Envelope, Outcome, Submission, Written};
 use crate::scim::error::ScimError;
 use crate::scim::patch;
-use crate::scim::resource::parse_resource;
+use crate::scim::resource::parse_request;
 use crate::scim::schema::{Registry, ResourceKind};
 
 use super::error::{Result, ServiceError};
@@ -252,7 +252,7 @@ fn prepare(reg: &Registry, w: &ResourceWrite) -> Result<(Command, Option<String>
     let mut password = None;
     let command = match (w.write, kind) {
         (Write::Create, _) => {
-            let mut input = parse_resource(reg, kind, body()?)?;
+            let mut input = parse_request(reg, kind, body()?)?;
             password = input.password.take();
             match kind {
                 ResourceKind::User => Command::CreateUser {
@@ -264,7 +264,7 @@ fn prepare(reg: &Registry, w: &ResourceWrite) -> Result<(Command, Option<String>
             }
         }
         (Write::Replace, _) => {
-            let mut input = parse_resource(reg, kind, body()?)?;
+            let mut input = parse_request(reg, kind, body()?)?;
             password = input.password.take();
             match kind {
                 ResourceKind::User => Command::ReplaceUser {

@@ -16,6 +16,11 @@ use serde_json::Value;
 
 /// The schema URI of a ListResponse.
 pub const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// The core User schema URI, which every User body a test POSTs or PUTs lists in `schemas`
+/// (RFC 7643 §3: REQUIRED; the server refuses a body without it).
+pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// The core Group schema URI, listed by every Group body a test POSTs or PUTs.
+pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// The enterprise User extension's schema URI.
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
