@@ -6,7 +6,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::{middleware, web, App, HttpServer};
+use actix_web::{web, HttpServer};
 use anyhow::{bail, Context};
 
 use crate::config::Config;
@@ -103,13 +103,7 @@ pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyh
         metrics_token: config.metrics_token.clone(),
         require_client_cert: config.client_ca.is_some(),
     });
-    let factory = move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(middleware::from_fn(http::access_log))
-            .configure(http::configure)
-            .default_service(web::to(http::no_route))
-    };
+    let factory = move || http::app(state.clone());
     // Signals are handled below, so live-tail streams can be ended before the graceful stop.
     let server = HttpServer::new(factory)
         .shutdown_timeout(30)

@@ -83,14 +83,7 @@ pub async fn start_on(store: Store) -> InProc {
 #[allow(unused_macros)]
 macro_rules! app {
     ($f:expr) => {
-        actix_web::test::init_service(
-            actix_web::App::new()
-                .app_data($f.state.clone())
-                .wrap(actix_web::middleware::from_fn(scimd::http::access_log))
-                .configure(scimd::http::configure)
-                .default_service(actix_web::web::to(scimd::http::no_route)),
-        )
-        .await
+        actix_web::test::init_service(scimd::http::app($f.state.clone())).await
     };
 }
 #[allow(unused_imports)]
