@@ -91,3 +91,112 @@ fn endpoint_names_in_any_case_and_with_a_trailing_slash_are_served() {
     assert_scim_error(&s.call("PUT", "/users/", t, Some(&json!({}))), 405, None);
     s.stop_and_verify();
 }
+
+/// A response read off a raw socket.
+#[derive(Debug)]
+struct Raw {
+    /// 0 when the server answered nothing.
+    status: u16,
+    /// Header fields, names lower-cased.
+    headers: Vec<(String, String)>,
+    body: serde_json::Value,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A SCIM error with this status (schema, status as a string, a detail).
+    fn assert_scim_error(&self, status: u16) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert!(
+            self.header("content-type")
+                .is_some_and(|c| c.starts_with("application/scim+json")),
+            "{self:?}"
+        );
+        assert_eq!(
+            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{self:?}"
+        );
+        assert_eq!(self.body["status"], status.to_string(), "{self:?}");
+        assert!(self.body["detail"].as_str().is_some(), "{self:?}");
+    }
+}
+
+/// Send `request` on a fresh connection and read until the server closes it (every request here
+/// either says `Connection: close` or is one the server must close after).
+fn exchange(s: &Server, request: &[u8]) -> Raw {
+    use std::io::{Read, Write};
+    let addr = s.root.strip_prefix("http://").unwrap();
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    // Only a bound on a hung test, never an assertion.
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    // The server may stop reading (and reset) before all of a refused request is written.
+    let _ = sock.write_all(request);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("reading the answer: {e}"),
+        }
+    }
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Raw {
+        status,
+        headers,
+        body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+#[test]
+fn two_authorization_fields_are_refused_whichever_comes_first() {
+    let s = Server::plain();
+    let good = s.token("Entra ID");
+    for (first, second) in [
+        (format!("Bearer {good}"), "Bearer scimd_nope".to_owned()),
+        ("Bearer scimd_nope".to_owned(), format!("Bearer {good}")),
+        (format!("Bearer {good}"), format!("Bearer {good}")),
+    ] {
+        let r = exchange(
+            &s,
+            format!(
+                "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Authorization: {first}\r\nAuthorization: {second}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        r.assert_scim_error(400);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("Authorization"),
+            "{r:?}"
+        );
+    }
+    // One field still works.
+    let r = exchange(
+        &s,
+        format!(
+            "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {good}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+}

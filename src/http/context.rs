@@ -80,11 +80,16 @@ impl FromRequest for Authenticated {
             tracing::info!("SCIM request without the required client certificate");
             return ready(Err(ApiError::Auth(AuthError::ClientCertificateRequired)));
         }
-        let header = req
+        let mut fields = req
             .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
+            .get_all(actix_web::http::header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or(""));
-        let result = state.directory.authenticate(header, now_ms());
+        let header = fields.next();
+        let result = if fields.next().is_some() {
+            Err(AuthError::Ambiguous)
+        } else {
+            state.directory.authenticate(header, now_ms())
+        };
         ready(match result {
             Ok(caller) => {
                 req.extensions_mut().insert(caller.clone());

@@ -25,7 +25,7 @@ pub enum ApiError {
     /// A malformed request caught at the boundary (body, query).
     #[error(transparent)]
     Scim(#[from] ScimError),
-    /// 401 with `WWW-Authenticate: Bearer`.
+    /// 401 with `WWW-Authenticate: Bearer`; 400 for two `Authorization` fields.
     #[error(transparent)]
     Auth(#[from] AuthError),
     /// 404: no such route.
@@ -142,6 +142,11 @@ impl ApiError {
                 None,
                 "a client certificate signed by the configured CA is required".into(),
             ),
+            Self::Auth(AuthError::Ambiguous) => (
+                StatusCode::BAD_REQUEST,
+                None,
+                "the request carries more than one Authorization header; send exactly one".into(),
+            ),
             Self::Auth(_) => (
                 StatusCode::UNAUTHORIZED,
                 None,
@@ -180,7 +185,7 @@ impl ResponseError for ApiError {
         }
         let (status, scim_type, detail) = self.parts();
         let mut res = scim_error(status, scim_type, &detail);
-        if matches!(self, Self::Auth(_)) {
+        if matches!(self, Self::Auth(_)) && status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"scimd\""),

@@ -2,10 +2,11 @@
 //! `/users`, `/Users/`, `/serviceproviderconfig`; RFC 7644 names resources case-insensitively, so
 //! each is rewritten to the path the routes declare before the router sees it).
 
-use super::SCIM_PREFIX;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::uri::{PathAndQuery, Uri};
+
+use super::SCIM_PREFIX;
 
 /// The SCIM endpoints as the routes spell them; the first path segment below the prefix is
 /// compared to these case-insensitively.

@@ -40,7 +40,8 @@ impl Caller {
     }
 }
 
-/// Why a request is not authenticated (all are 401; the reason is logged, not sent).
+/// Why a request is not authenticated (401 but for [`AuthError::Ambiguous`]; the reason is
+/// logged, not sent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No `Authorization` header.
@@ -61,6 +62,10 @@ pub enum AuthError {
     /// mTLS is configured and the connection carries no client certificate.
     #[error("a client certificate is required")]
     ClientCertificateRequired,
+    /// More than one `Authorization` field (400, not 401): which one counts would be a guess, and
+    /// a proxy and this server guessing differently is how credentials get confused.
+    #[error("more than one Authorization header")]
+    Ambiguous,
 }
 
 /// A freshly made token, before it is recorded.
