@@ -1,12 +1,30 @@
-//! The request head before routing: the spelling of SCIM endpoint paths (identity providers send
+//! The request head before routing: limits on the request target and on header fields (answered
+//! with a SCIM error body), and the spelling of SCIM endpoint paths (identity providers send
 //! `/users`, `/Users/`, `/serviceproviderconfig`; RFC 7644 names resources case-insensitively, so
 //! each is rewritten to the path the routes declare before the router sees it).
+//!
+//! What lies below this middleware: actix-http answers a request head larger than its 128 KiB
+//! buffer with `431` and a request target longer than the `http` crate's 65 534 bytes with `400`,
+//! both with an empty body and before any application code runs, and drops the connection without
+//! an answer when a chunked body's size line is malformed (its chunk decoder reports that as an I/O
+//! error). The limits here are lower than the first two, so every head the application sees that is
+//! too large gets its SCIM error; `tests/framing.rs` pins what actix answers for the rest.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::uri::{PathAndQuery, Uri};
+use actix_web::http::StatusCode;
 
+use super::error::scim_error;
 use super::SCIM_PREFIX;
+
+/// Longest request target (path and query) answered; longer ones get `414`. Far above any SCIM
+/// request an identity provider sends (Entra's filters are one `eq`), below actix's own limit.
+pub const MAX_TARGET_BYTES: usize = 16 * 1024;
+/// Largest single header field (name and value); larger gets `431`.
+pub const MAX_FIELD_BYTES: usize = 16 * 1024;
+/// Largest sum of all header fields; larger gets `431`.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// The SCIM endpoints as the routes spell them; the first path segment below the prefix is
 /// compared to these case-insensitively.
@@ -19,6 +37,60 @@ const ENDPOINTS: [&str; 7] = [
     "Bulk",
     ".search",
 ];
+
+/// Why a request head is refused before routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TooLarge {
+    /// 414.
+    Target(usize),
+    /// 431: one field.
+    Field(String, usize),
+    /// 431: all fields together.
+    Fields(usize),
+}
+
+impl TooLarge {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Target(_) => StatusCode::URI_TOO_LONG,
+            Self::Field(..) | Self::Fields(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Target(n) => format!(
+                "the request target is {n} bytes; this server accepts at most {MAX_TARGET_BYTES}"
+            ),
+            Self::Field(name, n) => format!(
+                "header field {name} is {n} bytes; this server accepts at most {MAX_FIELD_BYTES}"
+            ),
+            Self::Fields(n) => format!(
+                "the header fields are {n} bytes together; this server accepts at most {MAX_HEADER_BYTES}"
+            ),
+        }
+    }
+}
+
+fn check_head(req: &ServiceRequest) -> Result<(), TooLarge> {
+    let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target > MAX_TARGET_BYTES {
+        return Err(TooLarge::Target(target));
+    }
+    let mut total = 0;
+    for (name, value) in req.headers() {
+        // As on the wire: "name: value\r\n".
+        let size = name.as_str().len() + value.len() + 4;
+        if size > MAX_FIELD_BYTES {
+            return Err(TooLarge::Field(name.as_str().to_owned(), size));
+        }
+        total += size;
+    }
+    if total > MAX_HEADER_BYTES {
+        return Err(TooLarge::Fields(total));
+    }
+    Ok(())
+}
 
 /// The path the SCIM routes declare for `path`, if it differs: the endpoint segment in its
 /// canonical case (`users` → `Users`, `/Users/x/.SEARCH` → `.search`) and without trailing
@@ -58,11 +130,19 @@ fn rewrite(req: &mut ServiceRequest, path: &str) {
     }
 }
 
-/// The middleware: canonicalise SCIM paths.
+/// The middleware: refuse oversized heads with a SCIM error, then canonicalise SCIM paths.
 pub async fn guard(
     mut req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if let Err(e) = check_head(&req) {
+        tracing::info!(detail = %e.detail(), "request head refused");
+        let mut res = scim_error(e.status(), None, &e.detail());
+        // The head was read in full, but a client sending such heads is best not kept.
+        res.head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+        return Ok(req.into_response(res).map_into_right_body());
+    }
     if let Some(path) = canonical_path(req.path()) {
         rewrite(&mut req, &path);
     }
