@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::domain::error::Rejection;
 use crate::scim::error::ScimError;
+use crate::service::ratelimit::Throttled;
 use crate::service::tokens::AuthError;
 use crate::service::ServiceError;
 
@@ -37,6 +38,9 @@ pub enum ApiError {
     /// An admin console API failure: JSON `{"error": …}` rather than a SCIM body.
     #[error(transparent)]
     Admin(#[from] AdminFailure),
+    /// 429, no `scimType`, with `Retry-After`: over a rate limit.
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
 }
 
 /// Failures of the admin console API.
@@ -155,6 +159,7 @@ impl ApiError {
             Self::NoRoute(_) => (StatusCode::NOT_FOUND, None, self.to_string()),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, None, self.to_string()),
             Self::Admin(a) => (a.status(), None, a.to_string()),
+            Self::Throttled(t) => (StatusCode::TOO_MANY_REQUESTS, None, t.to_string()),
         }
     }
 }
@@ -190,6 +195,10 @@ impl ResponseError for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"scimd\""),
             );
+        }
+        if let Self::Throttled(t) = self {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(t.retry_after_secs));
         }
         res
     }

@@ -60,6 +60,8 @@ pub struct AppState {
     pub metrics_token: Option<String>,
     /// Whether SCIM requests must come with a verified client certificate (mTLS).
     pub require_client_cert: bool,
+    /// Rate limits per token and, for requests without a valid token, per address.
+    pub limiter: Arc<crate::service::ratelimit::RateLimiter>,
 }
 
 /// The whole application as the binary serves it and the in-process tests drive it: the access log

@@ -109,6 +109,21 @@ fn split(token: &str) -> Option<(TokenId, &str)> {
     Some((TokenId::from_bytes(id), secret))
 }
 
+/// What an unauthenticated request presented, as a metrics label: the token id of a scimd token
+/// (unknown, wrong secret, revoked or expired), `malformed` for anything else, `none` without an
+/// `Authorization` field. Never the secret.
+pub fn presented_id(header: Option<&str>) -> String {
+    let Some(header) = header else {
+        return "none".into();
+    };
+    header
+        .trim()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .and_then(|(_, token)| split(token.trim()))
+        .map_or_else(|| "malformed".into(), |(id, _)| id.to_string())
+}
+
 /// Authenticate an `Authorization` header value.
 pub fn authenticate(store: &Store, header: Option<&str>, now_ms: i64) -> Result<Caller, AuthError> {
     let header = header.ok_or(AuthError::Missing)?;
@@ -224,5 +239,19 @@ mod tests {
         assert_ne!(generate().token, t.token);
         assert!(split("scimd_zz_aa").is_none());
         assert!(split("Bearer x").is_none());
+        assert_eq!(
+            presented_id(Some(&format!("Bearer {}", t.token))),
+            t.id.to_string()
+        );
+        assert_eq!(
+            presented_id(Some(&format!("bearer  {}x ", t.token))),
+            t.id.to_string()
+        );
+        assert_eq!(presented_id(Some("Bearer scimd_zz_aa")), "malformed");
+        assert_eq!(
+            presented_id(Some(&format!("Basic {}", t.token))),
+            "malformed"
+        );
+        assert_eq!(presented_id(None), "none");
     }
 }

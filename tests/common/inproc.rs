@@ -55,6 +55,7 @@ pub async fn start_on(store: Store) -> InProc {
     std::mem::forget(thread);
     let t = tokens::generate();
     writer.submit(issue_token(&t, "Test")).await.unwrap();
+    let metrics: Arc<scimd::service::metrics::Metrics> = Arc::default();
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         commands: Commands::new(writer, registry.clone(), PasswordStorage::Discard),
@@ -67,10 +68,20 @@ pub async fn start_on(store: Store) -> InProc {
         throttle: Arc::new(http::admin::session::Throttle::default()),
         usage: Arc::new(scimd::service::usage::Usage::default()),
         shutdown: tokio::sync::watch::channel(false).1,
-        metrics: Arc::default(),
+        metrics: metrics.clone(),
         metrics_allow: Vec::new(),
         metrics_token: None,
         require_client_cert: false,
+        // No limits: in-process clients are faster than any identity provider, and a test would
+        // pass or fail with the machine's speed (tests/rate_limits.rs sets tiny ones instead).
+        limiter: Arc::new(scimd::service::ratelimit::RateLimiter::new(
+            scimd::service::ratelimit::Limits {
+                per_token: None,
+                unauthenticated: None,
+                ..Default::default()
+            },
+            metrics,
+        )),
     });
     InProc {
         state,
