@@ -41,6 +41,9 @@ pub enum ApiError {
     /// 429, no `scimType`, with `Retry-After`: over a rate limit.
     #[error(transparent)]
     Throttled(#[from] Throttled),
+    /// 400 `invalidSyntax`, `Connection: close`: a chunked body that is malformed or ends early.
+    #[error("the chunked request body is malformed or ended early")]
+    BrokenBody,
 }
 
 /// Failures of the admin console API.
@@ -160,6 +163,13 @@ impl ApiError {
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, None, self.to_string()),
             Self::Admin(a) => (a.status(), None, a.to_string()),
             Self::Throttled(t) => (StatusCode::TOO_MANY_REQUESTS, None, t.to_string()),
+            Self::BrokenBody => (
+                StatusCode::BAD_REQUEST,
+                Some("invalidSyntax"),
+                "the chunked request body is malformed or ended early: each chunk starts with its \
+                 size in hexadecimal digits, and the body ends with a chunk of size 0"
+                    .into(),
+            ),
         }
     }
 }
@@ -199,6 +209,11 @@ impl ResponseError for ApiError {
         if let Self::Throttled(t) = self {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(t.retry_after_secs));
+        }
+        if matches!(self, Self::BrokenBody) {
+            // What follows the broken chunk cannot be framed: the connection ends here.
+            res.head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
         }
         res
     }

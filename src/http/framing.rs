@@ -1,21 +1,33 @@
-//! The request head before routing: limits on the request target and on header fields (answered
-//! with a SCIM error body), and the spelling of SCIM endpoint paths (identity providers send
+//! The request's framing, before routing: limits on the request target and on header fields
+//! (answered with a SCIM error body), the spelling of SCIM endpoint paths (identity providers send
 //! `/users`, `/Users/`, `/serviceproviderconfig`; RFC 7644 names resources case-insensitively, so
-//! each is rewritten to the path the routes declare before the router sees it).
+//! each is rewritten to the path the routes declare before the router sees it), and chunked bodies
+//! that break off.
 //!
 //! What lies below this middleware: actix-http answers a request head larger than its 128 KiB
 //! buffer with `431` and a request target longer than the `http` crate's 65 534 bytes with `400`,
-//! both with an empty body and before any application code runs, and drops the connection without
-//! an answer when a chunked body's size line is malformed (its chunk decoder reports that as an I/O
-//! error). The limits here are lower than the first two, so every head the application sees that is
-//! too large gets its SCIM error; `tests/framing.rs` pins what actix answers for the rest.
+//! both with an empty body and before any application code runs. The limits here are lower, so
+//! every head the application sees that is too large gets its SCIM error; `tests/framing.rs` pins
+//! what actix answers for the rest. A chunked body whose size line is malformed makes actix-http
+//! close the connection (its chunk decoder reports an I/O error); [`guard`] gets a SCIM 400 out
+//! before it does.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::uri::{PathAndQuery, Uri};
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
+use actix_web::web::Bytes;
+use actix_web::HttpMessage;
+use futures_util::Stream;
 
-use super::error::scim_error;
+use super::error::{scim_error, ApiError};
 use super::SCIM_PREFIX;
 
 /// Longest request target (path and query) answered; longer ones get `414`. Far above any SCIM
@@ -130,7 +142,46 @@ fn rewrite(req: &mut ServiceRequest, path: &str) {
     }
 }
 
-/// The middleware: refuse oversized heads with a SCIM error, then canonicalise SCIM paths.
+/// Whether the request's body comes in chunked transfer coding.
+fn is_chunked(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(header::TRANSFER_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"))
+}
+
+/// A request body that notes when it breaks off: actix-http ends it with `Incomplete` when the
+/// connection goes, which it also does for a chunk-size line it cannot read.
+struct Watched {
+    inner: Payload,
+    broken: Rc<Cell<bool>>,
+}
+
+impl Stream for Watched {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Err(
+            PayloadError::Incomplete(_) | PayloadError::EncodingCorrupted,
+        ))) = &next
+        {
+            self.broken.set(true);
+        }
+        next
+    }
+}
+
+/// The middleware: refuse oversized heads with a SCIM error, canonicalise SCIM paths, and answer a
+/// chunked body that breaks off with a SCIM 400.
+///
+/// That last one is a race won on purpose. When actix-http meets a chunk-size line it cannot read
+/// (`zz`, `-5`, 21 digits) it reports an I/O error, ends the body with `Incomplete`, and closes
+/// the connection as soon as the request's future stops making progress in that same poll: what
+/// the application has answered by then is still written, later answers are not. A handler that
+/// reads the broken body goes on to record the refusal (waiting for the writer), so this middleware
+/// does not wait for it: it watches the body, and the moment it breaks off answers 400 itself
+/// ([`ApiError::BrokenBody`]).
 pub async fn guard(
     mut req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody + 'static>,
@@ -146,7 +197,30 @@ pub async fn guard(
     if let Some(path) = canonical_path(req.path()) {
         rewrite(&mut req, &path);
     }
-    Ok(next.call(req).await?.map_into_left_body())
+    if !is_chunked(&req) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let broken = Rc::new(Cell::new(false));
+    let inner = req.take_payload();
+    req.set_payload(Payload::Stream {
+        payload: Box::pin(Watched {
+            inner,
+            broken: broken.clone(),
+        }),
+    });
+    let mut call = std::pin::pin!(next.call(req));
+    let answered = std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+        Poll::Ready(res) => Poll::Ready(Some(res)),
+        Poll::Pending if broken.get() => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    })
+    .await;
+    match answered {
+        Some(res) if !broken.get() => Ok(res?.map_into_left_body()),
+        // An error, not a response: building a response takes the request, which the router
+        // inside `call` owns; actix renders the error in this same poll.
+        _ => Err(ApiError::BrokenBody.into()),
+    }
 }
 
 #[cfg(test)]

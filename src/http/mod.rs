@@ -140,7 +140,22 @@ pub async fn access_log(
     req.extensions_mut().insert(RequestId(rid.clone()));
     let method = req.method().to_string();
     let path = req.path().to_owned();
-    let mut res = next.call(req).await?;
+    let app_state = req.app_data::<web::Data<AppState>>().cloned();
+    let mut res = match next.call(req).await {
+        Ok(res) => res,
+        Err(err) => {
+            // A middleware's error (actix renders it below us, so it carries no X-Request-Id).
+            let status = err.as_response_error().status_code().as_u16();
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            if let Some(state) = app_state {
+                state
+                    .metrics
+                    .request("unmatched", &method, status, ms / 1000.0);
+            }
+            tracing::info!(request_id = %rid, %method, %path, status, latency_ms = ms, error = %err, "request");
+            return Err(err);
+        }
+    };
     let client = res
         .request()
         .extensions()
