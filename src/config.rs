@@ -28,6 +28,7 @@ use crate::logging::LogFormat;
 use crate::net::{Cidr, SCIM_PREFIX};
 use crate::scim::schema::{ExtensionDecl, Registry};
 use crate::service::passwords::PasswordStorage;
+use crate::service::ratelimit::{self, Limits, Rate};
 
 /// Configuration file read when none is named (the packaged location).
 pub const DEFAULT_CONFIG: &str = "/etc/scimd/scimd.toml";
@@ -359,6 +360,33 @@ settings! {
         resolve: |v| Ok(v.filter(|t| !t.is_empty())),
         show: |v| if v.is_some() { Show::Masked } else { Show::Omit },
     }
+    /// Requests per bearer token: `200/s` (the default), `12000/m`, `1/h`; a bare number is per
+    /// second; `0` turns the limit off. Above it: 429 with `Retry-After`.
+    rate_limit_per_token: RateText => Option<Rate> {
+        env: rate,
+        resolve: |v| rate_setting("rate_limit_per_token", v, ratelimit::DEFAULT_PER_TOKEN),
+        show: |v| show_rate(*v),
+    }
+    /// How many requests a token may send at once before its rate applies (its bucket's size).
+    rate_limit_burst: u32 => u32 {
+        env: count,
+        resolve: |v| match v.unwrap_or(ratelimit::DEFAULT_BURST) {
+            0 => Err(invalid("rate_limit_burst", "must be at least 1")),
+            n => Ok(n),
+        },
+        show: Show::plain,
+    }
+    /// SCIM requests without a valid token, per source address (`20/s`, the default; `0`: off).
+    /// The bucket holds one period's worth; requests with valid tokens never draw from it.
+    rate_limit_unauthenticated: RateText => Option<Rate> {
+        env: rate,
+        resolve: |v| rate_setting(
+            "rate_limit_unauthenticated",
+            v,
+            ratelimit::DEFAULT_UNAUTHENTICATED,
+        ),
+        show: |v| show_rate(*v),
+    }
     /// Extension schemas (`[[extensions]]`; file only: they are tables, not one-line values).
     extensions: Vec<ExtensionDecl> => Vec<ExtensionDecl> {
         env: none,
@@ -413,6 +441,39 @@ impl UnknownAttributes {
     pub fn ignores(self) -> bool {
         self == Self::Ignore
     }
+}
+
+/// A rate as the file gives it: `200` or `"200/s"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum RateText {
+    /// Requests per second (`0`: no limit).
+    Number(u64),
+    /// `N`, `N/s`, `N/m` or `N/h`.
+    Text(String),
+}
+
+/// Resolve a rate setting: `default` when not given, `None` for `0`.
+fn rate_setting(
+    key: &'static str,
+    given: Option<RateText>,
+    default: Rate,
+) -> Result<Option<Rate>, ConfigError> {
+    let text = match given {
+        None => return Ok(Some(default)),
+        Some(RateText::Number(n)) => n.to_string(),
+        Some(RateText::Text(t)) => t,
+    };
+    Rate::parse(&text).ok_or_else(|| {
+        invalid(
+            key,
+            format!("'{text}' is not a rate such as 200/s, 600/m or 0 (off)"),
+        )
+    })
+}
+
+fn show_rate(rate: Option<Rate>) -> Show {
+    rate.map_or_else(|| Show::plain(&0), |r| Show::text(&r.to_string()))
 }
 
 /// A named choice: `default` when not given, else `parse`d, else an error quoting the value.
@@ -539,6 +600,23 @@ mod from_env {
         }
     }
 
+    /// A whole number.
+    pub(super) fn count(get: Get<'_>, key: &str) -> Result<Option<u32>, ConfigError> {
+        let var = env_name(key);
+        match get(&var) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| ConfigError::Env {
+                message: format!("'{v}' is not a whole number"),
+                var,
+            }),
+        }
+    }
+
+    /// A rate (checked when resolved, like the file's).
+    pub(super) fn rate(get: Get<'_>, key: &str) -> Result<Option<super::RateText>, ConfigError> {
+        Ok(get(&env_name(key)).map(super::RateText::Text))
+    }
+
     /// A comma-separated list (blanks around items and empty items dropped).
     pub(super) fn list(get: Get<'_>, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
         Ok(get(&env_name(key)).map(|v| {
@@ -662,6 +740,15 @@ impl Config {
     /// The schema registry this configuration describes (validated by [`Config::resolve`]).
     pub fn registry(&self) -> Registry {
         Registry::with_extensions(&self.extensions, self.ignore_unknown()).unwrap_or_default()
+    }
+
+    /// The rate limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            per_token: self.rate_limit_per_token,
+            burst: self.rate_limit_burst,
+            unauthenticated: self.rate_limit_unauthenticated,
+        }
     }
 
     /// The SCIM base URL to hand to an identity provider.
@@ -852,6 +939,9 @@ password_storage = "hash"
 admin_session_idle = "8h"
 metrics_allow = ["10.0.0.0/8", "::1"]
 metrics_token = "s3cret"
+rate_limit_per_token = 0
+rate_limit_burst = 50
+rate_limit_unauthenticated = "30/m"
 [[extensions]]
 schema = "urn:x:y:User"
 [[extensions.attributes]]
@@ -882,6 +972,9 @@ admin_session_idle = "28800s"
 log_format = "json"
 metrics_allow = ["10.0.0.0/8", "::1/128"]
 metrics_token = "********"
+rate_limit_per_token = 0
+rate_limit_burst = 50
+rate_limit_unauthenticated = "30/m"
 # extension urn:x:y:User (1 attributes) for User
 "#
         );
@@ -906,14 +999,51 @@ password_storage = "discard"
 admin_session_idle = "1800s"
 log_format = "auto"
 metrics_allow = ["127.0.0.0/8", "::1/128"]
+rate_limit_per_token = "200/s"
+rate_limit_burst = 400
+rate_limit_unauthenticated = "20/s"
 "#
         );
     }
 
     #[test]
+    fn rate_limits_take_units_and_zero_turns_them_off() {
+        let c = Config::resolve(
+            None,
+            env(&[
+                ("SCIMD_RATE_LIMIT_PER_TOKEN", "1/h"),
+                ("SCIMD_RATE_LIMIT_BURST", "3"),
+                ("SCIMD_RATE_LIMIT_UNAUTHENTICATED", "0"),
+            ]),
+            Settings::default(),
+        )
+        .unwrap();
+        let limits = c.limits();
+        assert_eq!(
+            limits.per_token.map(|r| r.to_string()).as_deref(),
+            Some("1/h")
+        );
+        assert_eq!(limits.burst, 3);
+        assert_eq!(limits.unauthenticated, None);
+        for (var, value) in [
+            ("SCIMD_RATE_LIMIT_PER_TOKEN", "fast"),
+            ("SCIMD_RATE_LIMIT_BURST", "0"),
+            ("SCIMD_RATE_LIMIT_BURST", "many"),
+            ("SCIMD_RATE_LIMIT_UNAUTHENTICATED", "5/d"),
+        ] {
+            let e = Config::resolve(None, env(&[(var, value)]), Settings::default()).unwrap_err();
+            let key = var.trim_start_matches("SCIMD_").to_ascii_lowercase();
+            assert!(
+                e.to_string().contains(&key) || e.to_string().contains(var),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn every_setting_reads_its_own_variable() {
         let keys: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
-        assert_eq!(keys.len(), 16, "{keys:?}");
+        assert_eq!(keys.len(), 19, "{keys:?}");
         assert_eq!(
             SETTINGS
                 .iter()

@@ -6,7 +6,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::{middleware, web, App, HttpServer};
+use actix_web::{web, HttpServer};
 use anyhow::{bail, Context};
 
 use crate::config::Config;
@@ -14,6 +14,7 @@ use crate::control::{self, Admin};
 use crate::http::{self, AppState};
 use crate::service::commands::Commands;
 use crate::service::query::Directory;
+use crate::service::ratelimit::{self, RateLimiter};
 use crate::service::writer::now_ms;
 use crate::service::writer::Writer;
 use crate::store::{rebuild, Store};
@@ -86,6 +87,7 @@ pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyh
     let addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let commands = Commands::new(writer.clone(), registry.clone(), config.password_storage);
+    let limiter = Arc::new(RateLimiter::new(config.limits(), metrics.clone()));
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         commands: commands.clone(),
@@ -102,14 +104,9 @@ pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyh
         metrics_allow: config.metrics_allow.clone(),
         metrics_token: config.metrics_token.clone(),
         require_client_cert: config.client_ca.is_some(),
+        limiter: limiter.clone(),
     });
-    let factory = move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(middleware::from_fn(http::access_log))
-            .configure(http::configure)
-            .default_service(web::to(http::no_route))
-    };
+    let factory = move || http::app(state.clone());
     // Signals are handled below, so live-tail streams can be ended before the graceful stop.
     let server = HttpServer::new(factory)
         .shutdown_timeout(30)
@@ -148,7 +145,7 @@ pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyh
     };
     let admin = Admin {
         store: store.clone(),
-        commands,
+        commands: commands.clone(),
         scim_url: config.scim_url(),
     };
     let socket_task = control::serve(config.admin_socket.clone(), admin)
@@ -184,6 +181,7 @@ pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyh
         watchdog_writer.is_running()
     }));
     let reload = tokio::spawn(reload_on_hangup(hup, resolver));
+    let refusals = tokio::spawn(record_refusals(limiter.clone(), commands.clone()));
     let failure = writer.failure();
     let signals = tokio::spawn(async move {
         tokio::pin!(stop);
@@ -212,6 +210,9 @@ pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyh
         handle.stop(true).await;
     });
     let result = server.await;
+    refusals.abort();
+    // Requests refused by a rate limit since the last record, before the writer stops.
+    ratelimit::record_due(&limiter, &commands, now_ms(), true).await;
     signals.abort();
     reload.abort();
     watchdog.abort();
@@ -226,6 +227,16 @@ pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyh
     }
     tracing::info!("scimd stopped; all writes flushed");
     result.map_err(Into::into)
+}
+
+/// Record requests refused by a rate limit in the log: checked every few seconds, each client at
+/// most once a minute ([`ratelimit::REPORT_EVERY_MS`]).
+async fn record_refusals(limiter: Arc<RateLimiter>, commands: Commands) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        ratelimit::record_due(&limiter, &commands, now_ms(), false).await;
+    }
 }
 
 /// How long a server whose flush failed keeps answering (writes 503, `/readyz` not ready) before

@@ -30,6 +30,10 @@ pub enum Rejection {
     /// 401, no `scimType`: an admin console sign-in with a wrong name or password.
     #[error("{0}")]
     SignInFailed(String),
+    /// 429, no `scimType`: requests refused by a rate limit, recorded as one refusal per client
+    /// and minute that says how many (the requests themselves were answered at once).
+    #[error("{0}")]
+    RateLimited(String),
 }
 
 impl Rejection {
@@ -41,6 +45,7 @@ impl Rejection {
             Self::Uniqueness(_) => 409,
             Self::PreconditionFailed(_) => 412,
             Self::SignInFailed(_) => 401,
+            Self::RateLimited(_) => 429,
         }
     }
 
@@ -52,7 +57,8 @@ impl Rejection {
             Self::NotFound { .. }
             | Self::TokenNotFound(_)
             | Self::PreconditionFailed(_)
-            | Self::SignInFailed(_) => None,
+            | Self::SignInFailed(_)
+            | Self::RateLimited(_) => None,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::future::{ready, Ready};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
-use crate::service::tokens::{AuthError, Caller};
+use crate::service::tokens::{presented_id, AuthError, Caller};
 use crate::service::writer::now_ms;
 
 use super::error::ApiError;
@@ -65,7 +65,11 @@ impl FromRequest for RequestContext {
     }
 }
 
-/// Extracts and authenticates the caller; the access log reads it back from the extensions.
+/// Extracts and authenticates the caller, then applies its token's rate limit; the access log
+/// reads the caller back from the extensions. A request without a valid token is counted and
+/// throttled by its address instead (429 once over that limit, else 401), before any handler work.
+/// The token is verified before its bucket is touched: a bucket keyed by an unverified id would let
+/// anyone who knows a token's id (it is not secret) drain that client's limit.
 pub struct Authenticated(pub Caller);
 
 impl FromRequest for Authenticated {
@@ -76,24 +80,41 @@ impl FromRequest for Authenticated {
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
             return ready(Err(ApiError::Auth(AuthError::Unknown)));
         };
-        if state.require_client_cert && req.conn_data::<ClientCertificate>().is_none() {
-            tracing::info!("SCIM request without the required client certificate");
-            return ready(Err(ApiError::Auth(AuthError::ClientCertificateRequired)));
+        ready(authenticate(req, state))
+    }
+}
+
+fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Authenticated, ApiError> {
+    let now = now_ms();
+    let addr = req.peer_addr().map(|a| a.ip());
+    let mut fields = req
+        .headers()
+        .get_all(actix_web::http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""));
+    let header = fields.next();
+    let result = if state.require_client_cert && req.conn_data::<ClientCertificate>().is_none() {
+        Err(AuthError::ClientCertificateRequired)
+    } else if fields.next().is_some() {
+        Err(AuthError::Ambiguous)
+    } else {
+        state.directory.authenticate(header, now)
+    };
+    match result {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller.clone());
+            if let Err(t) = state.limiter.admit(&caller, addr, now) {
+                tracing::info!(client = %caller.client, "rate limited");
+                return Err(ApiError::Throttled(t));
+            }
+            Ok(Authenticated(caller))
         }
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or(""));
-        let result = state.directory.authenticate(header, now_ms());
-        ready(match result {
-            Ok(caller) => {
-                req.extensions_mut().insert(caller.clone());
-                Ok(Self(caller))
+        Err(e) => {
+            tracing::info!(reason = %e, "authentication failed");
+            let presented = presented_id(header);
+            match state.limiter.unauthenticated(addr, &presented, now) {
+                Some(t) => Err(ApiError::Throttled(t)),
+                None => Err(ApiError::Auth(e)),
             }
-            Err(e) => {
-                tracing::info!(reason = %e, "authentication failed");
-                Err(ApiError::Auth(e))
-            }
-        })
+        }
     }
 }

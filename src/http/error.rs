@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::domain::error::Rejection;
 use crate::scim::error::ScimError;
+use crate::service::ratelimit::Throttled;
 use crate::service::tokens::AuthError;
 use crate::service::ServiceError;
 
@@ -25,7 +26,7 @@ pub enum ApiError {
     /// A malformed request caught at the boundary (body, query).
     #[error(transparent)]
     Scim(#[from] ScimError),
-    /// 401 with `WWW-Authenticate: Bearer`.
+    /// 401 with `WWW-Authenticate: Bearer`; 400 for two `Authorization` fields.
     #[error(transparent)]
     Auth(#[from] AuthError),
     /// 404: no such route.
@@ -37,6 +38,12 @@ pub enum ApiError {
     /// An admin console API failure: JSON `{"error": …}` rather than a SCIM body.
     #[error(transparent)]
     Admin(#[from] AdminFailure),
+    /// 429, no `scimType`, with `Retry-After`: over a rate limit.
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
+    /// 400 `invalidSyntax`, `Connection: close`: a chunked body that is malformed or ends early.
+    #[error("the chunked request body is malformed or ended early")]
+    BrokenBody,
 }
 
 /// Failures of the admin console API.
@@ -142,6 +149,11 @@ impl ApiError {
                 None,
                 "a client certificate signed by the configured CA is required".into(),
             ),
+            Self::Auth(AuthError::Ambiguous) => (
+                StatusCode::BAD_REQUEST,
+                None,
+                "the request carries more than one Authorization header; send exactly one".into(),
+            ),
             Self::Auth(_) => (
                 StatusCode::UNAUTHORIZED,
                 None,
@@ -150,6 +162,14 @@ impl ApiError {
             Self::NoRoute(_) => (StatusCode::NOT_FOUND, None, self.to_string()),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, None, self.to_string()),
             Self::Admin(a) => (a.status(), None, a.to_string()),
+            Self::Throttled(t) => (StatusCode::TOO_MANY_REQUESTS, None, t.to_string()),
+            Self::BrokenBody => (
+                StatusCode::BAD_REQUEST,
+                Some("invalidSyntax"),
+                "the chunked request body is malformed or ended early: each chunk starts with its \
+                 size in hexadecimal digits, and the body ends with a chunk of size 0"
+                    .into(),
+            ),
         }
     }
 }
@@ -180,11 +200,20 @@ impl ResponseError for ApiError {
         }
         let (status, scim_type, detail) = self.parts();
         let mut res = scim_error(status, scim_type, &detail);
-        if matches!(self, Self::Auth(_)) {
+        if matches!(self, Self::Auth(_)) && status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"scimd\""),
             );
+        }
+        if let Self::Throttled(t) = self {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(t.retry_after_secs));
+        }
+        if matches!(self, Self::BrokenBody) {
+            // What follows the broken chunk cannot be framed: the connection ends here.
+            res.head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
         }
         res
     }

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod context;
 pub mod discovery;
 pub mod error;
+pub mod framing;
 pub mod ops;
 pub mod resources;
 
@@ -14,9 +15,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{middleware, web, App, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::scim::schema::Registry;
 use crate::service::commands::Commands;
@@ -59,6 +60,30 @@ pub struct AppState {
     pub metrics_token: Option<String>,
     /// Whether SCIM requests must come with a verified client certificate (mTLS).
     pub require_client_cert: bool,
+    /// Rate limits per token and, for requests without a valid token, per address.
+    pub limiter: Arc<crate::service::ratelimit::RateLimiter>,
+}
+
+/// The whole application as the binary serves it and the in-process tests drive it: the access log
+/// (outermost, so refused heads are logged too), the request-head guard and path canonicalisation
+/// of [`framing`], then the routes of [`configure`] and the SCIM 404 for anything else.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .wrap(middleware::from_fn(framing::guard))
+        .wrap(middleware::from_fn(access_log))
+        .configure(configure)
+        .default_service(web::to(no_route))
 }
 
 /// Mount everything: health, the SCIM API, and SCIM-style 404s for unknown paths.
@@ -115,7 +140,22 @@ pub async fn access_log(
     req.extensions_mut().insert(RequestId(rid.clone()));
     let method = req.method().to_string();
     let path = req.path().to_owned();
-    let mut res = next.call(req).await?;
+    let app_state = req.app_data::<web::Data<AppState>>().cloned();
+    let mut res = match next.call(req).await {
+        Ok(res) => res,
+        Err(err) => {
+            // A middleware's error (actix renders it below us, so it carries no X-Request-Id).
+            let status = err.as_response_error().status_code().as_u16();
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            if let Some(state) = app_state {
+                state
+                    .metrics
+                    .request("unmatched", &method, status, ms / 1000.0);
+            }
+            tracing::info!(request_id = %rid, %method, %path, status, latency_ms = ms, error = %err, "request");
+            return Err(err);
+        }
+    };
     let client = res
         .request()
         .extensions()

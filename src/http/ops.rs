@@ -25,12 +25,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 fn allowed(req: &HttpRequest, state: &AppState) -> bool {
     if let Some(token) = &state.metrics_token {
-        let sent = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+        // Exactly one Authorization field: with two, which one counts would be a guess.
+        let mut fields = req.headers().get_all(header::AUTHORIZATION);
+        let sent = match (fields.next(), fields.next()) {
+            (Some(v), None) => v.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")),
+            _ => None,
+        }
+        .unwrap_or("");
         if bool::from(sent.as_bytes().ct_eq(token.as_bytes())) {
             return true;
         }

@@ -40,7 +40,8 @@ impl Caller {
     }
 }
 
-/// Why a request is not authenticated (all are 401; the reason is logged, not sent).
+/// Why a request is not authenticated (401 but for [`AuthError::Ambiguous`]; the reason is
+/// logged, not sent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No `Authorization` header.
@@ -61,6 +62,10 @@ pub enum AuthError {
     /// mTLS is configured and the connection carries no client certificate.
     #[error("a client certificate is required")]
     ClientCertificateRequired,
+    /// More than one `Authorization` field (400, not 401): which one counts would be a guess, and
+    /// a proxy and this server guessing differently is how credentials get confused.
+    #[error("more than one Authorization header")]
+    Ambiguous,
 }
 
 /// A freshly made token, before it is recorded.
@@ -102,6 +107,21 @@ fn split(token: &str) -> Option<(TokenId, &str)> {
     let (id_hex, secret) = rest.split_once('_')?;
     let id = <[u8; 16]>::try_from(hex::decode(id_hex).ok()?.as_slice()).ok()?;
     Some((TokenId::from_bytes(id), secret))
+}
+
+/// What an unauthenticated request presented, as a metrics label: the token id of a scimd token
+/// (unknown, wrong secret, revoked or expired), `malformed` for anything else, `none` without an
+/// `Authorization` field. Never the secret.
+pub fn presented_id(header: Option<&str>) -> String {
+    let Some(header) = header else {
+        return "none".into();
+    };
+    header
+        .trim()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .and_then(|(_, token)| split(token.trim()))
+        .map_or_else(|| "malformed".into(), |(id, _)| id.to_string())
 }
 
 /// Authenticate an `Authorization` header value.
@@ -219,5 +239,19 @@ mod tests {
         assert_ne!(generate().token, t.token);
         assert!(split("scimd_zz_aa").is_none());
         assert!(split("Bearer x").is_none());
+        assert_eq!(
+            presented_id(Some(&format!("Bearer {}", t.token))),
+            t.id.to_string()
+        );
+        assert_eq!(
+            presented_id(Some(&format!("bearer  {}x ", t.token))),
+            t.id.to_string()
+        );
+        assert_eq!(presented_id(Some("Bearer scimd_zz_aa")), "malformed");
+        assert_eq!(
+            presented_id(Some(&format!("Basic {}", t.token))),
+            "malformed"
+        );
+        assert_eq!(presented_id(None), "none");
     }
 }

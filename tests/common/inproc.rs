@@ -55,6 +55,7 @@ pub async fn start_on(store: Store) -> InProc {
     std::mem::forget(thread);
     let t = tokens::generate();
     writer.submit(issue_token(&t, "Test")).await.unwrap();
+    let metrics: Arc<scimd::service::metrics::Metrics> = Arc::default();
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         commands: Commands::new(writer, registry.clone(), PasswordStorage::Discard),
@@ -67,10 +68,20 @@ pub async fn start_on(store: Store) -> InProc {
         throttle: Arc::new(http::admin::session::Throttle::default()),
         usage: Arc::new(scimd::service::usage::Usage::default()),
         shutdown: tokio::sync::watch::channel(false).1,
-        metrics: Arc::default(),
+        metrics: metrics.clone(),
         metrics_allow: Vec::new(),
         metrics_token: None,
         require_client_cert: false,
+        // No limits: in-process clients are faster than any identity provider, and a test would
+        // pass or fail with the machine's speed (tests/rate_limits.rs sets tiny ones instead).
+        limiter: Arc::new(scimd::service::ratelimit::RateLimiter::new(
+            scimd::service::ratelimit::Limits {
+                per_token: None,
+                unauthenticated: None,
+                ..Default::default()
+            },
+            metrics,
+        )),
     });
     InProc {
         state,
@@ -83,14 +94,7 @@ pub async fn start_on(store: Store) -> InProc {
 #[allow(unused_macros)]
 macro_rules! app {
     ($f:expr) => {
-        actix_web::test::init_service(
-            actix_web::App::new()
-                .app_data($f.state.clone())
-                .wrap(actix_web::middleware::from_fn(scimd::http::access_log))
-                .configure(scimd::http::configure)
-                .default_service(actix_web::web::to(scimd::http::no_route)),
-        )
-        .await
+        actix_web::test::init_service(scimd::http::app($f.state.clone())).await
     };
 }
 #[allow(unused_imports)]

@@ -51,6 +51,7 @@ pub struct Reply {
     pub location: Option<String>,
     pub etag: Option<String>,
     pub www_authenticate: Option<String>,
+    pub retry_after: Option<String>,
     pub body: Value,
     /// The body text, or why it could not be read.
     pub text: std::io::Result<String>,
@@ -103,6 +104,10 @@ impl Server {
             .arg("127.0.0.1:0")
             .env("SCIMD_CONFIG", "")
             .env("SCIMD_LOG", "info")
+            // Loopback clients are faster than any identity provider: with the limits on, a
+            // test would pass or fail with the machine's speed. Tests of the limits set them.
+            .env("SCIMD_RATE_LIMIT_PER_TOKEN", "0")
+            .env("SCIMD_RATE_LIMIT_UNAUTHENTICATED", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
                 std::fs::OpenOptions::new()
@@ -264,6 +269,7 @@ impl Server {
         let location = header("location");
         let etag = header("etag");
         let www_authenticate = header("www-authenticate");
+        let retry_after = header("retry-after");
         let text = res.into_string();
         let body = match &text {
             Ok(t) if !t.is_empty() => {
@@ -277,6 +283,7 @@ impl Server {
             location,
             etag,
             www_authenticate,
+            retry_after,
             body,
             text,
         }
