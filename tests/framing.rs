@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_scim_error, q, Server, LIST};
+use common::{assert_scim_error, q, Server, GROUP, LIST, USER};
 use serde_json::json;
 
 #[test]
@@ -18,10 +18,15 @@ fn endpoint_names_in_any_case_and_with_a_trailing_slash_are_served() {
         "POST",
         "/users/",
         t,
-        Some(&json!({"userName": "alice@contoso.com"})),
+        Some(&json!({"schemas": [USER], "userName": "alice@contoso.com"})),
     );
     let user = s.assert_created(&r, "/Users");
-    let r = s.call("POST", "/GROUPS", t, Some(&json!({"displayName": "Staff"})));
+    let r = s.call(
+        "POST",
+        "/GROUPS",
+        t,
+        Some(&json!({"schemas": [GROUP], "displayName": "Staff"})),
+    );
     let group = s.assert_created(&r, "/Groups");
 
     // Entra's probe, lower case and with a trailing slash.
@@ -79,7 +84,7 @@ fn endpoint_names_in_any_case_and_with_a_trailing_slash_are_served() {
     // Bulk.
     let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
         "Operations": [{"method": "POST", "path": "/Users", "bulkId": "b",
-                        "data": {"userName": "bob@contoso.com"}}]});
+                        "data": {"schemas": [USER], "userName": "bob@contoso.com"}}]});
     let r = s.call("POST", "/bulk/", t, Some(&bulk));
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["Operations"][0]["status"], "201", "{:?}", r.body);
@@ -293,7 +298,7 @@ fn chunked(token: &str, size_line: &str, body: &str) -> String {
 fn chunked_bodies_with_invalid_chunk_sizes_get_400_and_a_close() {
     let s = Server::plain();
     let t = s.token("Entra ID");
-    let body = r#"{"userName":"chunked@contoso.com"}"#;
+    let body = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"chunked@contoso.com"}"#;
     // A well-formed chunked body is served like any other.
     let r = exchange(
         &s,

@@ -59,7 +59,7 @@ fn tokens_get_429_over_their_rate_counted_in_metrics_and_logged_in_aggregate() {
         "POST",
         "/Users",
         Some(&entra),
-        Some(&serde_json::json!({"userName": "never@contoso.com"})),
+        Some(&serde_json::json!({"schemas": [common::USER], "userName": "never@contoso.com"})),
     );
     assert_scim_error(&r, 429, None);
     let retry: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();
@@ -95,6 +95,7 @@ fn tokens_get_429_over_their_rate_counted_in_metrics_and_logged_in_aggregate() {
         assert_eq!(r["scim_type"], Value::Null, "{r}");
         assert_eq!(r["client"], "Entra ID", "{r}");
         assert_eq!(r["outcome"], "failure", "{r}");
+        assert_eq!(r["action"], "rate_limited", "{r}");
         let detail = r["detail"].as_str().unwrap();
         let (n, rest) = detail.split_once(' ').unwrap();
         assert!(

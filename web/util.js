@@ -128,6 +128,7 @@ const ACTION_WORDS = {
   members_added: 'Members added',
   members_removed: 'Members removed',
   sign_in: 'Sign-in',
+  rate_limited: 'Rate limited',
 };
 
 /** `user_created` → "User created". */

@@ -220,6 +220,8 @@ pub enum Action {
     RevokeToken,
     /// An admin console sign-in.
     SignIn,
+    /// SCIM requests refused by the rate limit (one aggregated record per client per minute).
+    RateLimited,
 }
 
 impl Action {

@@ -91,6 +91,8 @@ fn action_type(a: Action) -> &'static str {
         }
         Action::IssueToken | Action::RevokeToken => "Token",
         Action::SignIn => "Admin",
+        // Requests of any kind: the record names the client, not a resource.
+        Action::RateLimited => "Client",
     }
 }
 
@@ -728,9 +730,10 @@ mod tests {
                 "issue_token",
                 "revoke_token",
                 "sign_in",
+                "rate_limited",
             ]
         );
         assert_eq!(Action::SignIn.name(), "sign_in");
-        assert_eq!(ACTIONS.len(), 26);
+        assert_eq!(ACTIONS.len(), 27);
     }
 }

@@ -50,10 +50,8 @@ pub const MAX_ADDRESSES: usize = 10_000;
 const SWEEP_TOKENS_ABOVE: usize = 1_000;
 /// At most one activity-log record per client per this many milliseconds.
 pub const REPORT_EVERY_MS: i64 = 60_000;
-/// The action the aggregated record carries. [`Action`] has no variant for "any request" (adding
-/// one touches the report and the store); the refusal happens where authentication does, and
-/// `sign_in` is the one action that names no resource.
-pub const REFUSED_ACTION: Action = Action::SignIn;
+/// The action the aggregated record carries (`rate_limited`).
+pub const REFUSED_ACTION: Action = Action::RateLimited;
 
 /// A rate: `requests` per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
