@@ -297,6 +297,21 @@ fn written_body(
         })
 }
 
+/// Run a write whose answer has a body: its own row, rendered with the response's projection.
+async fn perform_rendered(
+    state: &AppState,
+    envelope: &Envelope,
+    write: ResourceWrite,
+    projection: &Projection,
+    base_url: &str,
+    status: u16,
+) -> Result<(Written, Rendered), ApiError> {
+    let memberships = shows_memberships(write.kind, projection);
+    let written = perform(state, envelope, write, memberships, status).await?;
+    let r = written_body(state, &written, projection, base_url)?;
+    Ok((written, r))
+}
+
 /// Whether a response with this projection shows memberships (a user's groups, a group's
 /// members).
 fn shows_memberships(kind: ResourceKind, projection: &Projection) -> bool {
@@ -325,15 +340,8 @@ async fn create(
         if_match: None,
     };
     let env = envelope(&caller, &ctx);
-    let written = perform(
-        &state,
-        &env,
-        write,
-        shows_memberships(kind, &projection),
-        201,
-    )
-    .await?;
-    let r = written_body(&state, &written, &projection, &ctx.base_url)?;
+    let (written, r) =
+        perform_rendered(&state, &env, write, &projection, &ctx.base_url, 201).await?;
     let location = format!(
         "{}{}/{}",
         ctx.base_url,
@@ -364,15 +372,7 @@ async fn replace(
         if_match: if_match(&req),
     };
     let env = envelope(&caller, &ctx);
-    let written = perform(
-        &state,
-        &env,
-        write,
-        shows_memberships(kind, &projection),
-        200,
-    )
-    .await?;
-    let r = written_body(&state, &written, &projection, &ctx.base_url)?;
+    let (_, r) = perform_rendered(&state, &env, write, &projection, &ctx.base_url, 200).await?;
     Ok(scim_json(HttpResponse::Ok(), &r))
 }
 
@@ -399,13 +399,11 @@ async fn patch_resource(
         if_match: if_match(&req),
     };
     let env = envelope(&caller, &ctx);
-    let memberships = wants_body && shows_memberships(kind, &projection);
-    let status = if wants_body { 200 } else { 204 };
-    let written = perform(&state, &env, write, memberships, status).await?;
     if !wants_body {
+        perform(&state, &env, write, false, 204).await?;
         return Ok(HttpResponse::NoContent().finish());
     }
-    let r = written_body(&state, &written, &projection, &ctx.base_url)?;
+    let (_, r) = perform_rendered(&state, &env, write, &projection, &ctx.base_url, 200).await?;
     Ok(scim_json(HttpResponse::Ok(), &r))
 }
 
