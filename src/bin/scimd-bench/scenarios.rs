@@ -1,0 +1,445 @@
+//! What the bench plays against scimd: a population of users and one big group, then each
+//! measured operation `runs` times (create, `userName eq` lookup, PATCH, member add/remove in the
+//! big group, the big group with and without members, an unfiltered page, `/metrics`), and an
+//! Entra-shaped initial sync on a fresh server.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::bodies;
+use crate::client::{Conn, Request, Response};
+use crate::load::{self, load, median_of, Load};
+
+/// Where and how hard to play.
+#[derive(Clone)]
+pub struct Target {
+    /// The server.
+    pub addr: SocketAddr,
+    /// A `scim:write` bearer token.
+    pub token: String,
+    /// Concurrent connections.
+    pub conns: usize,
+    /// Measured runs per figure.
+    pub runs: usize,
+}
+
+fn created(_: usize, r: &Response) -> bool {
+    r.status == 201
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn json_id(r: &Response) -> Option<String> {
+    serde_json::from_slice::<Value>(&r.body)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_owned))
+}
+
+impl Target {
+    fn run(
+        &self,
+        conns: usize,
+        total: usize,
+        make: Rc<dyn Fn(usize) -> Request>,
+        check: load::Check,
+    ) -> Load {
+        load::block_on(load(
+            self.addr,
+            Some(&self.token),
+            conns,
+            total,
+            make,
+            check,
+        ))
+    }
+
+    /// `runs` repetitions of one load (`make(run, i)`), and their median.
+    fn measured(
+        &self,
+        conns: usize,
+        total: usize,
+        make: impl Fn(usize, usize) -> Request + Clone + 'static,
+        check: load::Check,
+    ) -> Load {
+        let runs: Vec<Load> = (0..self.runs)
+            .map(|run| {
+                let make = make.clone();
+                self.run(conns, total, Rc::new(move |i| make(run, i)), check.clone())
+            })
+            .collect();
+        median_of(&runs)
+    }
+
+    /// Create `n` users of population `tag`; returns their ids (in creation order) and the load.
+    pub fn populate(&self, tag: &str, n: usize) -> (Vec<String>, Load) {
+        let ids = Rc::new(RefCell::new(vec![String::new(); n]));
+        let tag2 = tag.to_owned();
+        let keep = ids.clone();
+        let l = self.run(
+            self.conns,
+            n,
+            Rc::new(move |i| {
+                Request::with_body(
+                    "POST",
+                    "/scim/v2/Users".into(),
+                    bodies::create_user(&tag2, i),
+                )
+            }),
+            Rc::new(move |i, r| {
+                if let (201, Some(id)) = (r.status, json_id(r)) {
+                    keep.borrow_mut()[i] = id;
+                    true
+                } else {
+                    false
+                }
+            }),
+        );
+        let ids = ids.take();
+        (ids, l)
+    }
+
+    /// Create a group with `members` (added in PATCHes of 500); returns its id.
+    pub fn big_group(&self, name: &str, members: &[String]) -> Option<String> {
+        let addr = self.addr;
+        let token = self.token.clone();
+        let body = bodies::create_group(name);
+        let id = load::block_on(async move {
+            let mut c = Conn::new(addr, Some(&token));
+            let r = c
+                .send(&Request::with_body("POST", "/scim/v2/Groups".into(), body))
+                .await
+                .ok()?;
+            json_id(&r)
+        })?;
+        let chunks: Vec<Vec<String>> = members.chunks(500).map(<[String]>::to_vec).collect();
+        let n = chunks.len();
+        let path = format!("/scim/v2/Groups/{id}");
+        let l = self.run(
+            self.conns.min(4),
+            n,
+            Rc::new(move |i| {
+                Request::with_body("PATCH", path.clone(), bodies::add_members(&chunks[i]))
+            }),
+            load::status(|s| s == 204),
+        );
+        (l.errors == 0).then_some(id)
+    }
+
+    /// Durable creates of fresh users.
+    pub fn creates(&self, per_run: usize) -> Load {
+        self.measured(
+            self.conns,
+            per_run,
+            |run, i| {
+                Request::with_body(
+                    "POST",
+                    "/scim/v2/Users".into(),
+                    bodies::create_user(&format!("c{run}"), i),
+                )
+            },
+            Rc::new(created),
+        )
+    }
+
+    /// `userName eq` lookups of existing users of population `tag` (`n` of them).
+    pub fn lookups(&self, tag: &str, n: usize, per_run: usize) -> Load {
+        let tag = tag.to_owned();
+        self.measured(
+            self.conns,
+            per_run,
+            move |run, i| {
+                Request::get(bodies::user_lookup(&bodies::user_name(
+                    &tag,
+                    (i * 7919 + run * 104_729) % n,
+                )))
+            },
+            Rc::new(|_, r| r.status == 200 && contains(&r.body, b"\"totalResults\":1,")),
+        )
+    }
+
+    /// Entra's legacy Replace PATCH of existing users.
+    pub fn patches(&self, ids: Rc<Vec<String>>, per_run: usize) -> Load {
+        self.measured(
+            self.conns,
+            per_run,
+            move |run, i| {
+                let id = &ids[(i * 7919 + run * 104_729) % ids.len()];
+                Request::with_body(
+                    "PATCH",
+                    format!("/scim/v2/Users/{id}"),
+                    bodies::patch_user(run * per_run + i),
+                )
+            },
+            load::status(|s| s == 200),
+        )
+    }
+
+    /// One member added, then removed, in the big group (one connection: latency).
+    pub fn member_changes(&self, group: &str, outsiders: Rc<Vec<String>>, per_run: usize) -> Load {
+        let path = format!("/scim/v2/Groups/{group}");
+        self.measured(
+            1,
+            per_run * 2,
+            move |run, i| {
+                let user = outsiders[(run * per_run + i / 2) % outsiders.len()].clone();
+                let body = if i % 2 == 0 {
+                    bodies::add_members(&[user])
+                } else {
+                    bodies::remove_members(&[user])
+                };
+                Request::with_body("PATCH", path.clone(), body)
+            },
+            load::status(|s| s == 204),
+        )
+    }
+
+    /// `GET /Groups/{id}` with all members, checking the member count.
+    pub fn group_with_members(&self, group: &str, expect: usize, per_run: usize) -> Load {
+        let path = format!("/scim/v2/Groups/{group}");
+        self.measured(
+            1,
+            per_run,
+            move |_, _| Request::get(path.clone()),
+            Rc::new(move |_, r| {
+                r.status == 200
+                    && serde_json::from_slice::<Value>(&r.body)
+                        .ok()
+                        .and_then(|v| v["members"].as_array().map(Vec::len))
+                        == Some(expect)
+            }),
+        )
+    }
+
+    /// `GET /Groups/{id}?excludedAttributes=members` (how Entra reads groups).
+    pub fn group_without_members(&self, group: &str, per_run: usize) -> Load {
+        let path = format!("/scim/v2/Groups/{group}?excludedAttributes=members");
+        self.measured(
+            self.conns,
+            per_run,
+            move |_, _| Request::get(path.clone()),
+            load::status(|s| s == 200),
+        )
+    }
+
+    /// An unfiltered page of 100 users with its `totalResults` (one connection: latency).
+    pub fn unfiltered_page(&self, expect_total: usize, per_run: usize) -> Load {
+        let needle = format!("\"totalResults\":{expect_total},");
+        self.measured(
+            1,
+            per_run,
+            |_, _| Request::get("/scim/v2/Users?count=100".into()),
+            Rc::new(move |_, r| r.status == 200 && contains(&r.body, needle.as_bytes())),
+        )
+    }
+
+    /// `GET /metrics` (one connection: latency).
+    pub fn metrics(&self, per_run: usize) -> Load {
+        self.measured(
+            1,
+            per_run,
+            |_, _| Request::get("/metrics".into()),
+            load::status(|s| s == 200),
+        )
+    }
+
+    /// The log length `/metrics` reports.
+    pub fn log_records(&self) -> Option<u64> {
+        let addr = self.addr;
+        load::block_on(async move {
+            let mut c = Conn::new(addr, None);
+            let r = c.send(&Request::get("/metrics".into())).await.ok()?;
+            let text = String::from_utf8_lossy(&r.body).into_owned();
+            text.lines()
+                .find_map(|l| l.strip_prefix("scimd_log_records "))
+                .and_then(|v| v.trim().parse().ok())
+        })
+    }
+}
+
+/// The outcome of one initial sync.
+#[derive(Debug, Clone, Copy)]
+pub struct Sync {
+    /// Wall time, seconds.
+    pub secs: f64,
+    /// Requests that did not get the answer Entra expects (member counts included).
+    pub errors: usize,
+    /// Requests sent.
+    pub requests: usize,
+}
+
+/// Entra's initial sync on an empty server: its probe, then per user a `userName eq` lookup and
+/// a create; per group a `displayName eq` lookup and a create; then each user added to two
+/// groups in PATCHes of 50 members; at the end every group's member count is checked.
+pub fn initial_sync(t: &Target, users: usize, groups: usize, tag: &str) -> Sync {
+    let start = Instant::now();
+    let errors = Rc::new(RefCell::new(0usize));
+    let requests = Rc::new(RefCell::new(0usize));
+    let (addr, token, conns) = (t.addr, t.token.clone(), t.conns);
+    let tag = tag.to_owned();
+    let groups = groups.max(1);
+    let synced = Rc::new(std::cell::Cell::new(0.0f64));
+    let done = synced.clone();
+    let (errors_out, requests_out) = (errors.clone(), requests.clone());
+    load::block_on(async move {
+        let mut probe = Conn::new(addr, Some(&token));
+        let guid = uuid::Uuid::new_v4().to_string();
+        let probe_ok = matches!(probe.send(&Request::get(bodies::user_lookup(&guid))).await, Ok(r) if r.status == 200);
+        *requests.borrow_mut() += 1;
+        if !probe_ok {
+            *errors.borrow_mut() += 1;
+        }
+
+        // Users, then groups: lookup, then create, as Entra does for objects it has not seen.
+        let user_ids = Rc::new(RefCell::new(vec![String::new(); users]));
+        let group_ids = Rc::new(RefCell::new(vec![String::new(); groups]));
+        for (count, is_user) in [(users, true), (groups, false)] {
+            let next = Rc::new(RefCell::new(0usize));
+            let mut tasks = Vec::new();
+            for _ in 0..conns {
+                let (next, errors, requests, token, tag) = (
+                    next.clone(),
+                    errors.clone(),
+                    requests.clone(),
+                    token.clone(),
+                    tag.clone(),
+                );
+                let ids = if is_user {
+                    user_ids.clone()
+                } else {
+                    group_ids.clone()
+                };
+                tasks.push(tokio::task::spawn_local(async move {
+                    let mut c = Conn::new(addr, Some(&token));
+                    loop {
+                        let i = {
+                            let mut n = next.borrow_mut();
+                            let i = *n;
+                            *n += 1;
+                            i
+                        };
+                        if i >= count {
+                            break;
+                        }
+                        let (lookup, create) = if is_user {
+                            (
+                                Request::get(bodies::user_lookup(&bodies::user_name(&tag, i))),
+                                Request::with_body(
+                                    "POST",
+                                    "/scim/v2/Users".into(),
+                                    bodies::create_user(&tag, i),
+                                ),
+                            )
+                        } else {
+                            let name = format!("{tag} group {i}");
+                            (
+                                Request::get(bodies::group_lookup(&name)),
+                                Request::with_body(
+                                    "POST",
+                                    "/scim/v2/Groups".into(),
+                                    bodies::create_group(&name),
+                                ),
+                            )
+                        };
+                        *requests.borrow_mut() += 2;
+                        let found_none = matches!(c.send(&lookup).await, Ok(r) if r.status == 200
+                            && contains(&r.body, b"\"totalResults\":0,"));
+                        match c.send(&create).await {
+                            Ok(r) if r.status == 201 && found_none => {
+                                if let Some(id) = json_id(&r) {
+                                    ids.borrow_mut()[i] = id;
+                                }
+                            }
+                            _ => *errors.borrow_mut() += 1,
+                        }
+                    }
+                }));
+            }
+            for task in tasks {
+                let _ = task.await;
+            }
+        }
+
+        // Memberships: user i joins groups i mod G and (i + G/2) mod G.
+        let mut per_group: Vec<Vec<String>> = vec![Vec::new(); groups];
+        for (i, id) in user_ids.borrow().iter().enumerate() {
+            per_group[i % groups].push(id.clone());
+            let other = (i + groups / 2) % groups;
+            if other != i % groups {
+                per_group[other].push(id.clone());
+            }
+        }
+        let gids = group_ids.borrow().clone();
+        let mut patches = Vec::new();
+        for (g, members) in per_group.iter().enumerate() {
+            for chunk in members.chunks(50) {
+                patches.push((gids[g].clone(), chunk.to_vec()));
+            }
+        }
+        let patches = Rc::new(patches);
+        let next = Rc::new(RefCell::new(0usize));
+        let mut tasks = Vec::new();
+        for _ in 0..conns {
+            let (next, errors, requests, token, patches) = (
+                next.clone(),
+                errors.clone(),
+                requests.clone(),
+                token.clone(),
+                patches.clone(),
+            );
+            tasks.push(tokio::task::spawn_local(async move {
+                let mut c = Conn::new(addr, Some(&token));
+                loop {
+                    let i = {
+                        let mut n = next.borrow_mut();
+                        let i = *n;
+                        *n += 1;
+                        i
+                    };
+                    let Some((g, members)) = patches.get(i) else {
+                        break;
+                    };
+                    *requests.borrow_mut() += 1;
+                    let req = Request::with_body(
+                        "PATCH",
+                        format!("/scim/v2/Groups/{g}"),
+                        bodies::add_members(members),
+                    );
+                    if !matches!(c.send(&req).await, Ok(r) if r.status == 204) {
+                        *errors.borrow_mut() += 1;
+                    }
+                }
+            }));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+
+        // The sync is over; every group must have the members it was given.
+        done.set(start.elapsed().as_secs_f64());
+        let mut c = Conn::new(addr, Some(&token));
+        for (g, members) in gids.iter().zip(&per_group) {
+            *requests.borrow_mut() += 1;
+            let n = match c.send(&Request::get(format!("/scim/v2/Groups/{g}"))).await {
+                Ok(r) if r.status == 200 => serde_json::from_slice::<Value>(&r.body)
+                    .ok()
+                    .and_then(|v| v["members"].as_array().map(Vec::len)),
+                _ => None,
+            };
+            if n != Some(members.len()) {
+                *errors.borrow_mut() += 1;
+            }
+        }
+    });
+    let (errors, requests) = (*errors_out.borrow(), *requests_out.borrow());
+    Sync {
+        secs: synced.get(),
+        errors,
+        requests,
+    }
+}
