@@ -285,6 +285,16 @@ settings! {
         },
         show: Show::plain,
     }
+    /// Memory for the database's page cache, in MiB (sled's cache; views and recent log pages).
+    cache_mb: u32 => usize {
+        env: count,
+        resolve: |v| match v.map_or(crate::store::DEFAULT_CACHE_MB, |n| n as usize) {
+            n if n < 8 => Err(invalid("cache_mb", "must be at least 8")),
+            n if n > 1 << 20 => Err(invalid("cache_mb", "must be at most 1048576 (1 TiB)")),
+            n => Ok(n),
+        },
+        show: Show::plain,
+    }
     /// What happens to input attributes of unknown names or undeclared schemas.
     unknown_attributes: String => UnknownAttributes {
         env: text,

@@ -49,10 +49,12 @@ pub fn main(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn open_store(dir: &Path) -> anyhow::Result<Store> {
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let dir = &config.data_dir;
     create_private_dir(dir)?;
     refuse_foreign_owner(dir)?;
-    Store::open(dir).with_context(|| format!("opening the database in {}", dir.display()))
+    Store::open_with_cache(dir, config.cache_mb)
+        .with_context(|| format!("opening the database in {}", dir.display()))
 }
 
 /// Root must not write into a data directory that belongs to the service user: the files it

@@ -44,7 +44,7 @@ pub(super) fn set_password(config: &Config, name: String) -> anyhow::Result<Exit
 
 /// `scimd rebuild-views`: replace the views with a fresh projection of the log.
 pub(super) fn rebuild_views(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = open_store(&config.data_dir)?;
+    let store = open_store(config)?;
     let n = rebuild::rebuild_in_place(&store)?;
     println!("rebuilt the views from {n} events");
     Ok(ExitCode::SUCCESS)
@@ -67,7 +67,7 @@ fn stream_request(
             ) => {}
         Err(e) => return Err(e).context("talking to the server"),
     }
-    let store = match Store::open(&config.data_dir) {
+    let store = match Store::open_with_cache(&config.data_dir, config.cache_mb) {
         Err(StoreError::Locked(_)) => bail!(
             "the database in {} is in use, but no server answers on {}",
             config.data_dir.display(),
@@ -224,7 +224,7 @@ pub(super) fn check_config(config: Config, file: Option<&Path>) -> anyhow::Resul
 }
 
 pub(super) fn verify(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = open_store(&config.data_dir)?;
+    let store = open_store(config)?;
     let diffs = rebuild::verify(&store)?;
     if diffs.is_empty() {
         let events = store.next_seq()?.saturating_sub(1);
@@ -256,7 +256,7 @@ fn admin_request(config: &Config, req: Request) -> anyhow::Result<Response> {
             })
         }
     }
-    let store = match Store::open(&config.data_dir) {
+    let store = match Store::open_with_cache(&config.data_dir, config.cache_mb) {
         Err(StoreError::Locked(_)) => bail!(
             "the database in {} is in use, but no server answers on {}; is --data-dir or admin_socket different from the server's?",
             config.data_dir.display(),
@@ -266,7 +266,7 @@ fn admin_request(config: &Config, req: Request) -> anyhow::Result<Response> {
             create_private_dir(&config.data_dir)?;
             match other {
                 Ok(s) => s,
-                Err(_) => open_store(&config.data_dir)?,
+                Err(_) => open_store(config)?,
             }
         }
     };

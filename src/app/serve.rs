@@ -65,7 +65,7 @@ async fn reload_on_hangup(
 /// Serve on an already bound listener until SIGINT/SIGTERM; then finish in-flight writes, flush, return.
 /// Returns an error (the process exits non-zero) when the log could not be made durable.
 pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
-    let store = open_store(&config.data_dir)?;
+    let store = open_store(&config)?;
     run_on(listener, config, store).await
 }
 

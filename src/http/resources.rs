@@ -140,7 +140,9 @@ async fn list(
     run_list(&state, Some(**kind), q, ctx.base_url).await
 }
 
-/// Run a list or search off the async workers (it may scan a view).
+/// Run a list or search: a point read (an indexed lookup such as Entra's `userName eq`, an early
+/// unfiltered page) right here, anything that may scan a view off the async workers. The hop to
+/// the blocking pool costs two thread wake-ups, more than the lookup itself.
 async fn run_list(
     state: &AppState,
     kind: Option<ResourceKind>,
@@ -148,12 +150,15 @@ async fn run_list(
     base_url: String,
 ) -> Result<HttpResponse, ApiError> {
     let dir = state.directory.clone();
-    let body = web::block(move || match kind {
-        Some(kind) => dir.list(kind, &q, &base_url),
-        None => dir.search_all(&q, &base_url),
-    })
-    .await
-    .map_err(|_| crate::service::ServiceError::WriterGone)??;
+    let body = match kind {
+        Some(kind) if dir.is_point_read(kind, &q) => dir.list(kind, &q, &base_url)?,
+        _ => web::block(move || match kind {
+            Some(kind) => dir.list(kind, &q, &base_url),
+            None => dir.search_all(&q, &base_url),
+        })
+        .await
+        .map_err(|_| crate::service::ServiceError::WriterGone)??,
+    };
     Ok(HttpResponse::Ok()
         .content_type(crate::scim::CONTENT_TYPE)
         .body(body.to_string()))
@@ -247,16 +252,38 @@ async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let p = Params::of(&req)?;
     let projection = p.projection(&state, **kind)?;
+    let not_modified = |meta: &crate::scim::resource::Meta| {
+        req.headers()
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|inm| IfMatch::parse(inm.to_str().unwrap_or("")).matches(meta.version))
+    };
+    let whole = p.get("attributes").is_none() && p.get("excludedAttributes").is_none();
+    if **kind == ResourceKind::Group && whole {
+        if let Some(s) = state.directory.group_stream(&id, &ctx.base_url)? {
+            if not_modified(&s.meta) {
+                return Ok(HttpResponse::NotModified()
+                    .insert_header((header::ETAG, s.meta.etag()))
+                    .finish());
+            }
+            // A read error half-way ends the stream with an error: the client sees a cut body,
+            // never a short member list that looks whole.
+            let chunks = s.chunks.map(|c| {
+                c.map(web::Bytes::from)
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+            });
+            return Ok(HttpResponse::Ok()
+                .content_type(crate::scim::CONTENT_TYPE)
+                .insert_header((header::ETAG, s.meta.etag()))
+                .streaming(futures_util::stream::iter(chunks)));
+        }
+    }
     let r = state
         .directory
         .get_projected(**kind, &id, &projection, &ctx.base_url)?;
-    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH) {
-        let tag = IfMatch::parse(inm.to_str().unwrap_or(""));
-        if tag.matches(r.meta.version) {
-            return Ok(HttpResponse::NotModified()
-                .insert_header((header::ETAG, r.meta.etag()))
-                .finish());
-        }
+    if not_modified(&r.meta) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, r.meta.etag()))
+            .finish());
     }
     Ok(scim_json(HttpResponse::Ok(), &r))
 }

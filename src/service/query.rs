@@ -155,27 +155,43 @@ fn render_group_row(
         base_url,
     );
     if let Some(members) = members {
-        let members = members
-            .iter()
-            .map(|l| {
-                let u = UserId::from_bytes(l.id);
-                let mut m = json!({
-                    "value": u.to_string(),
-                    "$ref": format!("{base_url}/Users/{u}"),
-                    "type": "User",
-                });
-                if let Some(d) = &l.display {
-                    m["display"] = json!(d);
-                }
-                m
-            })
-            .collect();
+        let members = members.iter().map(|l| member_json(l, base_url)).collect();
         body.insert("members".into(), Value::Array(members));
     }
     Rendered {
         body: Value::Object(body),
         meta,
     }
+}
+
+/// One member entry as SCIM shows it (a `display` only where its client sent one).
+fn member_json(l: &Link, base_url: &str) -> Value {
+    let u = UserId::from_bytes(l.id);
+    let mut m = json!({
+        "value": u.to_string(),
+        "$ref": format!("{base_url}/Users/{u}"),
+        "type": "User",
+    });
+    if let Some(d) = &l.display {
+        m["display"] = json!(d);
+    }
+    m
+}
+
+/// Groups with more members than this are answered as a stream (see [`Directory::group_stream`]).
+pub const STREAM_MEMBERS_ABOVE: u64 = 1000;
+
+/// Member entries serialised per streamed chunk.
+const STREAM_CHUNK: usize = 1000;
+
+/// A group answer whose member list follows as a stream: the bytes are exactly those of the
+/// whole rendered body, produced a chunk at a time from the `members` view, so the server's memory
+/// for it does not grow with the group.
+pub struct GroupStream {
+    /// The group's meta (for `ETag`).
+    pub meta: Meta,
+    /// The body in chunks: the group without its members, then the members, then the end.
+    pub chunks: Box<dyn Iterator<Item = Result<String>> + Send>,
 }
 
 impl Directory {
@@ -394,6 +410,71 @@ impl Directory {
             out.push((u.to_string(), display));
         }
         Ok((out, next))
+    }
+
+    /// `GET /Groups/{id}` with every attribute (no `attributes`/`excludedAttributes`) of a group
+    /// with more than [`STREAM_MEMBERS_ABOVE`] members, as a stream. `None`: render it whole.
+    pub fn group_stream(&self, id: &str, base_url: &str) -> Result<Option<GroupStream>> {
+        let Ok(gid) = GroupId::try_from(id) else {
+            return Ok(None);
+        };
+        let t = self.store.trees();
+        let Some(rec) = read::group(t, gid)? else {
+            return Ok(None);
+        };
+        if rec.member_count <= STREAM_MEMBERS_ABOVE {
+            return Ok(None);
+        }
+        let doc = parse_doc(&rec.doc)?;
+        let meta = group_meta(&rec);
+        let head = render_group_row(&self.reg, gid, &doc, meta, None, base_url).body;
+        // The members go last, where the whole rendering puts them.
+        let mut head = head.to_string();
+        head.pop();
+        head.push_str(if head.len() > 1 {
+            ",\"members\":["
+        } else {
+            "\"members\":["
+        });
+        let base = base_url.to_owned();
+        let mut entries = read::member_entries(t, gid);
+        let mut first = true;
+        let mut done = false;
+        let rest = std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let mut chunk = String::with_capacity(STREAM_CHUNK * 128);
+            for _ in 0..STREAM_CHUNK {
+                match entries.next() {
+                    Some(Ok((u, display))) => {
+                        if !first {
+                            chunk.push(',');
+                        }
+                        first = false;
+                        let link = Link {
+                            id: *u.as_bytes(),
+                            display,
+                        };
+                        chunk.push_str(&member_json(&link, &base).to_string());
+                    }
+                    Some(Err(e)) => {
+                        done = true;
+                        return Some(Err(e.into()));
+                    }
+                    None => {
+                        done = true;
+                        chunk.push_str("]}");
+                        break;
+                    }
+                }
+            }
+            Some(Ok(chunk))
+        });
+        Ok(Some(GroupStream {
+            meta,
+            chunks: Box::new(std::iter::once(Ok(head)).chain(rest)),
+        }))
     }
 
     /// Render a resource for a response: load it and apply the projection.
@@ -714,12 +795,33 @@ impl Directory {
         })))
     }
 
-    /// Choose an index for `f` if one of its `and`-ed terms is an indexed `eq`.
-    fn plan(&self, kind: ResourceKind, f: &Filter) -> Result<Plan> {
+    /// Whether a list is answered from an index or a page of keys (a few point reads, cheap
+    /// enough to run on the async worker): an indexed `eq` filter, or no filter, no sort and an
+    /// early page. Everything else may scan a view and belongs on the blocking pool. A query
+    /// that does not parse is cheap too: it fails before reading anything.
+    pub fn is_point_read(&self, kind: ResourceKind, q: &ListQuery) -> bool {
+        /// Pages that start beyond this skip that many keys: not a point read any more.
+        const EARLY: usize = 1000;
+        if q.sort_by.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+            return false;
+        }
+        match q.filter.as_deref().map(str::trim) {
+            None | Some("") => q
+                .start_index
+                .as_deref()
+                .is_none_or(|s| s.trim().parse::<usize>().map_or(true, |n| n <= EARLY)),
+            Some(text) => match filter::parse_filter(text) {
+                Ok(f) => f.check(&self.reg.types(kind)).is_err() || self.probe(kind, &f).is_some(),
+                Err(_) => true,
+            },
+        }
+    }
+
+    /// The index term of `f`: one of its `and`-ed terms that is an indexed `eq`.
+    fn probe<'f>(&self, kind: ResourceKind, f: &'f Filter) -> Option<(&'static str, &'f str)> {
         let types = self.reg.types(kind);
         let mut terms = Vec::new();
         conjuncts(f, &mut terms);
-        let t = self.store.trees();
         for term in terms {
             let Filter::Compare {
                 path,
@@ -735,46 +837,49 @@ impl Directory {
             if loc.container.is_some() {
                 continue;
             }
-            let sub = loc.sub.as_deref();
-            let ids: Option<Vec<[u8; 16]>> = match (kind, loc.name.as_str(), sub) {
-                (_, "id", None) => Some(
-                    UserId::try_from(v.as_str())
-                        .map(|u| vec![*u.as_bytes()])
-                        .unwrap_or_default(),
-                ),
-                (ResourceKind::User, "userName", None) => Some(
-                    read::user_by_name(t, v)?
-                        .map(|u| *u.as_bytes())
-                        .into_iter()
-                        .collect(),
-                ),
-                (ResourceKind::User, "externalId", None) => Some(
-                    read::users_by_external(t, v)?
-                        .into_iter()
-                        .map(|u| *u.as_bytes())
-                        .collect(),
-                ),
-                (ResourceKind::Group, "displayName", None) => Some(
-                    read::group_by_name(t, v)?
-                        .map(|g| *g.as_bytes())
-                        .into_iter()
-                        .collect(),
-                ),
-                (ResourceKind::Group, "members", None | Some("value")) => Some(
-                    UserId::try_from(v.as_str())
-                        .map(|u| read::groups_of(t, u))
-                        .unwrap_or_else(|_| Ok(Vec::new()))?
-                        .into_iter()
-                        .map(|g| *g.as_bytes())
-                        .collect(),
-                ),
-                _ => None,
+            let index = match (kind, loc.name.as_str(), loc.sub.as_deref()) {
+                (_, "id", None) => "id",
+                (ResourceKind::User, "userName", None) => "userName",
+                (ResourceKind::User, "externalId", None) => "externalId",
+                (ResourceKind::Group, "displayName", None) => "displayName",
+                (ResourceKind::Group, "members", None | Some("value")) => "members",
+                _ => continue,
             };
-            if let Some(ids) = ids {
-                return Ok(Plan::Ids(ids));
-            }
+            return Some((index, v.as_str()));
         }
-        Ok(Plan::Scan)
+        None
+    }
+
+    /// Choose an index for `f` if one of its `and`-ed terms is an indexed `eq`.
+    fn plan(&self, kind: ResourceKind, f: &Filter) -> Result<Plan> {
+        let t = self.store.trees();
+        let Some((index, v)) = self.probe(kind, f) else {
+            return Ok(Plan::Scan);
+        };
+        let ids: Vec<[u8; 16]> = match index {
+            "id" => UserId::try_from(v)
+                .map(|u| vec![*u.as_bytes()])
+                .unwrap_or_default(),
+            "userName" => read::user_by_name(t, v)?
+                .map(|u| *u.as_bytes())
+                .into_iter()
+                .collect(),
+            "externalId" => read::users_by_external(t, v)?
+                .into_iter()
+                .map(|u| *u.as_bytes())
+                .collect(),
+            "displayName" => read::group_by_name(t, v)?
+                .map(|g| *g.as_bytes())
+                .into_iter()
+                .collect(),
+            _ => UserId::try_from(v)
+                .map(|u| read::groups_of(t, u))
+                .unwrap_or_else(|_| Ok(Vec::new()))?
+                .into_iter()
+                .map(|g| *g.as_bytes())
+                .collect(),
+        };
+        Ok(Plan::Ids(ids))
     }
 }
 

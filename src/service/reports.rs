@@ -77,7 +77,7 @@ impl Directory {
     /// The gauges of `/metrics`; `log_records` is the writer's last durable sequence number.
     pub fn gauges(&self, log_records: u64) -> Gauges {
         let t = self.store.trees();
-        let (users, groups) = read::counts(t);
+        let (users, groups) = read::counts(t).unwrap_or_default();
         let tokens = read::tokens(t)
             .unwrap_or_default()
             .into_iter()

@@ -13,6 +13,12 @@ pub fn seq_from(key: &[u8]) -> Option<u64> {
     <[u8; 8]>::try_from(key).ok().map(u64::from_be_bytes)
 }
 
+/// `counts` key of the number of users.
+pub const COUNT_USERS: &[u8] = b"users";
+
+/// `counts` key of the number of groups.
+pub const COUNT_GROUPS: &[u8] = b"groups";
+
 /// `members` key: group id ++ user id.
 pub fn membership(group: GroupId, user: UserId) -> [u8; 32] {
     pair(group.as_bytes(), user.as_bytes())

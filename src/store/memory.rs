@@ -58,7 +58,7 @@ impl MemTree {
 /// A full set of in-memory view trees, in `VIEW_TREES` order.
 #[derive(Debug, Default)]
 pub struct MemViews {
-    trees: [MemTree; 12],
+    trees: [MemTree; 13],
 }
 
 fn failed(e: TxError) -> StoreError {

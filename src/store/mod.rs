@@ -25,7 +25,7 @@ use std::path::Path;
 pub use error::{Result, StoreError};
 
 /// Names of the view trees, in the order [`Trees::views`] lists them.
-pub const VIEW_TREES: [&str; 12] = [
+pub const VIEW_TREES: [&str; 13] = [
     "users",
     "groups",
     "members",
@@ -38,6 +38,7 @@ pub const VIEW_TREES: [&str; 12] = [
     "log_by_resource",
     "stats_hourly",
     "client_last",
+    "counts",
 ];
 
 /// The open trees of one database.
@@ -69,6 +70,8 @@ pub struct Trees {
     pub(in crate::store) stats_hourly: sled::Tree,
     /// client name → time of its last logged write (ms).
     pub(in crate::store) client_last: sled::Tree,
+    /// `users` / `groups` → how many there are (u64): totals and gauges without counting keys.
+    pub(in crate::store) counts: sled::Tree,
     /// token id → last used (ms, big-endian); not a view.
     pub(in crate::store) token_usage: sled::Tree,
     /// name → value: format version and other bookkeeping.
@@ -93,6 +96,7 @@ impl Trees {
             log_by_resource: db.open_tree("log_by_resource")?,
             stats_hourly: db.open_tree("stats_hourly")?,
             client_last: db.open_tree("client_last")?,
+            counts: db.open_tree("counts")?,
             token_usage: db.open_tree("token_usage")?,
             meta: db.open_tree("meta")?,
             admins: db.open_tree("admins")?,
@@ -100,7 +104,7 @@ impl Trees {
     }
 
     /// The view trees, in [`VIEW_TREES`] order.
-    pub fn views(&self) -> [&sled::Tree; 12] {
+    pub fn views(&self) -> [&sled::Tree; 13] {
         [
             &self.users,
             &self.groups,
@@ -114,6 +118,7 @@ impl Trees {
             &self.log_by_resource,
             &self.stats_hourly,
             &self.client_last,
+            &self.counts,
         ]
     }
 }
@@ -135,16 +140,27 @@ const META_FORMAT: &[u8] = b"format";
 const META_VIEWS: &[u8] = b"views";
 
 /// Version of the projection. Raised when the same log projects into different views (2: a
-/// deletion's membership cascade is indexed in `log_by_resource` under every resource it changes);
-/// views built by an older version are rebuilt from the log at the next start.
-pub const VIEWS_VERSION: u16 = 2;
+/// deletion's membership cascade is indexed in `log_by_resource` under every resource it changes;
+/// 3: the `counts` view keeps the number of users and groups); views built by an older version are
+/// rebuilt from the log at the next start.
+pub const VIEWS_VERSION: u16 = 3;
+
+/// Default page cache (`cache_mb`), MiB.
+pub const DEFAULT_CACHE_MB: usize = 64;
 
 impl Store {
-    /// Open (or create) the database in `dir`. Refuses data written by a newer scimd.
+    /// Open (or create) the database in `dir` with the default cache. Refuses data written by a
+    /// newer scimd.
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_MB)
+    }
+
+    /// Open (or create) the database in `dir` with `cache_mb` MiB of page cache.
+    pub fn open_with_cache(dir: &Path, cache_mb: usize) -> Result<Self> {
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(u64::try_from(cache_mb.saturating_mul(1 << 20)).unwrap_or(u64::MAX))
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
@@ -158,9 +174,15 @@ impl Store {
         Self::init(db)
     }
 
-    /// A throwaway in-memory database (tests, `verify`'s scratch space).
+    /// A throwaway database (tests, `verify`'s scratch space), with the default cache: it lives
+    /// in a temporary file that is deleted when it is dropped, so its memory stays bounded.
     pub fn temporary() -> Result<Self> {
-        Self::init(sled::Config::new().temporary(true).open()?)
+        Self::init(
+            sled::Config::new()
+                .temporary(true)
+                .cache_capacity(u64::try_from(DEFAULT_CACHE_MB << 20).unwrap_or(u64::MAX))
+                .open()?,
+        )
     }
 
     fn init(db: sled::Db) -> Result<Self> {

@@ -79,17 +79,19 @@ pub struct TxViews<'a, T: Kv = TransactionalTree> {
     pub stats_hourly: &'a T,
     /// client_last
     pub client_last: &'a T,
+    /// counts
+    pub counts: &'a T,
 }
 
 impl<'a, T: Kv> TxViews<'a, T> {
     /// The view trees of a transaction over [`super::Trees::views`] (in `VIEW_TREES` order).
     pub fn from_slice(tx: &'a [T]) -> Option<Self> {
-        <&[T; 12]>::try_from(tx).ok().map(Self::from_array)
+        <&[T; 13]>::try_from(tx).ok().map(Self::from_array)
     }
 
     /// The view trees, in `VIEW_TREES` order.
-    pub fn from_array(trees: &'a [T; 12]) -> Self {
-        let [users, groups, members, member_of, idx_user_name, idx_user_external, idx_group_name, tokens, user_secrets, log_by_resource, stats_hourly, client_last] =
+    pub fn from_array(trees: &'a [T; 13]) -> Self {
+        let [users, groups, members, member_of, idx_user_name, idx_user_external, idx_group_name, tokens, user_secrets, log_by_resource, stats_hourly, client_last, counts] =
             trees;
         Self {
             users,
@@ -104,6 +106,7 @@ impl<'a, T: Kv> TxViews<'a, T> {
             log_by_resource,
             stats_hourly,
             client_last,
+            counts,
         }
     }
 }
@@ -141,6 +144,18 @@ impl<T: Kv> TxViews<'_, T> {
             .transpose()
     }
 
+    /// Add `delta` to the kept count `what` (`COUNT_USERS` or `COUNT_GROUPS`).
+    fn count(&self, what: &[u8], delta: i64) -> Result<(), TxError> {
+        let now = self
+            .counts
+            .get(what)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes);
+        let next = now.saturating_add_signed(delta);
+        self.counts.insert(what, &next.to_be_bytes()[..])?;
+        Ok(())
+    }
+
     fn put_user(&self, id: UserId, rec: &UserRecord) -> Result<(), TxError> {
         self.users
             .insert(id.as_bytes(), tx_encode("user record", rec)?)?;
@@ -156,6 +171,9 @@ impl<T: Kv> TxViews<'_, T> {
     /// Write `user` (created or changed) and keep the indexes in step with its names.
     fn write_user(&self, user: &UserSnapshot, seq: u64, time_ms: i64) -> Result<(), TxError> {
         let old = self.user_record(user.id)?;
+        if old.is_none() {
+            self.count(keys::COUNT_USERS, 1)?;
+        }
         if let Some(old) = &old {
             let (name, ext) = names_of(&old.doc, "userName");
             if let Some(name) = name {
@@ -185,6 +203,9 @@ impl<T: Kv> TxViews<'_, T> {
 
     fn write_group(&self, group: &GroupSnapshot, seq: u64, time_ms: i64) -> Result<(), TxError> {
         let old = self.group_record(group.id)?;
+        if old.is_none() {
+            self.count(keys::COUNT_GROUPS, 1)?;
+        }
         if let Some(old) = &old {
             if let (Some(name), _) = names_of(&old.doc, "displayName") {
                 self.idx_group_name.remove(keys::name(&name))?;
@@ -241,7 +262,9 @@ impl<T: Kv> TxViews<'_, T> {
                 external_id,
                 groups,
             } => {
-                self.users.remove(id.as_bytes())?;
+                if self.users.remove(id.as_bytes())?.is_some() {
+                    self.count(keys::COUNT_USERS, -1)?;
+                }
                 self.user_secrets.remove(id.as_bytes())?;
                 self.idx_user_name.remove(keys::name(user_name.as_str()))?;
                 if let Some(ext) = external_id {
@@ -304,7 +327,9 @@ impl<T: Kv> TxViews<'_, T> {
                 members,
                 ..
             } => {
-                self.groups.remove(id.as_bytes())?;
+                if self.groups.remove(id.as_bytes())?.is_some() {
+                    self.count(keys::COUNT_GROUPS, -1)?;
+                }
                 self.idx_group_name
                     .remove(keys::name(display_name.as_str()))?;
                 for u in members {

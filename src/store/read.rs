@@ -111,26 +111,35 @@ pub fn tokens(t: &Trees) -> Result<Vec<(TokenId, TokenRecord)>> {
     Ok(out)
 }
 
-/// Total number of users (`users = true`) or groups, and the ids of entries `skip..skip+take` in id
-/// order. Records are not decoded.
+/// Total number of users (`users = true`) or groups (the kept count), and the ids of entries
+/// `skip..skip+take` in id order. Records are not decoded; only the keys up to the page are read.
 pub fn id_page(t: &Trees, users: bool, skip: usize, take: usize) -> Result<(usize, Vec<[u8; 16]>)> {
     let tree = if users { &t.users } else { &t.groups };
-    let mut total = 0;
     let mut ids = Vec::with_capacity(take);
-    for k in tree.iter().keys() {
-        let k = k?;
-        if total >= skip && ids.len() < take {
-            if let Ok(id) = <[u8; 16]>::try_from(k.as_ref()) {
-                ids.push(id);
-            }
+    for k in tree.iter().keys().skip(skip).take(take) {
+        if let Ok(id) = <[u8; 16]>::try_from(k?.as_ref()) {
+            ids.push(id);
         }
-        total += 1;
     }
-    Ok((total, ids))
+    let (u, g) = counts(t)?;
+    Ok((if users { u } else { g }, ids))
 }
 
-/// Number of users and of groups (O(n): for the CLI and tests, not for request paths).
-pub fn counts(t: &Trees) -> (usize, usize) {
+/// Number of users and of groups, as the projection keeps them (O(1)).
+pub fn counts(t: &Trees) -> Result<(usize, usize)> {
+    let get = |k: &[u8]| -> Result<usize> {
+        Ok(t.counts
+            .get(k)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0))
+    };
+    Ok((get(keys::COUNT_USERS)?, get(keys::COUNT_GROUPS)?))
+}
+
+/// Number of users and of groups, counted key by key (O(n): what the kept counts must equal).
+pub fn counted(t: &Trees) -> (usize, usize) {
     (t.users.len(), t.groups.len())
 }
 
