@@ -976,6 +976,7 @@ client_ca = "/etc/scimd/tls/clients.pem"
 public_url = "https://scim.example.com:8443"
 admin_socket = "/srv/scimd/admin.sock"
 max_body_bytes = 4096
+cache_mb = 64
 unknown_attributes = "ignore"
 password_storage = "hash"
 admin_session_idle = "28800s"
@@ -1004,6 +1005,7 @@ listen = "0.0.0.0:8443"
 plain_http = false
 admin_socket = "./scimd-data/admin.sock"
 max_body_bytes = 1048576
+cache_mb = 64
 unknown_attributes = "reject"
 password_storage = "discard"
 admin_session_idle = "1800s"
@@ -1053,7 +1055,7 @@ rate_limit_unauthenticated = "20/s"
     #[test]
     fn every_setting_reads_its_own_variable() {
         let keys: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
-        assert_eq!(keys.len(), 19, "{keys:?}");
+        assert_eq!(keys.len(), 20, "{keys:?}");
         assert_eq!(
             SETTINGS
                 .iter()

@@ -1027,3 +1027,52 @@ fn mentions(f: &Filter, types: &dyn AttrTypes, kind: ResourceKind) -> bool {
         Filter::Not(a) => mentions(a, types, kind),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> Directory {
+        Directory::new(
+            Store::temporary().unwrap_or_else(|e| panic!("{e}")),
+            Arc::new(Registry::core()),
+        )
+    }
+
+    fn q(filter: Option<&str>, start: Option<&str>, sort: Option<&str>) -> ListQuery {
+        ListQuery {
+            filter: filter.map(str::to_owned),
+            start_index: start.map(str::to_owned),
+            sort_by: sort.map(str::to_owned),
+            ..ListQuery::default()
+        }
+    }
+
+    #[test]
+    fn only_index_and_early_page_reads_stay_on_the_async_worker() {
+        let d = dir();
+        let user = ResourceKind::User;
+        let group = ResourceKind::Group;
+        // Indexed `eq` terms, alone or and-ed: a few point reads.
+        assert!(d.is_point_read(user, &q(Some("userName eq \"a@b\""), None, None)));
+        assert!(d.is_point_read(
+            user,
+            &q(Some("externalId eq \"x\" and active eq true"), None, None)
+        ));
+        assert!(d.is_point_read(group, &q(Some("displayName eq \"Sales\""), None, None)));
+        assert!(d.is_point_read(group, &q(Some("members eq \"x\""), None, None)));
+        // Early unfiltered pages read a page of keys and the kept count.
+        assert!(d.is_point_read(user, &q(None, None, None)));
+        assert!(d.is_point_read(user, &q(None, Some("900"), None)));
+        // Scans go to the blocking pool.
+        assert!(!d.is_point_read(user, &q(None, Some("50000"), None)));
+        assert!(!d.is_point_read(user, &q(Some("title co \"eng\""), None, None)));
+        assert!(!d.is_point_read(
+            user,
+            &q(Some("userName eq \"a\" or title eq \"b\""), None, None)
+        ));
+        assert!(!d.is_point_read(user, &q(Some("userName eq \"a\""), None, Some("userName"))));
+        // Filters that fail to parse fail before reading anything.
+        assert!(d.is_point_read(user, &q(Some("userName eq"), None, None)));
+    }
+}

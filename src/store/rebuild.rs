@@ -1,16 +1,77 @@
 //! Rebuilding the views from the log alone, and verifying that the live views equal such a rebuild.
 //! `scimd verify` rebuilds into a temporary database and compares tree by tree, byte by byte;
 //! `scimd rebuild-views` clears the views and replays the log into them.
+//!
+//! A replay runs the one projection over write-back buffers ([`Buffered`]) instead of sled
+//! transactions: nothing else writes to the trees meanwhile, so the transaction's conflict
+//! tracking is pure cost. Each chunk of records goes to each tree as one sled batch; memory is
+//! bounded by the chunk, whatever the length of the log.
 
-use sled::transaction::TransactionalTree;
-use sled::Transactional;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use sled::IVec;
 
 use super::codec::{Entry, LogRecord};
-use super::project::TxViews;
+use super::project::{Kv, TxError, TxViews};
 use super::{read, Result, Store, StoreError, Trees, VIEW_TREES};
 
-/// Events replayed per transaction: big enough to be fast, small enough to bound memory.
-const REPLAY_CHUNK: usize = 2048;
+/// Records replayed per chunk: big enough to be fast, small enough to bound memory.
+const REPLAY_CHUNK: usize = 8192;
+
+/// A view tree written through a buffer: reads see the buffered writes first, then the tree;
+/// [`Buffered::write_back`] applies them as one batch.
+struct Buffered<'t> {
+    tree: &'t sled::Tree,
+    pending: RefCell<BTreeMap<Vec<u8>, Option<IVec>>>,
+}
+
+fn sled_failed(e: sled::Error) -> TxError {
+    sled::transaction::ConflictableTransactionError::Abort(StoreError::Sled(e))
+}
+
+impl Kv for Buffered<'_> {
+    fn get(&self, key: impl AsRef<[u8]>) -> std::result::Result<Option<IVec>, TxError> {
+        if let Some(v) = self.pending.borrow().get(key.as_ref()) {
+            return Ok(v.clone());
+        }
+        self.tree.get(key.as_ref()).map_err(sled_failed)
+    }
+    fn insert(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> std::result::Result<Option<IVec>, TxError> {
+        let prev = self.get(key.as_ref())?;
+        self.pending
+            .borrow_mut()
+            .insert(key.as_ref().to_vec(), Some(IVec::from(value.as_ref())));
+        Ok(prev)
+    }
+    fn remove(&self, key: impl AsRef<[u8]>) -> std::result::Result<Option<IVec>, TxError> {
+        let prev = self.get(key.as_ref())?;
+        if prev.is_some() {
+            self.pending
+                .borrow_mut()
+                .insert(key.as_ref().to_vec(), None);
+        }
+        Ok(prev)
+    }
+}
+
+impl Buffered<'_> {
+    fn write_back(&self) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in std::mem::take(&mut *self.pending.borrow_mut()) {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+}
 
 /// `meta` flag set while views are being rebuilt in place; a server refuses to start on it.
 pub const META_REBUILDING: &[u8] = b"rebuilding";
@@ -54,20 +115,21 @@ fn apply_chunk(dst: &Store, chunk: &[LogRecord]) -> Result<()> {
     if chunk.is_empty() {
         return Ok(());
     }
-    let trees: Vec<sled::Tree> = dst.trees.views().into_iter().cloned().collect();
-    trees[..]
-        .transaction(|tx: &Vec<TransactionalTree>| {
-            let views = TxViews::from_slice(tx).ok_or_else(|| {
-                sled::transaction::ConflictableTransactionError::Abort(StoreError::Io(
-                    "internal: view trees out of step with VIEW_TREES".into(),
-                ))
-            })?;
-            for rec in chunk {
-                views.record(rec)?;
-            }
-            Ok(())
-        })
-        .map_err(StoreError::from)
+    let buffers = dst.trees.views().map(|tree| Buffered {
+        tree,
+        pending: RefCell::default(),
+    });
+    let views = TxViews::from_array(&buffers);
+    for rec in chunk {
+        views.record(rec).map_err(|e| match e {
+            sled::transaction::ConflictableTransactionError::Abort(e) => e,
+            other => StoreError::Io(format!("replay: {other:?}")),
+        })?;
+    }
+    for b in &buffers {
+        b.write_back()?;
+    }
+    Ok(())
 }
 
 /// Compare the live views of `store` with a rebuild from its log. Empty = identical.

@@ -239,6 +239,7 @@ fn main() {
         ));
     };
     let mut last = Proc::read(pid).unwrap_or_default().cpu_secs;
+    let commits_before = t.commits();
     let creates = t.creates(per);
     rows.push(rate_row(
         "POST /Users (durable, Entra body)",
@@ -265,6 +266,16 @@ fn main() {
         Some((bare_post.rate, "bare POST")),
     ));
     cpu(&mut rows, "PATCH", &patches, &mut last);
+    let commits_after = t.commits();
+    let flushes = commits_after.0 - commits_before.0;
+    rows.push(plain_row(
+        "  group commit during create + lookup + PATCH",
+        format!(
+            "{flushes:.0} flushes, mean {:.2} ms each, mean {:.1} commands per flush",
+            1000.0 * (commits_after.1 - commits_before.1) / flushes.max(1.0),
+            (commits_after.2 - commits_before.2) / flushes.max(1.0)
+        ),
+    ));
     // Users created by the create runs are in no group.
     let outsiders: Vec<String> = t.populate("o", 200).0;
     let changes = t.member_changes(&group, Rc::new(outsiders), 100);

@@ -248,17 +248,38 @@ impl Target {
         )
     }
 
-    /// The log length `/metrics` reports.
-    pub fn log_records(&self) -> Option<u64> {
+    /// One value `/metrics` reports (`name` with its labels, as printed).
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metric_text(name).and_then(|v| v.parse().ok())
+    }
+
+    fn metric_text(&self, name: &str) -> Option<String> {
         let addr = self.addr;
+        let prefix = format!("{name} ");
         load::block_on(async move {
             let mut c = Conn::new(addr, None);
             let r = c.send(&Request::get("/metrics".into())).await.ok()?;
             let text = String::from_utf8_lossy(&r.body).into_owned();
             text.lines()
-                .find_map(|l| l.strip_prefix("scimd_log_records "))
-                .and_then(|v| v.trim().parse().ok())
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .map(|v| v.trim().to_owned())
         })
+    }
+
+    /// The log length `/metrics` reports.
+    pub fn log_records(&self) -> Option<u64> {
+        self.metric_text("scimd_log_records")
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// Group commits so far: (flushes, seconds flushing, commands committed).
+    pub fn commits(&self) -> (f64, f64, f64) {
+        let get = |n: &str| self.metric(n).unwrap_or(0.0);
+        (
+            get("scimd_flush_duration_seconds_count"),
+            get("scimd_flush_duration_seconds_sum"),
+            get("scimd_commit_batch_size_sum"),
+        )
     }
 }
 
