@@ -418,9 +418,25 @@ impl<T: Kv> TxViews<'_, T> {
     }
 }
 
-/// The name attribute and externalId of a stored document (JSON text).
+/// The names a stored document is indexed by; the rest of the document is skipped unparsed.
+#[derive(serde::Deserialize, Default)]
+struct Names {
+    #[serde(rename = "userName")]
+    user_name: Option<String>,
+    #[serde(rename = "displayName")]
+    display_name: Option<String>,
+    #[serde(rename = "externalId")]
+    external_id: Option<String>,
+}
+
+/// The name attribute (`userName` or `displayName`) and externalId of a stored document (JSON
+/// text). Stored documents were validated when written, so a value of another type cannot occur.
 fn names_of(doc: &str, name_attr: &str) -> (Option<String>, Option<String>) {
-    let v: serde_json::Value = serde_json::from_str(doc).unwrap_or_default();
-    let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-    (get(name_attr), get("externalId"))
+    let n: Names = serde_json::from_str(doc).unwrap_or_default();
+    let name = if name_attr == "userName" {
+        n.user_name
+    } else {
+        n.display_name
+    };
+    (name, n.external_id)
 }

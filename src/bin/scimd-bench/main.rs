@@ -61,6 +61,46 @@ struct Args {
     /// Skip the offline part (verify, rebuild-views, restart to ready).
     #[arg(long)]
     skip_offline: bool,
+    /// Record a CPU profile of the server during one phase (`create`, `lookup` or `patch`) with
+    /// `perf record --call-graph dwarf` into `scimd-<phase>.perf.data` (needs linux-perf).
+    #[arg(long, value_name = "PHASE")]
+    perf: Option<String>,
+}
+
+/// `perf record` attached to the server for the length of one phase.
+struct Profile(Option<std::process::Child>);
+
+impl Profile {
+    fn start(wanted: Option<&str>, phase: &str, pid: u32) -> Self {
+        if wanted != Some(phase) {
+            return Self(None);
+        }
+        let child = std::process::Command::new("perf")
+            .args(["record", "-F", "499", "--call-graph", "dwarf,16384", "-p"])
+            .arg(pid.to_string())
+            .arg("-o")
+            .arg(format!("scimd-{phase}.perf.data"))
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        match child {
+            Ok(c) => {
+                // perf needs a moment to attach to every thread.
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                Self(Some(c))
+            }
+            Err(e) => fail("perf record", e),
+        }
+    }
+
+    fn stop(self) {
+        if let Some(mut c) = self.0 {
+            let _ = std::process::Command::new("kill")
+                .arg("-INT")
+                .arg(c.id().to_string())
+                .status();
+            let _ = c.wait();
+        }
+    }
 }
 
 fn fail(what: &str, e: impl std::fmt::Display) -> ! {
@@ -240,7 +280,9 @@ fn main() {
     };
     let mut last = Proc::read(pid).unwrap_or_default().cpu_secs;
     let commits_before = t.commits();
+    let prof = Profile::start(args.perf.as_deref(), "create", pid);
     let creates = t.creates(per);
+    prof.stop();
     rows.push(rate_row(
         "POST /Users (durable, Entra body)",
         &creates,
@@ -252,14 +294,18 @@ fn main() {
         Some((bare_post.rate, "bare POST")),
     ));
     cpu(&mut rows, "create", &creates, &mut last);
+    let prof = Profile::start(args.perf.as_deref(), "lookup", pid);
     let lookups = t.lookups("p", args.users, 5000);
+    prof.stop();
     rows.push(rate_row(
         "GET /Users?filter=userName eq \"…\"",
         &lookups,
         Some((bare_get.rate, "bare GET")),
     ));
     cpu(&mut rows, "lookup", &lookups, &mut last);
+    let prof = Profile::start(args.perf.as_deref(), "patch", pid);
     let patches = t.patches(ids.clone(), per);
+    prof.stop();
     rows.push(rate_row(
         "PATCH /Users/{id} (Entra legacy Replace)",
         &patches,
