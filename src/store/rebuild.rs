@@ -17,7 +17,7 @@ use super::project::{Kv, TxError, TxViews};
 use super::{read, Result, Store, StoreError, Trees, VIEW_TREES};
 
 /// Records replayed per chunk: big enough to be fast, small enough to bound memory.
-const REPLAY_CHUNK: usize = 8192;
+const REPLAY_CHUNK: usize = 2048;
 
 /// A view tree written through a buffer: reads see the buffered writes first, then the tree;
 /// [`Buffered::write_back`] applies them as one batch.
