@@ -1173,7 +1173,9 @@ fn a_fixed_scenario_survives_rebuild_in_place_unchanged() {
 
     let before = snapshot(store, h);
     let log_before = log(store);
-    let replayed = rebuild::rebuild_in_place(store).unwrap();
+    let mut run = run;
+    let replayed = rebuild::rebuild_in_place(&mut run.store).unwrap();
+    let (store, h) = (&run.store, &run.harness);
     let events = log_before
         .iter()
         .filter(|r| matches!(r.entry, Entry::Event(_)))

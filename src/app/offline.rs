@@ -44,8 +44,8 @@ pub(super) fn set_password(config: &Config, name: String) -> anyhow::Result<Exit
 
 /// `scimd rebuild-views`: replace the views with a fresh projection of the log.
 pub(super) fn rebuild_views(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = open_store(config)?;
-    let n = rebuild::rebuild_in_place(&store)?;
+    let mut store = open_store(config)?;
+    let n = rebuild::rebuild_in_place(&mut store)?;
     println!("rebuilt the views from {n} events");
     Ok(ExitCode::SUCCESS)
 }

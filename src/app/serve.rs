@@ -70,14 +70,14 @@ pub async fn run(listener: TcpListener, config: Config) -> anyhow::Result<()> {
 }
 
 /// [`run`] over a store the caller opened from `config.data_dir` (tests inject faults through it).
-pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyhow::Result<()> {
+pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> anyhow::Result<()> {
     if rebuild::rebuild_interrupted(&store)? {
         bail!("a `scimd rebuild-views` was interrupted; run it again before serving");
     }
     if store.views_outdated()? {
         // Same log, new projection: derive the views again before answering from them.
         tracing::warn!(data_dir = %config.data_dir.display(), "the views were built by an older scimd; rebuilding them from the log");
-        let events = rebuild::rebuild_in_place(&store)?;
+        let events = rebuild::rebuild_in_place(&mut store)?;
         tracing::info!(events, "views rebuilt");
     }
     let registry = Arc::new(config.registry());

@@ -81,7 +81,7 @@ pub struct Trees {
 }
 
 impl Trees {
-    fn open(db: &sled::Db) -> Result<Self> {
+    pub(in crate::store) fn open(db: &sled::Db) -> Result<Self> {
         Ok(Self {
             log: db.open_tree("log")?,
             users: db.open_tree("users")?,
