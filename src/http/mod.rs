@@ -2,6 +2,7 @@
 //! Each area exposes `configure(cfg)`; `app.rs` and the tests mount the same functions.
 //! Must not import sled.
 
+pub mod access;
 pub mod admin;
 pub mod bulk;
 pub mod context;
@@ -46,8 +47,10 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Console sessions.
     pub sessions: Arc<admin::session::Sessions>,
-    /// Failed console sign-ins per address.
-    pub throttle: Arc<admin::session::Throttle>,
+    /// Failed console sign-ins per account, address and device cookie.
+    pub throttle: Arc<admin::throttle::Throttle>,
+    /// Trusted proxies, who may reach the console and where, device cookies.
+    pub access: Arc<access::Access>,
     /// Requests per token in the last 24 h.
     pub usage: Arc<crate::service::usage::Usage>,
     /// Becomes true when the server begins to stop (ends live-tail streams).
@@ -80,10 +83,41 @@ pub fn app(
 > {
     App::new()
         .app_data(state)
+        .wrap(middleware::from_fn(gate))
         .wrap(middleware::from_fn(framing::guard))
         .wrap(middleware::from_fn(access_log))
         .configure(configure)
         .default_service(web::to(no_route))
+}
+
+/// Who may reach what: the console only on its listener (when it has one of its own, which
+/// serves nothing else) and only from `admin_allow` addresses. A console that is not on this
+/// listener is answered like any unknown path; a client outside `admin_allow` gets 403.
+pub async fn gate(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let refusal = req.app_data::<web::Data<AppState>>().and_then(|state| {
+        let access = &state.access;
+        let http = req.request();
+        let console = req.path() == "/admin" || req.path().starts_with("/admin/");
+        if console && access.admin_listener.is_some() && !access.on_admin_listener(http) {
+            Some(ApiError::NoRoute(req.path().to_owned()))
+        } else if console && !access.console_allowed(http) {
+            Some(ApiError::Admin(error::AdminFailure::AddressNotAllowed))
+        } else if !console && access.on_admin_listener(http) && req.path() != "/healthz" {
+            Some(ApiError::NoRoute(req.path().to_owned()))
+        } else {
+            None
+        }
+    });
+    match refusal {
+        Some(err) => {
+            let res = actix_web::ResponseError::error_response(&err);
+            Ok(req.into_response(res).map_into_right_body())
+        }
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
 }
 
 /// Mount everything: health, the SCIM API, and SCIM-style 404s for unknown paths.

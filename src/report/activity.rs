@@ -507,11 +507,15 @@ pub fn export_log(t: &Trees, out: &mut dyn std::io::Write) -> Result<u64> {
 /// The CSV header line of an export.
 pub const CSV_HEADER: &str = "seq,time,client,token_id,request_id,client_addr,action,resource_type,resource_id,resource_name,outcome,status,scim_type,detail,changes,members\n";
 
+/// Characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection list).
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 fn csv_field(s: &str) -> String {
     // Quote always; double inner quotes. A leading formula character is neutralised so a
-    // spreadsheet never executes data an identity provider sent.
-    let mut s = s.replace('"', "\"\"");
-    if s.starts_with(['=', '+', '-', '@']) {
+    // spreadsheet never executes data an identity provider sent; a NUL (which some readers take
+    // for the end of the cell, making what follows it the start of one) becomes U+FFFD.
+    let mut s = s.replace('"', "\"\"").replace('\0', "\u{fffd}");
+    if s.starts_with(FORMULA_START) {
         s.insert(0, '\'');
     }
     format!("\"{s}\"")
@@ -694,6 +698,17 @@ mod tests {
 
     /// The names are an interface (filter links, exports, metrics labels): renaming a variant
     /// must not rename them by accident.
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
+        for bad in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx=1", "\rx=1"] {
+            let cell = csv_field(bad);
+            assert!(cell.starts_with("\"'"), "{bad:?} -> {cell:?}");
+        }
+        assert_eq!(csv_field("a\0=b"), "\"a\u{fffd}=b\"");
+        assert_eq!(csv_field("\0=cmd"), "\"\u{fffd}=cmd\"");
+        assert_eq!(csv_field("plain \"q\""), "\"plain \"\"q\"\"\"");
+    }
+
     #[test]
     fn the_names_are_pinned() {
         assert_eq!(

@@ -14,6 +14,9 @@ pub const QUARANTINE_WARNING_RATIO: f64 = 0.3;
 /// …and only with at least this many writes in 24 h (a single failure is not a trend).
 pub const QUARANTINE_MIN_WRITES: u64 = 10;
 
+/// The client name of failed console sign-in records: they are counted apart from provisioning.
+pub const SIGN_IN_CLIENT: &str = "admin console";
+
 /// Successes and failures in one time bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Bucket {
@@ -21,8 +24,10 @@ pub struct Bucket {
     pub start: String,
     /// Accepted writes.
     pub success: u64,
-    /// Rejected writes and failed sign-ins.
+    /// Rejected writes (provisioning and the console's own), without failed sign-ins.
     pub failure: u64,
+    /// Failed console sign-ins (a stranger guessing passwords is not a provisioning problem).
+    pub sign_in_failure: u64,
 }
 
 /// One client's synchronization details.
@@ -59,28 +64,36 @@ pub struct Stats {
 pub fn stats(t: &Trees, now_ms: i64) -> Result<Stats> {
     let now_h = keys::hour_of(now_ms);
     let first_day_h = (now_h / 24).saturating_sub(29) * 24;
-    let mut hourly: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-    let mut daily: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    let mut hourly: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
+    let mut daily: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
     let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for row in read::hourly_counts_from(t, first_day_h) {
         let (hour, client, s, f) = row?;
+        let (f, sign_in) = if client == SIGN_IN_CLIENT {
+            (0, f)
+        } else {
+            (f, 0)
+        };
         let d = daily.entry(hour / 24).or_default();
         d.0 += s;
         d.1 += f;
+        d.2 += sign_in;
         if hour + 24 > now_h {
             let h = hourly.entry(hour).or_default();
             h.0 += s;
             h.1 += f;
+            h.2 += sign_in;
             let c = per_client.entry(client).or_default();
             c.0 += s;
             c.1 += f;
         }
     }
     let hour_ms = |h: u64| i64::try_from(h).unwrap_or(0).saturating_mul(3_600_000);
-    let bucket = |start: u64, (s, f): (u64, u64)| Bucket {
+    let bucket = |start: u64, (s, f, sign_in): (u64, u64, u64)| Bucket {
         start: format_time_ms(hour_ms(start)),
         success: s,
         failure: f,
+        sign_in_failure: sign_in,
     };
     let hourly = (now_h.saturating_sub(23)..=now_h)
         .map(|h| bucket(h, hourly.get(&h).copied().unwrap_or_default()))

@@ -33,6 +33,21 @@ impl Directory {
         super::admins::verify(&self.store, name, password)
     }
 
+    /// The password stamp of console account `name` (see [`super::admins::stamp`]).
+    pub fn admin_stamp(&self, name: &str) -> Result<Option<u64>> {
+        super::admins::stamp(&self.store, name)
+    }
+
+    /// Set the password of console account `name` (the console's "change my password").
+    pub fn set_admin_password(
+        &self,
+        name: &str,
+        password: &str,
+        now_ms: i64,
+    ) -> Result<std::result::Result<(), super::admins::AdminError>> {
+        super::admins::set_password(&self.store, name, password, now_ms)
+    }
+
     /// One page of the activity report.
     pub fn activity_page(&self, q: &Query) -> Result<Page> {
         Ok(activity::page(self.store.trees(), q)?)

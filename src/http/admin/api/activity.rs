@@ -10,7 +10,7 @@ use futures_util::stream;
 use futures_util::StreamExt as _;
 use serde_json::json;
 
-use crate::http::admin::session::AdminSession;
+use crate::http::admin::session::{still_valid, AdminSession};
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::report::activity::{self, Item, Query, ACTIONS};
@@ -148,31 +148,49 @@ pub(super) async fn export_ndjson(
     Ok(export(&state, activity_query(&req)?, false))
 }
 
+/// How often the live tail checks that its session still stands.
+const TAIL_CHECK: Duration = Duration::from_secs(1);
+/// How often it sends a keep-alive comment (so proxies do not close the connection).
+const TAIL_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 /// Server-Sent Events of new records matching the filters. A comment line every 15 s keeps
-/// proxies from closing the connection; the stream ends when the server shuts down.
+/// proxies from closing the connection. The stream ends when the server shuts down and when its
+/// session ends (sign-out, idle or absolute expiry, a password change), checked every second and
+/// before anything is sent: a signed-out browser gets nothing more.
 pub(super) async fn live_tail(
-    _session: AdminSession,
+    session: AdminSession,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AdminResult {
     let q = activity_query(&req)?;
     let rx = state.commands.writer().subscribe();
     let last = *rx.borrow();
-    let store = state.directory.clone();
     let shutdown = state.shutdown.clone();
-    let events = stream::unfold(
-        (rx, last, q, store, shutdown, false),
-        |(mut rx, last, q, store, mut shutdown, done)| async move {
-            if done || *shutdown.borrow() {
+    let tail = Tail {
+        rx,
+        last,
+        q,
+        state: state.clone(),
+        session: session.id,
+        shutdown,
+        quiet: Duration::ZERO,
+    };
+    let events = stream::unfold(tail, |mut t| async move {
+        loop {
+            if *t.shutdown.borrow() || !still_valid(&t.state, &t.session) {
                 return None;
             }
             tokio::select! {
-                changed = rx.changed() => {
+                changed = t.rx.changed() => {
                     if changed.is_err() {
                         return None;
                     }
-                    let query = q.clone();
-                    let st = store.clone();
+                    if !still_valid(&t.state, &t.session) {
+                        return None;
+                    }
+                    let query = t.q.clone();
+                    let st = t.state.directory.clone();
+                    let last = t.last;
                     let (items, read_up_to): (Vec<Item>, u64) =
                         web::block(move || st.activity_after(&query, last))
                             .await
@@ -180,8 +198,12 @@ pub(super) async fn live_tail(
                             .and_then(Result::ok)
                             .unwrap_or((Vec::new(), last));
                     // More than one scan's worth arrived: come back for the rest at once.
-                    if read_up_to < *rx.borrow() {
-                        rx.mark_changed();
+                    if read_up_to < *t.rx.borrow() {
+                        t.rx.mark_changed();
+                    }
+                    t.last = read_up_to;
+                    if items.is_empty() {
+                        continue;
                     }
                     let mut chunk = String::new();
                     for item in &items {
@@ -189,16 +211,20 @@ pub(super) async fn live_tail(
                         chunk.push_str(&serde_json::to_string(item).unwrap_or_default());
                         chunk.push_str("\n\n");
                     }
-                    let last = read_up_to;
-                    Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), (rx, last, q, store, shutdown, false)))
+                    t.quiet = Duration::ZERO;
+                    return Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), t));
                 }
-                _ = tokio::time::sleep(Duration::from_secs(15)) => {
-                    Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), (rx, last, q, store, shutdown, false)))
+                _ = tokio::time::sleep(TAIL_CHECK) => {
+                    t.quiet += TAIL_CHECK;
+                    if t.quiet >= TAIL_KEEP_ALIVE {
+                        t.quiet = Duration::ZERO;
+                        return Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), t));
+                    }
                 }
-                _ = shutdown.changed() => None,
+                _ = t.shutdown.changed() => return None,
             }
-        },
-    );
+        }
+    });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -209,6 +235,17 @@ pub(super) async fn live_tail(
             })
             .chain(events),
         ))
+}
+
+/// The live tail's state between two chunks.
+struct Tail {
+    rx: tokio::sync::watch::Receiver<u64>,
+    last: u64,
+    q: Query,
+    state: web::Data<AppState>,
+    session: String,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    quiet: Duration,
 }
 
 pub(super) async fn activity_stats(
