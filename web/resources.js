@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { activityRow, renderDetail } from './activity.js';
 import {
   $, el, fill, none, timeEl, num, plural, announce, showError, clearError, messageRow, defList, actionLabel,
+  setText,
 } from './util.js';
 
 const enc = encodeURIComponent;
@@ -153,7 +154,7 @@ export async function enterUser(id) {
     const ent = u[ENTERPRISE] || {};
     const name = u.name || {};
     const fullName = name.formatted || [name.givenName, name.familyName].filter(Boolean).join(' ') || null;
-    $('#user-title').textContent = u.userName || id;
+    setText($('#user-title'), u.userName || id);
     document.title = `${u.userName || 'User'} · scimd`;
     const groupsList = Array.isArray(u.groups) ? u.groups : [];
     fill(box,
@@ -202,7 +203,7 @@ export async function enterGroup(id) {
     const data = await api(`groups/${enc(id)}`);
     if (my !== detailGen) return;
     const g = (data && data.resource) || {};
-    $('#group-title').textContent = g.displayName || id;
+    setText($('#group-title'), g.displayName || id);
     document.title = `${g.displayName || 'Group'} · scimd`;
     const list = el('ul', { id: 'group-members', class: 'link-list' });
     const more = el('button', { type: 'button', id: 'group-members-more', class: 'secondary small' }, 'More members');
@@ -297,7 +298,7 @@ export async function enterHistory(id) {
     const items = Array.isArray(data.items) ? data.items : [];
     const type = data.resource_type || 'Resource';
     const name = data.name || id;
-    $('#history-title').textContent = `History of ${type === 'Resource' ? '' : `${type.toLowerCase()} `}${name}`;
+    setText($('#history-title'), `History of ${type === 'Resource' ? '' : `${type.toLowerCase()} `}${name}`);
     document.title = `History of ${name} · scimd`;
     $('#history-summary').textContent = `${plural(items.length, 'event')}, oldest first. Resource id ${data.id || id}.`;
     const link = $('#history-resource-link');

@@ -58,6 +58,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../web/tokens.js"),
     ),
     (
+        "account.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/account.js"),
+    ),
+    (
         "resources.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../../web/resources.js"),
