@@ -33,7 +33,10 @@ export function outcomeBadge(item) {
 
 /** One short line about what an entry changed. */
 export function changeSummary(item) {
-  if (item.outcome === 'failure') return item.detail || '';
+  if (item.outcome === 'failure') {
+    const times = Number(item.count) > 1 ? `×${num(item.count)}: ` : '';
+    return `${times}${item.detail || ''}`;
+  }
   const members = Array.isArray(item.members) ? item.members : [];
   if (item.action === 'members_added') return `${plural(members.length, 'member')} added`;
   if (item.action === 'members_removed') return `${plural(members.length, 'member')} removed`;
@@ -424,6 +427,16 @@ async function loadStats() {
   }
 }
 
+/** "3 unauthorized (401) · 2 failed reads", or a dash. */
+function refusedText(r) {
+  if (!r) return none();
+  const parts = [];
+  if (r.unauthorized) parts.push(`${num(r.unauthorized)} without a valid token (401)`);
+  if (r.rate_limited) parts.push(`${num(r.rate_limited)} over the rate limit (429)`);
+  if (r.read_failed) parts.push(`${plural(r.read_failed, 'failed read')}`);
+  return parts.length ? parts.join(' · ') : none();
+}
+
 function renderSync(clients) {
   fill($('#known-clients'), clients.map((c) => el('option', { value: c.client })));
   const box = $('#sync-cards');
@@ -444,8 +457,10 @@ function renderSync(clients) {
         ['Last request', lastRequest || none('Never')],
         ['Last write', c.last_write ? timeEl(c.last_write, { compact: true }) : none('Never')],
         ['Writes (24 h)', num(c.writes_24h)],
-        ['Failures (24 h)', num(c.failures_24h)],
+        ['Failed writes (24 h)', num(c.failures_24h)],
         ['Failure ratio', percent(c.failure_ratio)],
+        ['Failed requests (24 h)', num(c.failed_requests_24h)],
+        ['Refused before a write', refusedText(c.refused_24h)],
       ], 'props compact'),
       c.quarantine_risk
         ? el('p', { class: 'warning' },

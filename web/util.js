@@ -176,6 +176,8 @@ const ACTION_WORDS = {
   members_removed: 'Members removed',
   sign_in: 'Sign-in',
   rate_limited: 'Rate limited',
+  unauthorized: 'Refused: no valid token',
+  read_failed: 'Read failed',
 };
 
 /** `user_created` → "User created". */

@@ -50,6 +50,9 @@ pub struct Item {
     pub changes: Vec<ChangeItem>,
     /// Users added or removed (membership events).
     pub members: Vec<String>,
+    /// How many requests the record stands for: 1, or for an aggregated refusal (`rate_limited`,
+    /// `unauthorized`, `read_failed`) the count its detail begins with.
+    pub count: u64,
 }
 
 /// One attribute-level change, values as JSON values (absent: `null`/missing).
@@ -92,7 +95,7 @@ fn action_type(a: Action) -> &'static str {
         Action::IssueToken | Action::RevokeToken => "Token",
         Action::SignIn => "Admin",
         // Requests of any kind: the record names the client, not a resource.
-        Action::RateLimited => "Client",
+        Action::RateLimited | Action::Unauthorized | Action::ReadFailed => "Client",
     }
 }
 
@@ -201,6 +204,7 @@ impl Item {
             detail: None,
             changes: Vec::new(),
             members: Vec::new(),
+            count: 1,
         };
         let user = |i: &mut Item, id: String, name: Option<String>| {
             i.resource_type = Some("User");
@@ -317,6 +321,12 @@ impl Item {
                 item.status = r.status;
                 item.scim_type = r.scim_type.clone();
                 item.detail = Some(r.detail.clone());
+                if matches!(
+                    r.action,
+                    Action::RateLimited | Action::Unauthorized | Action::ReadFailed
+                ) {
+                    item.count = aggregated_count(&r.detail);
+                }
             }
         }
         // What the client actually got, where the record knows it (format 2 on); older records
@@ -326,6 +336,17 @@ impl Item {
         }
         item
     }
+}
+
+/// The count an aggregated refusal's detail begins with (`"7 requests refused …"`; the service
+/// writes it so); 1 when there is none.
+fn aggregated_count(detail: &str) -> u64 {
+    detail
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1)
 }
 
 /// Which records a page wants.
@@ -746,9 +767,11 @@ mod tests {
                 "revoke_token",
                 "sign_in",
                 "rate_limited",
+                "unauthorized",
+                "read_failed",
             ]
         );
         assert_eq!(Action::SignIn.name(), "sign_in");
-        assert_eq!(ACTIONS.len(), 27);
+        assert_eq!(ACTIONS.len(), 29);
     }
 }

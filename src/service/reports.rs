@@ -23,6 +23,14 @@ impl Directory {
         tokens::authenticate(&self.store, header, now_ms)
     }
 
+    /// The client name of token `id`, if it exists (revoked and expired ones too).
+    pub fn token_client(&self, id: crate::domain::ids::TokenId) -> Option<String> {
+        read::token(self.store.trees(), id)
+            .ok()
+            .flatten()
+            .map(|r| r.name.to_string())
+    }
+
     /// Every token, for the console and `token list`.
     pub fn tokens(&self) -> Result<Vec<TokenInfo>> {
         tokens::list(&self.store)
@@ -72,6 +80,11 @@ impl Directory {
             at,
             base_url,
         )?)
+    }
+
+    /// Failed requests of the last 24 h per client and per token, from the log.
+    pub fn failures_24h(&self, now_ms: i64) -> Result<stats::Failures> {
+        Ok(stats::failures_24h(self.store.trees(), now_ms)?)
     }
 
     /// Counts for the console's charts.
