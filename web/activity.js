@@ -10,7 +10,7 @@ import {
 } from './util.js';
 
 const PAGE_SIZE = 50;
-const FILTER_KEYS = ['client', 'action', 'outcome', 'resource', 'q', 'since', 'until'];
+const FILTER_KEYS = ['identity', 'client', 'action', 'outcome', 'resource', 'q', 'since', 'until'];
 export const EMPTY_ACTIVITY = 'No activity yet. Issue a token and point your identity provider at the SCIM Server URL.';
 
 // ---------------------------------------------------------------- shared renderers
@@ -31,8 +31,29 @@ export function outcomeBadge(item) {
   return el('span', { class: 'badge fail', title: item.detail || null }, words || 'failure');
 }
 
+/** The identity the activity is filtered by, as the server resolved it (ids, names). */
+let identity = null;
+
+/**
+ * A membership event seen from one of its members: "added to All Employees" (the identity
+ * filter shows it among that user's records), else null.
+ */
+function membershipOf(item, who) {
+  if (!who || !Array.isArray(who.ids) || !Array.isArray(item.members)) return null;
+  const ids = who.ids.map((i) => String(i).toLowerCase());
+  if (ids.includes(String(item.resource_id || '').toLowerCase())) return null;
+  if (!item.members.some((m) => ids.includes(String(m).toLowerCase()))) return null;
+  const group = item.resource_name || item.resource_id;
+  if (item.action === 'members_added') return `added to ${group}`;
+  if (item.action === 'members_removed') return `removed from ${group}`;
+  if (item.action === 'group_deleted') return `removed with the deletion of ${group}`;
+  return null;
+}
+
 /** One short line about what an entry changed. */
-export function changeSummary(item) {
+export function changeSummary(item, who = identity) {
+  const membership = membershipOf(item, who);
+  if (membership) return membership;
   if (item.outcome === 'failure') {
     const times = Number(item.count) > 1 ? `×${num(item.count)}: ` : '';
     return `${times}${item.detail || ''}`;
@@ -169,6 +190,7 @@ function filtersFromForm() {
     action: form.action.value,
     outcome: form.outcome.value,
     resource: form.resource.value.trim(),
+    identity: form.identity.value.trim(),
     q: form.q.value.trim(),
     since: localInputToIso(form.since.value),
     until: localInputToIso(form.until.value),
@@ -177,7 +199,7 @@ function filtersFromForm() {
 
 function filtersToForm(filters) {
   const form = $('#activity-filters');
-  for (const key of ['client', 'resource', 'q']) form[key].value = filters[key] || '';
+  for (const key of ['identity', 'client', 'resource', 'q']) form[key].value = filters[key] || '';
   form.action.value = filters.action || '';
   form.outcome.value = filters.outcome || '';
   form.since.value = isoToLocalInput(filters.since);
@@ -290,6 +312,7 @@ async function loadPage(reset) {
       query: { ...activeFilters(), limit: PAGE_SIZE, before: reset ? null : state.next },
     });
     if (gen !== state.gen) return;
+    identity = data.identity || null;
     if (reset) tbody.replaceChildren();
     let firstNew = null;
     for (const item of data.items || []) {
@@ -301,6 +324,7 @@ async function loadPage(reset) {
       tbody.append(row);
     }
     state.next = data.next ?? null;
+    identity = data.identity || null;
     if (!state.items.length) emptyMessage(tbody);
     updateCount();
     if (!reset) {
@@ -309,7 +333,10 @@ async function loadPage(reset) {
     }
   } catch (err) {
     if (gen !== state.gen) return;
-    if (reset) messageRow(tbody, 'Could not load the activity log.', 'error');
+    if (reset) {
+      messageRow(tbody, 'Could not load the activity log.', 'error');
+      $('#activity-count').textContent = '';
+    }
     showError(err, 'Could not load activity');
   } finally {
     if (gen === state.gen) {

@@ -370,6 +370,39 @@ pub struct Query {
     pub resource: Option<[u8; 16]>,
     /// Text searched in the resource name, detail, client and request id (case-insensitive).
     pub text: Option<String>,
+    /// Every record about one user or group, found by name or id (see [`Identity`]).
+    pub identity: Option<Identity>,
+}
+
+/// A user or group as the identity filter resolved it: its ids (a name may be both a user's and
+/// a group's) and its names. A record is about it when it names one of the ids as its resource
+/// or among the members it changed (a membership event of a group), or carries one of the names
+/// (a refused create has no id yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// What the admin typed.
+    pub query: String,
+    /// The resource ids (UUID text).
+    pub ids: Vec<String>,
+    /// The names (userName or displayName).
+    pub names: Vec<String>,
+}
+
+impl Identity {
+    /// Whether `item` is about this identity.
+    pub fn matches(&self, item: &Item) -> bool {
+        item.resource_id
+            .as_ref()
+            .is_some_and(|id| self.ids.iter().any(|i| i.eq_ignore_ascii_case(id)))
+            || item
+                .members
+                .iter()
+                .any(|m| self.ids.iter().any(|i| i.eq_ignore_ascii_case(m)))
+            || item
+                .resource_name
+                .as_ref()
+                .is_some_and(|n| self.names.iter().any(|x| x.eq_ignore_ascii_case(n)))
+    }
 }
 
 /// A page of the feed.
@@ -381,6 +414,9 @@ pub struct Page {
     pub next: Option<u64>,
     /// How many records were read to answer (bounded by [`SCAN_LIMIT`]).
     pub scanned: u64,
+    /// The identity filter as resolved, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
 }
 
 impl Query {
@@ -389,6 +425,7 @@ impl Query {
         let eq =
             |a: &Option<String>, b: &str| a.as_deref().is_none_or(|a| a.eq_ignore_ascii_case(b));
         eq(&self.client, &item.client)
+            && self.identity.as_ref().is_none_or(|i| i.matches(item))
             && eq(&self.action, item.action)
             && eq(&self.outcome, item.outcome)
             && self.text.as_deref().is_none_or(|q| {
@@ -439,6 +476,7 @@ pub fn page(t: &Trees, q: &Query) -> Result<Page> {
             items: Vec::new(),
             next: None,
             scanned: 0,
+            identity: q.identity.clone(),
         });
     };
     let mut hi = last + 1;
@@ -460,6 +498,7 @@ pub fn page(t: &Trees, q: &Query) -> Result<Page> {
             items,
             next,
             scanned,
+            identity: q.identity.clone(),
         });
     }
     // Newest first, either along the whole log or along one resource's index.
@@ -487,6 +526,7 @@ pub fn page(t: &Trees, q: &Query) -> Result<Page> {
         items,
         next: next.filter(|n| *n > lo),
         scanned,
+        identity: q.identity.clone(),
     })
 }
 

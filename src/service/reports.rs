@@ -56,6 +56,46 @@ impl Directory {
         super::admins::set_password(&self.store, name, password, now_ms)
     }
 
+    /// Resolve the identity filter: a UUID is that resource (and its current name); a name is
+    /// the user with that userName and the group with that displayName (case-insensitive), and
+    /// the name itself (for records of resources gone or never created).
+    pub fn identity(&self, text: &str) -> Result<activity::Identity> {
+        let t = self.store.trees();
+        let text = text.trim();
+        let mut identity = activity::Identity {
+            query: text.to_owned(),
+            ..activity::Identity::default()
+        };
+        if let Ok(id) = uuid::Uuid::parse_str(text) {
+            identity.ids.push(id.to_string());
+            let bytes = *id.as_bytes();
+            let name = |doc: &str, key: &str| {
+                serde_json::from_str::<serde_json::Value>(doc)
+                    .ok()
+                    .and_then(|d| {
+                        d.get(key)
+                            .and_then(serde_json::Value::as_str)
+                            .map(str::to_owned)
+                    })
+            };
+            if let Some(u) = read::user(t, crate::domain::ids::UserId::from_bytes(bytes))? {
+                identity.names.extend(name(&u.doc, "userName"));
+            }
+            if let Some(g) = read::group(t, GroupId::from_bytes(bytes))? {
+                identity.names.extend(name(&g.doc, "displayName"));
+            }
+            return Ok(identity);
+        }
+        identity.names.push(text.to_owned());
+        if let Some(u) = read::user_by_name(t, text)? {
+            identity.ids.push(u.to_string());
+        }
+        if let Some(g) = read::group_by_name(t, text)? {
+            identity.ids.push(g.to_string());
+        }
+        Ok(identity)
+    }
+
     /// One page of the activity report.
     pub fn activity_page(&self, q: &Query) -> Result<Page> {
         Ok(activity::page(self.store.trees(), q)?)
@@ -85,6 +125,38 @@ impl Directory {
     /// Failed requests of the last 24 h per client and per token, from the log.
     pub fn failures_24h(&self, now_ms: i64) -> Result<stats::Failures> {
         Ok(stats::failures_24h(self.store.trees(), now_ms)?)
+    }
+
+    /// A client's (or every client's) synchronization runs in a time range, newest first.
+    pub fn runs(
+        &self,
+        client: Option<&str>,
+        since_ms: i64,
+        until_ms: i64,
+        gap_ms: i64,
+    ) -> Result<Vec<crate::report::runs::Run>> {
+        Ok(crate::report::runs::runs(
+            self.store.trees(),
+            client,
+            since_ms,
+            until_ms,
+            gap_ms,
+        )?)
+    }
+
+    /// Record `seq` as the report shows it, and for a failure what to do about it.
+    pub fn explain(
+        &self,
+        seq: u64,
+        now_ms: i64,
+    ) -> Result<Option<(Item, Option<crate::report::explain::Explanation>)>> {
+        let t = self.store.trees();
+        let Some(rec) = read::log_record(t, seq)? else {
+            return Ok(None);
+        };
+        let item = Item::from_record(&rec);
+        let why = crate::report::explain::explain(t, &item, now_ms)?;
+        Ok(Some((item, why)))
     }
 
     /// Counts for the console's charts.

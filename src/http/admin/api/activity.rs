@@ -21,9 +21,10 @@ use super::{bad, blocking, json_ok, parse_time, AdminResult};
 
 /// The report's filters from the query string. Every occurrence of a filter is checked, and a
 /// later one replaces an earlier one.
-fn activity_query(req: &HttpRequest) -> Result<Query, ApiError> {
+fn activity_query(req: &HttpRequest, state: &AppState) -> Result<Query, ApiError> {
     let params = Params::parse(req)?;
     let mut q = Query::default();
+    let mut identity = None;
     for (k, v) in params.iter() {
         let v = v.to_owned();
         match k {
@@ -61,8 +62,17 @@ fn activity_query(req: &HttpRequest) -> Result<Query, ApiError> {
                 q.resource = Some(*id.as_bytes());
             }
             "q" => q.text = Some(v),
+            "identity" if !v.trim().is_empty() => identity = Some(v),
             _ => {}
         }
+    }
+    if let Some(text) = identity {
+        q.identity = Some(
+            state
+                .directory
+                .identity(&text)
+                .map_err(|e| ApiError::Admin(e.into()))?,
+        );
     }
     Ok(q)
 }
@@ -81,7 +91,7 @@ pub(super) async fn activity_page(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AdminResult {
-    let q = activity_query(&req)?;
+    let q = activity_query(&req, &state)?;
     let dir = state.directory.clone();
     let page = blocking(move || dir.activity_page(&q).map_err(Into::into)).await?;
     Ok(json_ok(&page))
@@ -137,7 +147,7 @@ pub(super) async fn export_csv(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AdminResult {
-    Ok(export(&state, activity_query(&req)?, true))
+    Ok(export(&state, activity_query(&req, &state)?, true))
 }
 
 pub(super) async fn export_ndjson(
@@ -145,7 +155,7 @@ pub(super) async fn export_ndjson(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AdminResult {
-    Ok(export(&state, activity_query(&req)?, false))
+    Ok(export(&state, activity_query(&req, &state)?, false))
 }
 
 /// How often the live tail checks that its session still stands.
@@ -162,7 +172,7 @@ pub(super) async fn live_tail(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AdminResult {
-    let q = activity_query(&req)?;
+    let q = activity_query(&req, &state)?;
     let rx = state.commands.writer().subscribe();
     let last = *rx.borrow();
     let shutdown = state.shutdown.clone();
@@ -246,6 +256,70 @@ struct Tail {
     session: String,
     shutdown: tokio::sync::watch::Receiver<bool>,
     quiet: Duration,
+}
+
+/// `GET /admin/api/runs?client=&since=&until=&gap_seconds=`: synchronization runs, newest first
+/// (default: the last 48 hours; a quiet time of `gap_seconds`, default 600, ends a run).
+pub(super) async fn sync_runs(
+    _session: AdminSession,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AdminResult {
+    let params = Params::parse(&req)?;
+    let now = now_ms();
+    let (mut client, mut since, mut until) = (None, now - 48 * 3_600_000, now);
+    let mut gap = crate::report::runs::RUN_GAP_MS;
+    for (k, v) in params.iter() {
+        match k {
+            "client" if !v.is_empty() => client = Some(v.to_owned()),
+            "since" => {
+                since = parse_time(v).ok_or_else(|| bad(format!("since: '{v}' is not a time")))?
+            }
+            "until" => {
+                until = parse_time(v).ok_or_else(|| bad(format!("until: '{v}' is not a time")))?
+            }
+            "gap_seconds" => {
+                let secs: i64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=86_400).contains(s))
+                    .ok_or_else(|| bad("gap_seconds is a number of seconds from 1 to 86400"))?;
+                gap = secs * 1000;
+            }
+            _ => {}
+        }
+    }
+    let dir = state.directory.clone();
+    let runs = blocking(move || {
+        dir.runs(client.as_deref(), since, until, gap)
+            .map_err(Into::into)
+    })
+    .await?;
+    Ok(json_ok(
+        &json!({ "items": runs, "gap_seconds": gap / 1000 }),
+    ))
+}
+
+/// `GET /admin/api/activity/{seq}`: one record, and for a failure its explanation (the request,
+/// the response and a hint).
+pub(super) async fn activity_entry(
+    _session: AdminSession,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> AdminResult {
+    let seq: u64 = path
+        .parse()
+        .map_err(|_| bad(format!("'{path}' is not an entry number")))?;
+    let dir = state.directory.clone();
+    let found = blocking(move || dir.explain(seq, now_ms()).map_err(Into::into)).await?;
+    let (item, explanation) = found.ok_or_else(|| {
+        ApiError::Admin(crate::http::error::AdminFailure::NotFound(format!(
+            "no entry {seq}"
+        )))
+    })?;
+    Ok(json_ok(
+        &json!({ "item": item, "explanation": explanation }),
+    ))
 }
 
 pub(super) async fn activity_stats(

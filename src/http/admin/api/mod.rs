@@ -44,11 +44,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/activity.csv", web::get().to(activity::export_csv))
             .route("/activity.ndjson", web::get().to(activity::export_ndjson))
             .route("/activity/stream", web::get().to(activity::live_tail))
+            .route("/activity/{seq}", web::get().to(activity::activity_entry))
             .route(
                 "/resources/{id}/history",
                 web::get().to(history::resource_history),
             )
             .route("/stats", web::get().to(activity::activity_stats))
+            .route("/runs", web::get().to(activity::sync_runs))
             .route("/users", web::get().to(browse::users))
             .route("/users/{id}", web::get().to(browse::user))
             .route("/groups", web::get().to(browse::groups))
