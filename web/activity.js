@@ -96,6 +96,35 @@ function jsonBlock(value) {
   return pretty === null ? none('(absent)') : el('pre', { class: 'json' }, pretty);
 }
 
+/**
+ * "What happened and what to do" for a failure: the request, the response and the server's hint
+ * (fetched from `activity/{seq}`), with a link to what the hint is about.
+ */
+function explanationBox(item) {
+  const box = el('section', { class: 'explanation card', 'aria-label': 'What happened and what to do' },
+    el('p', { class: 'loading-text' }, 'Looking at this failure…'));
+  api(`activity/${encodeURIComponent(item.seq)}`).then((data) => {
+    const x = data && data.explanation;
+    if (!x) { box.remove(); return; }
+    const link = x.link
+      ? el('a', { href: x.link.resource_type === 'Token' ? '#/tokens' : resourceHref(x.link.resource_type, x.link.id) },
+        x.link.name ? `${x.link.name} (${x.link.resource_type.toLowerCase()} ${x.link.id})` : x.link.id)
+      : null;
+    fill(box,
+      el('h3', {}, 'What to do'),
+      el('p', { class: 'hint-text prewrap' }, x.hint),
+      link ? el('p', {}, 'About: ', link) : null,
+      defList([
+        ['Request', x.request ? el('code', {}, x.request) : el('span', { class: 'muted' }, 'not recorded (request bodies are not kept in the log)')],
+        ['Response', el('code', {}, [x.status, x.scim_type].filter(Boolean).join(' '))],
+        ['Detail', x.detail ? el('span', { class: 'prewrap' }, x.detail) : null],
+      ], 'props compact'));
+  }).catch((err) => {
+    if (!err.unauthorized) fill(box, el('p', { class: 'muted' }, `No explanation: ${err.message}`));
+  });
+  return box;
+}
+
 /** Every field of an entry plus its change set as a before/after table. */
 export function renderDetail(container, item) {
   const deleted = /_deleted$/.test(item.action || '');
@@ -103,6 +132,7 @@ export function renderDetail(container, item) {
     ? el('a', { href: resourceHref(item.resource_type, item.resource_id, { deleted }) }, item.resource_id)
     : null;
   const parts = [
+    item.outcome === 'failure' ? explanationBox(item) : null,
     defList([
       ['Sequence', String(item.seq)],
       ['Time', item.time ? [timeEl(item.time, { zone: true }), el('div', { class: 'muted mono small-print' }, `${utc(item.time)} (UTC)`)] : null],
@@ -440,8 +470,12 @@ function prependItem(item) {
 async function loadStats() {
   const gen = ++state.statsGen;
   try {
-    const stats = await api('stats');
+    const [stats, runs] = await Promise.all([
+      api('stats'),
+      api('runs').catch(() => ({ items: [] })),
+    ]);
     if (gen !== state.statsGen) return;
+    state.runs = Array.isArray(runs && runs.items) ? runs.items : [];
     fill($('#chart-hourly'), stackedBarChart({ title: 'Actions per hour, last 24 hours', buckets: stats.hourly, unit: 'hour' }));
     fill($('#chart-daily'), stackedBarChart({ title: 'Actions per day, last 30 days', buckets: stats.daily, unit: 'day' }));
     renderSync(Array.isArray(stats.clients) ? stats.clients : []);
@@ -452,6 +486,37 @@ async function loadStats() {
     }
     showError(err, 'Could not load statistics');
   }
+}
+
+/** The client's latest synchronization runs (newest first), each opening its records. */
+function runList(client) {
+  const runs = (state.runs || []).filter((r) => r.client === client).slice(0, 3);
+  if (!runs.length) return null;
+  return el('div', { class: 'runs' },
+    el('h4', {}, 'Synchronization runs'),
+    el('ul', { class: 'run-list' }, runs.map((r, i) => {
+      const failed = Number(r.failures) || 0;
+      const href = hashFor({ client, since: r.start, until: r.end });
+      return el('li', { class: failed ? 'run has-failures' : 'run' },
+        el('a', { href, class: 'run-open', dataset: { runStart: r.start } },
+          i === 0 ? 'Latest run' : 'Run', ' ', timeEl(r.start, { compact: true })),
+        ` · ${plural(r.records, 'record')}`,
+        failed
+          ? [' · ', el('a', { href: hashFor({ client, since: r.start, until: r.end, outcome: 'failure' }), class: 'run-failures' },
+            `${plural(failed, 'failure')}`)]
+          : ' · no failures',
+        el('div', { class: 'muted small-print' }, runCounts(r)));
+    })));
+}
+
+/** "create user 1 failed, 2 users created …" — failures first, as the server orders them. */
+function runCounts(run) {
+  return (run.counts || []).slice(0, 4).map((c) => {
+    const bits = [];
+    if (c.failure) bits.push(`${num(c.failure)} failed`);
+    if (c.success) bits.push(`${num(c.success)}`);
+    return `${actionLabel(c.action)}: ${bits.join(', ')}`;
+  }).join(' · ');
 }
 
 /** "3 unauthorized (401) · 2 failed reads", or a dash. */
@@ -496,6 +561,7 @@ function renderSync(clients) {
           + 'Entra ID quarantines a provisioning job when more than 40% of its operations fail; '
           + 'fix the cause of the failures before the job is stopped.')
         : null,
+      runList(c.client),
       el('p', { class: 'card-links' }, filterLink('', 'All activity'), ' · ', filterLink('failure', 'Failures')));
   }));
 }
