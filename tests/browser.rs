@@ -429,11 +429,14 @@ fn admin_finds_everything_about_a_user_opens_a_sync_run_and_a_failure_detail() {
     let uid = u.body["id"].as_str().unwrap().to_owned();
     let bad = json!({"Operations": [{"op": "replace", "path": "nosuchattribute", "value": "x"}]});
     assert_eq!(
-        s.call("PATCH", &format!("/Users/{uid}"), t, Some(&bad)).status,
+        s.call("PATCH", &format!("/Users/{uid}"), t, Some(&bad))
+            .status,
         400
     );
     let add = json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}]});
-    let added = s.call("PATCH", &format!("/Groups/{gid}"), t, Some(&add)).status;
+    let added = s
+        .call("PATCH", &format!("/Groups/{gid}"), t, Some(&add))
+        .status;
     assert!(added == 200 || added == 204);
     assert_eq!(s.call("POST", "/Users", t, Some(&emily)).status, 409);
 
@@ -449,7 +452,10 @@ fn admin_finds_everything_about_a_user_opens_a_sync_run_and_a_failure_detail() {
     b.wait_text("#activity-table", "added to All Employees");
     b.wait_text("#activity-count", "Showing 4 entries");
     let table = b.text("#activity-table");
-    assert!(table.contains("Patch user") && table.contains("409"), "{table}");
+    assert!(
+        table.contains("Patch user") && table.contains("409"),
+        "{table}"
+    );
     b.screenshot("21-identity-filter");
 
     // The refused create: what to do about it, with the user holding the name.

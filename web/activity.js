@@ -6,7 +6,7 @@ import { stackedBarChart } from './charts.js';
 import {
   $, el, fill, none, timeEl, actionLabel, plural, num, percent, prettyJson, announce, showError,
   messageRow, resourceHref, defList, localInputToIso, isoToLocalInput,
-  timeZoneName, utc, relative,
+  timeZoneName, utc, relative, attributeLabel,
 } from './util.js';
 
 const PAGE_SIZE = 50;
@@ -61,7 +61,7 @@ export function changeSummary(item, who = identity) {
   const members = Array.isArray(item.members) ? item.members : [];
   if (item.action === 'members_added') return `${plural(members.length, 'member')} added`;
   if (item.action === 'members_removed') return `${plural(members.length, 'member')} removed`;
-  const paths = (Array.isArray(item.changes) ? item.changes : []).map((c) => c.path);
+  const paths = (Array.isArray(item.changes) ? item.changes : []).map((c) => attributeLabel(c.path));
   if (!paths.length) return item.detail || '';
   if (paths.length <= 3) return paths.join(', ');
   return `${paths.slice(0, 3).join(', ')} and ${paths.length - 3} more`;
@@ -156,7 +156,7 @@ export function renderDetail(container, item) {
       el('caption', { class: 'visually-hidden' }, 'Attribute changes, before and after'),
       el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Attribute'), el('th', { scope: 'col' }, 'Before'), el('th', { scope: 'col' }, 'After'))),
       el('tbody', {}, changes.map((c) => el('tr', {},
-        el('th', { scope: 'row' }, el('code', {}, c.path)), el('td', {}, jsonBlock(c.old)), el('td', {}, jsonBlock(c.new))))))));
+        el('th', { scope: 'row', title: c.path }, el('code', {}, attributeLabel(c.path))), el('td', {}, jsonBlock(c.old)), el('td', {}, jsonBlock(c.new))))))));
   } else if (item.outcome === 'success' && !(item.members || []).length) {
     parts.push(el('p', { class: 'muted' }, 'No attribute-level changes recorded for this entry.'));
   }
@@ -269,6 +269,25 @@ function wire() {
   });
 }
 
+/**
+ * The charts and the synchronization cards fold away (so the table is above the fold on a
+ * laptop); each remembers whether it was open.
+ */
+function wirePanels() {
+  for (const id of ['charts-panel', 'sync-panel']) {
+    const panel = document.getElementById(id);
+    if (!panel || panel.dataset.wired) continue;
+    panel.dataset.wired = '1';
+    try {
+      const saved = localStorage.getItem(`scimd.${id}`);
+      if (saved !== null) panel.open = saved === 'open';
+    } catch { /* storage may be off: keep the default */ }
+    panel.addEventListener('toggle', () => {
+      try { localStorage.setItem(`scimd.${id}`, panel.open ? 'open' : 'closed'); } catch { /* ignore */ }
+    });
+  }
+}
+
 /** Put the filters in the address (shareable, survives reload); the router calls enter(). */
 function applyFilters(filters) {
   const target = hashFor(filters);
@@ -279,6 +298,7 @@ function applyFilters(filters) {
 /** Called by the router for #/activity?filters. */
 export function enter(params) {
   wire();
+  wirePanels();
   const filters = {};
   for (const key of FILTER_KEYS) filters[key] = (params && params.get(key)) || '';
   state.filters = filters;

@@ -288,6 +288,9 @@ export async function enterHistory(id) {
   document.title = 'History · scimd';
   $('#history-summary').textContent = '';
   $('#history-resource-link').hidden = true;
+  // Nothing of the previous resource may stay on the page, titles included.
+  $('#history-detail-title').textContent = 'Event';
+  $('#history-state-title').textContent = 'Current state';
   fill($('#history-detail-body'), el('p', { class: 'muted' }, 'Select an event to see what it changed.'));
   fill($('#history-state-body'));
   $('#history-now').hidden = true;

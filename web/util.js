@@ -188,6 +188,22 @@ export function actionLabel(action) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+/**
+ * A change's attribute path as people read it: an extension attribute
+ * `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department` is
+ * "department (enterprise)"; core paths stay as they are.
+ */
+export function attributeLabel(path) {
+  const p = String(path || '');
+  if (!/^urn:/i.test(p)) return p;
+  const m = /^(urn:.*:(?:User|Group)):(.+)$/i.exec(p);
+  if (!m) return p;
+  const schema = m[1].split(':');
+  const ext = schema.findIndex((part) => part.toLowerCase() === 'extension');
+  const short = ext >= 0 && schema[ext + 1] ? schema[ext + 1] : schema[schema.length - 2] || m[1];
+  return `${m[2]} (${short})`;
+}
+
 /** A JSON value pretty-printed; `null` for an absent one. */
 export function prettyJson(value) {
   if (value === null || value === undefined) return null;

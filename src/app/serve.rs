@@ -203,10 +203,14 @@ pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyh
     let socket_task = control::serve(config.admin_socket.clone(), admin)
         .await
         .with_context(|| format!("admin socket {}", config.admin_socket.display()))?;
-    let console = format!(
-        "{}/admin/",
-        config.scim_url().trim_end_matches(http::SCIM_PREFIX)
-    );
+    let console = match admin_addr {
+        // The console has its own listener: that is where to sign in.
+        Some(a) => format!("{scheme}://{a}/admin/"),
+        None => format!(
+            "{}/admin/",
+            config.scim_url().trim_end_matches(http::SCIM_PREFIX)
+        ),
+    };
     if let Some(password) = crate::service::admins::ensure_initial(&store, now_ms())? {
         // Shown once: only its hash is stored.
         tracing::warn!(
