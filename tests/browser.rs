@@ -380,6 +380,7 @@ fn admin_sees_invisible_characters_and_changes_the_password_ending_other_session
     // A bidi override is shown as what it is, not drawn reversed; so is a zero-width space.
     b.goto(&format!("{}/admin/#/users", s.root));
     b.wait_text("#users-table", "U+202E");
+    b.wait_text("#users-total", "1 user in all");
     let row = b.text("#users-table");
     assert!(row.contains("gnp.exe@contoso.com"), "{row}");
     assert!(!row.contains('\u{202e}'), "{row}");

@@ -142,6 +142,14 @@ fn the_identity_filter_finds_every_record_about_a_user_or_group_by_name_or_id() 
         .unwrap()
         .iter()
         .any(|m| m == uid.as_str()));
+    // Members are named, not only numbered.
+    let names: Vec<&str> = by_name[1]["member_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["emily.braun@contoso.com", "bob@contoso.com"]);
     // By id: the same records.
     let by_id = c.items(&format!("identity={uid}"));
     assert_eq!(actions(&by_id), actions(&by_name));
@@ -312,4 +320,92 @@ fn failure_detail_says_what_to_do() {
     let e = c.get(&format!("/admin/api/activity/{}", created[0]["seq"]));
     assert!(e["explanation"].is_null());
     assert!(c.get("/admin/api/activity/999999")["error"].is_string());
+}
+
+#[test]
+fn the_users_list_has_a_total_an_active_filter_and_orders() {
+    let s = Server::plain();
+    let t = s.token("Entra ID");
+    for i in 0..52 {
+        let mut body = json!({"schemas": [USER], "userName": format!("u{i:02}@x")});
+        if i % 10 == 0 {
+            body["active"] = json!(false);
+        }
+        assert_eq!(s.call("POST", "/Users", Some(&t), Some(&body)).status, 201);
+    }
+    let c = Console::sign_in(&s);
+    let all = c.get("/admin/api/users");
+    assert_eq!(all["total"], 52, "{all}");
+    let inactive = c.get("/admin/api/users?active=false");
+    assert_eq!(inactive["total"], 6);
+    assert!(inactive["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["active"] == false));
+    let active = c.get("/admin/api/users?active=true");
+    assert_eq!(active["total"], 46);
+    // Sorted, paged by index.
+    let first = c.get("/admin/api/users?sort=userName&order=descending");
+    let names: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 50);
+    assert_eq!(&names[..3], ["u51@x", "u50@x", "u49@x"]);
+    assert_eq!(first["next"], "@51");
+    let rest = c.get("/admin/api/users?sort=userName&order=descending&cursor=%4051");
+    let names: Vec<&str> = rest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["u01@x", "u00@x"]);
+    assert!(rest["next"].is_null());
+    assert!(c.get("/admin/api/users?sort=password")["error"].is_string());
+}
+
+#[test]
+fn a_history_takes_the_same_time_filter_and_order_as_the_activity() {
+    let s = Server::plain();
+    let t = s.token("Entra ID");
+    let u = s.call(
+        "POST",
+        "/Users",
+        Some(&t),
+        Some(&json!({"schemas": [USER], "userName": "h@x", "title": "A"})),
+    );
+    let id = u.body["id"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(1100));
+    let patch = json!({"Operations": [{"op": "replace", "path": "title", "value": "B"}]});
+    assert_eq!(
+        s.call("PATCH", &format!("/Users/{id}"), Some(&t), Some(&patch))
+            .status,
+        200
+    );
+    let c = Console::sign_in(&s);
+    let all = c.get(&format!("/admin/api/resources/{id}/history"));
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let second = items[1]["time"].as_str().unwrap().to_owned();
+    let newest = c.get(&format!("/admin/api/resources/{id}/history?order=newest"));
+    assert_eq!(newest["items"][0]["action"], "user_updated");
+    let since = c.get(&format!(
+        "/admin/api/resources/{id}/history?since={}",
+        q(&second)
+    ));
+    assert_eq!(since["items"].as_array().unwrap().len(), 1);
+    assert_eq!(since["items"][0]["action"], "user_updated");
+    let first = items[0]["time"].as_str().unwrap().to_owned();
+    let until = c.get(&format!(
+        "/admin/api/resources/{id}/history?until={}",
+        q(&first)
+    ));
+    assert_eq!(until["items"].as_array().unwrap().len(), 1);
+    assert!(
+        c.get(&format!("/admin/api/resources/{id}/history?order=sideways"))["error"].is_string()
+    );
 }

@@ -59,8 +59,10 @@ export function changeSummary(item, who = identity) {
     return `${times}${item.detail || ''}`;
   }
   const members = Array.isArray(item.members) ? item.members : [];
-  if (item.action === 'members_added') return `${plural(members.length, 'member')} added`;
-  if (item.action === 'members_removed') return `${plural(members.length, 'member')} removed`;
+  const names = (Array.isArray(item.member_names) ? item.member_names : []).filter(Boolean);
+  const named = names.length && members.length <= 3 && names.length === members.length ? `: ${names.join(', ')}` : '';
+  if (item.action === 'members_added') return `${plural(members.length, 'member')} added${named}`;
+  if (item.action === 'members_removed') return `${plural(members.length, 'member')} removed${named}`;
   const paths = (Array.isArray(item.changes) ? item.changes : []).map((c) => attributeLabel(c.path));
   if (!paths.length) return item.detail || '';
   if (paths.length <= 3) return paths.join(', ');
@@ -165,7 +167,12 @@ export function renderDetail(container, item) {
     const shown = members.slice(0, 200);
     parts.push(
       el('h3', {}, item.action === 'members_removed' ? `Members removed (${num(members.length)})` : `Members added (${num(members.length)})`),
-      el('ul', { class: 'member-list' }, shown.map((id) => el('li', {}, el('a', { href: resourceHref('User', id) }, el('code', {}, id))))),
+      el('ul', { class: 'member-list' }, shown.map((id, i) => {
+        const name = Array.isArray(item.member_names) ? item.member_names[i] : '';
+        return el('li', {}, name
+          ? el('a', { href: resourceHref('User', id), title: id }, name)
+          : [el('a', { href: resourceHref('User', id, { deleted: true }) }, el('code', {}, id)), el('span', { class: 'muted' }, ' (no longer exists)')]);
+      })),
       members.length > shown.length ? el('p', { class: 'muted' }, `and ${num(members.length - shown.length)} more`) : null);
   }
   if (item.resource_id) {

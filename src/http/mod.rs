@@ -164,6 +164,10 @@ fn audit_refusal(req: &HttpRequest, err: Option<&actix_web::Error>, state: &AppS
     use crate::service::ratelimit::{
         RefusalKind, Refused, Who, MAX_EXAMPLE_CHARS, UNAUTHENTICATED_CLIENT,
     };
+    // Successes cost nothing here (this runs for every SCIM response).
+    if status < 400 {
+        return;
+    }
     let caller = req.extensions().get::<Caller>().cloned();
     let err = err.and_then(|e| e.as_error::<ApiError>());
     let addr = state.access.origin(req).client.map(|a| a.to_string());

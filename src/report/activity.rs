@@ -53,7 +53,14 @@ pub struct Item {
     /// How many requests the record stands for: 1, or for an aggregated refusal (`rate_limited`,
     /// `unauthorized`, `read_failed`) the count its detail begins with.
     pub count: u64,
+    /// The current userNames of the first [`MEMBER_NAMES`] `members` (empty for a user that no
+    /// longer exists), filled in for the console's pages; absent in exports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub member_names: Vec<String>,
 }
+
+/// How many members of an entry get their names looked up for the console.
+pub const MEMBER_NAMES: usize = 200;
 
 /// One attribute-level change, values as JSON values (absent: `null`/missing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -205,6 +212,7 @@ impl Item {
             changes: Vec::new(),
             members: Vec::new(),
             count: 1,
+            member_names: Vec::new(),
         };
         let user = |i: &mut Item, id: String, name: Option<String>| {
             i.resource_type = Some("User");

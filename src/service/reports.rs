@@ -101,6 +101,40 @@ impl Directory {
         Ok(activity::page(self.store.trees(), q)?)
     }
 
+    /// One page of the activity report for the console: members named, not only numbered.
+    pub fn activity_page_named(&self, q: &Query) -> Result<Page> {
+        let mut page = self.activity_page(q)?;
+        for item in &mut page.items {
+            self.name_members(item)?;
+        }
+        Ok(page)
+    }
+
+    /// Fill in the current userNames of an entry's first members.
+    pub fn name_members(&self, item: &mut Item) -> Result<()> {
+        let t = self.store.trees();
+        item.member_names = item
+            .members
+            .iter()
+            .take(activity::MEMBER_NAMES)
+            .map(|m| {
+                let Ok(id) = uuid::Uuid::parse_str(m) else {
+                    return Ok(String::new());
+                };
+                let user = read::user(t, crate::domain::ids::UserId::from_bytes(*id.as_bytes()))?;
+                Ok(user
+                    .and_then(|u| serde_json::from_str::<serde_json::Value>(&u.doc).ok())
+                    .and_then(|d| {
+                        d.get("userName")
+                            .and_then(|n| n.as_str())
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_default())
+            })
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+
     /// Records after `after_seq` that match `q` (the live tail), and how far the scan read.
     pub fn activity_after(&self, q: &Query, after_seq: u64) -> Result<(Vec<Item>, u64)> {
         Ok(activity::after(self.store.trees(), q, after_seq)?)
@@ -113,13 +147,11 @@ impl Directory {
 
     /// The history of resource `id`, with its state as of `at` (a sequence number).
     pub fn history(&self, id: [u8; 16], at: Option<u64>, base_url: &str) -> Result<History> {
-        Ok(history::history(
-            self.store.trees(),
-            &self.reg,
-            id,
-            at,
-            base_url,
-        )?)
+        let mut h = history::history(self.store.trees(), &self.reg, id, at, base_url)?;
+        for item in &mut h.items {
+            self.name_members(item)?;
+        }
+        Ok(h)
     }
 
     /// Failed requests of the last 24 h per client and per token, from the log.

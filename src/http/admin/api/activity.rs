@@ -93,7 +93,7 @@ pub(super) async fn activity_page(
 ) -> AdminResult {
     let q = activity_query(&req, &state)?;
     let dir = state.directory.clone();
-    let page = blocking(move || dir.activity_page(&q).map_err(Into::into)).await?;
+    let page = blocking(move || dir.activity_page_named(&q).map_err(Into::into)).await?;
     Ok(json_ok(&page))
 }
 
