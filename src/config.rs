@@ -40,6 +40,8 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 /// Default console idle timeout: long enough to read a report, short enough for a shared desk.
 pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+/// Default absolute console session lifetime: a working day.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 /// `SCIMD_*` variables that are not settings: `SCIMD_CONFIG` names the file (read by
 /// [`Config::resolve`]), `SCIMD_LOG` is the log filter (read by `logging`).
@@ -335,6 +337,46 @@ settings! {
         ),
         show: |v| Show::text(&format!("{}s", v.as_secs())),
     }
+    /// Longest a console session lasts after sign-in, however busy: `12h` (the default), `30m`.
+    admin_session_lifetime: String => Duration {
+        env: text,
+        resolve: |v| choice(
+            "admin_session_lifetime",
+            v,
+            DEFAULT_SESSION_LIFETIME,
+            parse_duration,
+            "is not a duration such as 90s, 30m or 12h",
+        ),
+        show: |v| Show::text(&format!("{}s", v.as_secs())),
+    }
+    /// Addresses or CIDR blocks whose clients may reach the console (`/admin`; comma-separated in
+    /// the environment; default: any). Others get 403. Behind a proxy listed in
+    /// `trusted_proxies`, the forwarded client address counts.
+    admin_allow: Vec<String> => Vec<Cidr> {
+        env: list,
+        resolve: |v| cidr_list("admin_allow", v, &["0.0.0.0/0", "::/0"]),
+        show: |v| Show::list(v),
+    }
+    /// Serve the console on its own listener (e.g. `127.0.0.1:8444`, for an SSH tunnel) instead of
+    /// on `listen`; that listener serves nothing else. Same TLS as `listen`.
+    admin_listen: String => Option<SocketAddr> {
+        env: text,
+        resolve: |v| match v.filter(|t| !t.trim().is_empty()) {
+            None => Ok(None),
+            Some(text) => text.trim().parse().map(Some).map_err(|_| {
+                invalid("admin_listen", format!("'{text}' is not ADDRESS:PORT"))
+            }),
+        },
+        show: |v| v.map_or(Show::Omit, |a| Show::text(&a.to_string())),
+    }
+    /// Peers (addresses or CIDR blocks) whose `Forwarded`, `X-Forwarded-For`, `X-Forwarded-Host`
+    /// and `X-Forwarded-Proto` headers are believed: the reverse proxy in front of scimd. From
+    /// anyone else they are ignored (default: none).
+    trusted_proxies: Vec<String> => Vec<Cidr> {
+        env: list,
+        resolve: |v| cidr_list("trusted_proxies", v, &[]),
+        show: |v| Show::list(v),
+    }
     /// Log output: `auto`, `text`, `json` or `journald` (`--log-format`).
     log_format: String => LogFormat {
         env: text,
@@ -351,17 +393,7 @@ settings! {
     /// default: loopback only).
     metrics_allow: Vec<String> => Vec<Cidr> {
         env: list,
-        resolve: |v| match v {
-            None => Ok(["127.0.0.0/8", "::1"].into_iter().filter_map(Cidr::parse).collect()),
-            Some(list) => list
-                .iter()
-                .map(|c| {
-                    Cidr::parse(c).ok_or_else(|| {
-                        invalid("metrics_allow", format!("'{c}' is not an address or CIDR block"))
-                    })
-                })
-                .collect(),
-        },
+        resolve: |v| cidr_list("metrics_allow", v, &["127.0.0.0/8", "::1"]),
         show: |v| Show::list(v),
     }
     /// A bearer token that also grants `/metrics` (a secret: give it as `SCIMD_METRICS_TOKEN_FILE`).
@@ -450,6 +482,24 @@ impl UnknownAttributes {
     /// Whether they are dropped.
     pub fn ignores(self) -> bool {
         self == Self::Ignore
+    }
+}
+
+/// A list of address blocks: `default` when not given; an entry that is no block is an error.
+fn cidr_list(
+    key: &'static str,
+    given: Option<Vec<String>>,
+    default: &[&str],
+) -> Result<Vec<Cidr>, ConfigError> {
+    match given {
+        None => Ok(default.iter().filter_map(|c| Cidr::parse(c)).collect()),
+        Some(list) => list
+            .iter()
+            .map(|c| {
+                Cidr::parse(c)
+                    .ok_or_else(|| invalid(key, format!("'{c}' is not an address or CIDR block")))
+            })
+            .collect(),
     }
 }
 
@@ -947,6 +997,10 @@ max_body_bytes = 4096
 unknown_attributes = "IGNORE"
 password_storage = "hash"
 admin_session_idle = "8h"
+admin_session_lifetime = "10h"
+admin_allow = ["10.9.0.0/16"]
+admin_listen = "127.0.0.1:8444"
+trusted_proxies = ["10.0.0.2"]
 metrics_allow = ["10.0.0.0/8", "::1"]
 metrics_token = "s3cret"
 rate_limit_per_token = 0
@@ -980,6 +1034,10 @@ cache_mb = 64
 unknown_attributes = "ignore"
 password_storage = "hash"
 admin_session_idle = "28800s"
+admin_session_lifetime = "36000s"
+admin_allow = ["10.9.0.0/16"]
+admin_listen = "127.0.0.1:8444"
+trusted_proxies = ["10.0.0.2/32"]
 log_format = "json"
 metrics_allow = ["10.0.0.0/8", "::1/128"]
 metrics_token = "********"
@@ -1009,6 +1067,9 @@ cache_mb = 64
 unknown_attributes = "reject"
 password_storage = "discard"
 admin_session_idle = "1800s"
+admin_session_lifetime = "43200s"
+admin_allow = ["0.0.0.0/0", "::/0"]
+trusted_proxies = []
 log_format = "auto"
 metrics_allow = ["127.0.0.0/8", "::1/128"]
 rate_limit_per_token = "200/s"
@@ -1055,7 +1116,7 @@ rate_limit_unauthenticated = "20/s"
     #[test]
     fn every_setting_reads_its_own_variable() {
         let keys: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
-        assert_eq!(keys.len(), 20, "{keys:?}");
+        assert_eq!(keys.len(), 24, "{keys:?}");
         assert_eq!(
             SETTINGS
                 .iter()

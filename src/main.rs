@@ -9,6 +9,9 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // Owner-only for everything any command creates: the database (token and password hashes,
+    // every user's data), its directory, keys, backups, exports.
+    scimd::app::private_files();
     let cli = scimd::cli::Cli::parse();
     let config = match scimd::app::config(&cli) {
         Ok(c) => c,

@@ -202,17 +202,33 @@ fn malformed_requests_get_precise_scim_errors() {
     assert_eq!(s.call("GET", "//healthz", None, None).status, 200);
 
     // Every refused write is in the log with the status, scimType and detail the client got;
-    // reads are not logged.
+    // failed reads are not logged one by one but aggregated (per client, status and minute).
     let mut s = s;
     assert!(s.terminate());
     let store = scimd::store::Store::open(&s.data_dir).unwrap();
-    let rejected: Vec<scimd::domain::event::Rejected> =
+    let (read_failures, rejected): (Vec<scimd::domain::event::Rejected>, Vec<_>) =
         scimd::store::read::log_from(store.trees(), 0)
             .filter_map(|r| match r.unwrap().entry {
                 scimd::store::codec::Entry::Rejected(r) => Some(r),
                 scimd::store::codec::Entry::Event(_) => None,
             })
-            .collect();
+            .partition(|r| r.action == scimd::domain::event::Action::ReadFailed);
+    let mut read_kinds: Vec<(u16, Option<&str>)> = read_failures
+        .iter()
+        .map(|r| (r.status, r.scim_type.as_deref()))
+        .collect();
+    read_kinds.sort_unstable();
+    read_kinds.dedup();
+    assert_eq!(
+        read_kinds.len(),
+        read_failures.len(),
+        "one aggregated record per kind: {read_failures:#?}"
+    );
+    assert!(
+        read_kinds.contains(&(400, Some("invalidFilter"))),
+        "{read_kinds:?}"
+    );
+    assert!(read_kinds.contains(&(404, None)), "{read_kinds:?}");
     let has = |status: u16, scim_type: Option<&str>| {
         rejected.iter().any(|r| {
             r.status == status && r.scim_type.as_deref() == scim_type && !r.detail.is_empty()

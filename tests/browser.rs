@@ -330,3 +330,148 @@ fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
     b.screenshot("06-revoked");
     assert_eq!(s.call("GET", "/Users", t, None).status, 401);
 }
+
+#[test]
+fn admin_sees_invisible_characters_and_changes_the_password_ending_other_sessions() {
+    let Some(b) = Driver::start() else { return };
+    let s = Server::plain();
+    let password = first_password(&s);
+    let token = s.token("Entra ID");
+    let spoof = "admin\u{202e}gnp.exe@contoso.com";
+    let u = s.call(
+        "POST",
+        "/Users",
+        Some(&token),
+        Some(&json!({"schemas": [USER], "userName": spoof, "displayName": "Zero\u{200b}Width"})),
+    );
+    assert_eq!(u.status, 201);
+    let uid = u.body["id"].as_str().unwrap().to_owned();
+
+    // Another session of the account, opened outside the browser.
+    let other = ureq::agent();
+    let r = other
+        .post(&format!("{}/admin/api/login", s.root))
+        .send_json(json!({"username": "admin", "password": password}))
+        .unwrap();
+    let cookie = r
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let me = |c: &str| match other
+        .get(&format!("{}/admin/api/me", s.root))
+        .set("Cookie", c)
+        .call()
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(me(&cookie), 200);
+
+    b.goto(&format!("{}/admin/", s.root));
+    b.type_into("#login-username", "admin");
+    b.type_into("#login-password", &password);
+    b.click("#login-submit");
+    b.wait_text("#current-user", "admin");
+
+    // A bidi override is shown as what it is, not drawn reversed; so is a zero-width space.
+    b.goto(&format!("{}/admin/#/users", s.root));
+    b.wait_text("#users-table", "U+202E");
+    b.wait_text("#users-total", "1 user in all");
+    let row = b.text("#users-table");
+    assert!(row.contains("gnp.exe@contoso.com"), "{row}");
+    assert!(!row.contains('\u{202e}'), "{row}");
+    b.goto(&format!("{}/admin/#/users/{uid}", s.root));
+    b.wait_text("#user-title", "U+202E");
+    b.wait_text("#view-user", "U+200B");
+    b.screenshot("11-invisible-characters");
+
+    // Change my password: the other session ends, this one stays.
+    b.click("#account-link");
+    b.wait_text("#sessions-table", "this session");
+    b.type_into("#password-current", &password);
+    b.type_into("#password-new", "a new console password");
+    b.type_into("#password-repeat", "a new console password");
+    b.click("#password-submit");
+    b.wait_text("#password-done", "1 other session was signed out");
+    b.screenshot("12-password-changed");
+    assert_eq!(me(&cookie), 401);
+    b.goto(&format!("{}/admin/#/tokens", s.root));
+    b.wait_text("#tokens-table", "Entra ID");
+
+    // Sign out, and in again with the new password.
+    b.click("#logout");
+    b.wait_text("#login-title", "Sign in");
+    b.type_into("#login-username", "admin");
+    b.type_into("#login-password", "a new console password");
+    b.click("#login-submit");
+    b.wait_text("#current-user", "admin");
+}
+
+#[test]
+fn admin_finds_everything_about_a_user_opens_a_sync_run_and_a_failure_detail() {
+    let Some(b) = Driver::start() else { return };
+    let s = Server::plain();
+    let password = first_password(&s);
+    let token = s.token("Entra ID");
+    let t = Some(token.as_str());
+    let g = s.call(
+        "POST",
+        "/Groups",
+        t,
+        Some(&json!({"schemas": [GROUP], "displayName": "All Employees"})),
+    );
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    let emily = json!({"schemas": [USER], "userName": "emily.braun@contoso.com"});
+    let u = s.call("POST", "/Users", t, Some(&emily));
+    let uid = u.body["id"].as_str().unwrap().to_owned();
+    let bad = json!({"Operations": [{"op": "replace", "path": "nosuchattribute", "value": "x"}]});
+    assert_eq!(
+        s.call("PATCH", &format!("/Users/{uid}"), t, Some(&bad))
+            .status,
+        400
+    );
+    let add = json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}]});
+    let added = s
+        .call("PATCH", &format!("/Groups/{gid}"), t, Some(&add))
+        .status;
+    assert!(added == 200 || added == 204);
+    assert_eq!(s.call("POST", "/Users", t, Some(&emily)).status, 409);
+
+    b.goto(&format!("{}/admin/", s.root));
+    b.type_into("#login-username", "admin");
+    b.type_into("#login-password", &password);
+    b.click("#login-submit");
+    b.wait_text("#current-user", "admin");
+
+    // One filter, every record about her: her writes, her failures, her group membership.
+    b.type_into("#filter-identity", "emily.braun@contoso.com");
+    b.click("#activity-apply");
+    b.wait_text("#activity-table", "added to All Employees");
+    b.wait_text("#activity-count", "Showing 4 entries");
+    let table = b.text("#activity-table");
+    assert!(
+        table.contains("Patch user") && table.contains("409"),
+        "{table}"
+    );
+    b.screenshot("21-identity-filter");
+
+    // The refused create: what to do about it, with the user holding the name.
+    b.click("#activity-table tbody tr.outcome-failure");
+    b.wait_text("#activity-detail", "What to do");
+    b.wait_text("#activity-detail", "already taken");
+    b.wait_text("#activity-detail", "POST /scim/v2/Users");
+    b.screenshot("22-failure-detail");
+
+    // The sync card opens the latest run in one click.
+    b.goto(&format!("{}/admin/#/activity", s.root));
+    b.wait_text("#sync-cards", "Latest run");
+    b.click("#sync-cards .run-open");
+    b.wait_text("#activity-count", "Showing 5 entries");
+    assert_eq!(b.value("#filter-client"), "Entra ID");
+    assert!(!b.value("#filter-since").is_empty());
+    b.screenshot("23-sync-run");
+}

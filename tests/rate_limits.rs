@@ -176,9 +176,23 @@ fn requests_without_a_valid_token_are_throttled_per_address_apart_from_good_toke
     assert!(!m.contains(&good[20..]), "a secret in the metrics");
     assert_eq!(by("scimd_rate_limited_total{client=\"Entra ID\"}"), 0);
 
-    // Counted, not logged: a flood of bad tokens cannot fill the log.
+    // Counted, and logged only in aggregate (issue 11: the admin must see what the identity
+    // provider saw): one record per address, kind and minute, so a flood of bad tokens cannot
+    // fill the log.
     assert!(s.terminate());
-    assert!(!log_records(&s).iter().any(|r| r["status"] == 429));
+    let records = log_records(&s);
+    let limited: Vec<&Value> = records.iter().filter(|r| r["status"] == 429).collect();
+    assert_eq!(limited.len(), 1, "{limited:?}");
+    assert_eq!(limited[0]["count"], 2);
+    assert_eq!(limited[0]["client"], "unauthenticated");
+    assert_eq!(limited[0]["action"], "rate_limited");
+    let unauthorized: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["action"] == "unauthorized")
+        .collect();
+    assert_eq!(unauthorized.len(), 1, "{unauthorized:?}");
+    assert_eq!(unauthorized[0]["count"], 2);
+    assert!(!records.iter().any(|r| r.to_string().contains(&good[20..])));
 }
 
 #[test]

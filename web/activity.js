@@ -6,11 +6,11 @@ import { stackedBarChart } from './charts.js';
 import {
   $, el, fill, none, timeEl, actionLabel, plural, num, percent, prettyJson, announce, showError,
   messageRow, resourceHref, defList, localInputToIso, isoToLocalInput,
-  timeZoneName, utc, relative,
+  timeZoneName, utc, relative, attributeLabel,
 } from './util.js';
 
 const PAGE_SIZE = 50;
-const FILTER_KEYS = ['client', 'action', 'outcome', 'resource', 'q', 'since', 'until'];
+const FILTER_KEYS = ['identity', 'client', 'action', 'outcome', 'resource', 'q', 'since', 'until'];
 export const EMPTY_ACTIVITY = 'No activity yet. Issue a token and point your identity provider at the SCIM Server URL.';
 
 // ---------------------------------------------------------------- shared renderers
@@ -31,13 +31,39 @@ export function outcomeBadge(item) {
   return el('span', { class: 'badge fail', title: item.detail || null }, words || 'failure');
 }
 
+/** The identity the activity is filtered by, as the server resolved it (ids, names). */
+let identity = null;
+
+/**
+ * A membership event seen from one of its members: "added to All Employees" (the identity
+ * filter shows it among that user's records), else null.
+ */
+function membershipOf(item, who) {
+  if (!who || !Array.isArray(who.ids) || !Array.isArray(item.members)) return null;
+  const ids = who.ids.map((i) => String(i).toLowerCase());
+  if (ids.includes(String(item.resource_id || '').toLowerCase())) return null;
+  if (!item.members.some((m) => ids.includes(String(m).toLowerCase()))) return null;
+  const group = item.resource_name || item.resource_id;
+  if (item.action === 'members_added') return `added to ${group}`;
+  if (item.action === 'members_removed') return `removed from ${group}`;
+  if (item.action === 'group_deleted') return `removed with the deletion of ${group}`;
+  return null;
+}
+
 /** One short line about what an entry changed. */
-export function changeSummary(item) {
-  if (item.outcome === 'failure') return item.detail || '';
+export function changeSummary(item, who = identity) {
+  const membership = membershipOf(item, who);
+  if (membership) return membership;
+  if (item.outcome === 'failure') {
+    const times = Number(item.count) > 1 ? `×${num(item.count)}: ` : '';
+    return `${times}${item.detail || ''}`;
+  }
   const members = Array.isArray(item.members) ? item.members : [];
-  if (item.action === 'members_added') return `${plural(members.length, 'member')} added`;
-  if (item.action === 'members_removed') return `${plural(members.length, 'member')} removed`;
-  const paths = (Array.isArray(item.changes) ? item.changes : []).map((c) => c.path);
+  const names = (Array.isArray(item.member_names) ? item.member_names : []).filter(Boolean);
+  const named = names.length && members.length <= 3 && names.length === members.length ? `: ${names.join(', ')}` : '';
+  if (item.action === 'members_added') return `${plural(members.length, 'member')} added${named}`;
+  if (item.action === 'members_removed') return `${plural(members.length, 'member')} removed${named}`;
+  const paths = (Array.isArray(item.changes) ? item.changes : []).map((c) => attributeLabel(c.path));
   if (!paths.length) return item.detail || '';
   if (paths.length <= 3) return paths.join(', ');
   return `${paths.slice(0, 3).join(', ')} and ${paths.length - 3} more`;
@@ -72,6 +98,35 @@ function jsonBlock(value) {
   return pretty === null ? none('(absent)') : el('pre', { class: 'json' }, pretty);
 }
 
+/**
+ * "What happened and what to do" for a failure: the request, the response and the server's hint
+ * (fetched from `activity/{seq}`), with a link to what the hint is about.
+ */
+function explanationBox(item) {
+  const box = el('section', { class: 'explanation card', 'aria-label': 'What happened and what to do' },
+    el('p', { class: 'loading-text' }, 'Looking at this failure…'));
+  api(`activity/${encodeURIComponent(item.seq)}`).then((data) => {
+    const x = data && data.explanation;
+    if (!x) { box.remove(); return; }
+    const link = x.link
+      ? el('a', { href: x.link.resource_type === 'Token' ? '#/tokens' : resourceHref(x.link.resource_type, x.link.id) },
+        x.link.name ? `${x.link.name} (${x.link.resource_type.toLowerCase()} ${x.link.id})` : x.link.id)
+      : null;
+    fill(box,
+      el('h3', {}, 'What to do'),
+      el('p', { class: 'hint-text prewrap' }, x.hint),
+      link ? el('p', {}, 'About: ', link) : null,
+      defList([
+        ['Request', x.request ? el('code', {}, x.request) : el('span', { class: 'muted' }, 'not recorded (request bodies are not kept in the log)')],
+        ['Response', el('code', {}, [x.status, x.scim_type].filter(Boolean).join(' '))],
+        ['Detail', x.detail ? el('span', { class: 'prewrap' }, x.detail) : null],
+      ], 'props compact'));
+  }).catch((err) => {
+    if (!err.unauthorized) fill(box, el('p', { class: 'muted' }, `No explanation: ${err.message}`));
+  });
+  return box;
+}
+
 /** Every field of an entry plus its change set as a before/after table. */
 export function renderDetail(container, item) {
   const deleted = /_deleted$/.test(item.action || '');
@@ -79,6 +134,7 @@ export function renderDetail(container, item) {
     ? el('a', { href: resourceHref(item.resource_type, item.resource_id, { deleted }) }, item.resource_id)
     : null;
   const parts = [
+    item.outcome === 'failure' ? explanationBox(item) : null,
     defList([
       ['Sequence', String(item.seq)],
       ['Time', item.time ? [timeEl(item.time, { zone: true }), el('div', { class: 'muted mono small-print' }, `${utc(item.time)} (UTC)`)] : null],
@@ -102,7 +158,7 @@ export function renderDetail(container, item) {
       el('caption', { class: 'visually-hidden' }, 'Attribute changes, before and after'),
       el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Attribute'), el('th', { scope: 'col' }, 'Before'), el('th', { scope: 'col' }, 'After'))),
       el('tbody', {}, changes.map((c) => el('tr', {},
-        el('th', { scope: 'row' }, el('code', {}, c.path)), el('td', {}, jsonBlock(c.old)), el('td', {}, jsonBlock(c.new))))))));
+        el('th', { scope: 'row', title: c.path }, el('code', {}, attributeLabel(c.path))), el('td', {}, jsonBlock(c.old)), el('td', {}, jsonBlock(c.new))))))));
   } else if (item.outcome === 'success' && !(item.members || []).length) {
     parts.push(el('p', { class: 'muted' }, 'No attribute-level changes recorded for this entry.'));
   }
@@ -111,7 +167,12 @@ export function renderDetail(container, item) {
     const shown = members.slice(0, 200);
     parts.push(
       el('h3', {}, item.action === 'members_removed' ? `Members removed (${num(members.length)})` : `Members added (${num(members.length)})`),
-      el('ul', { class: 'member-list' }, shown.map((id) => el('li', {}, el('a', { href: resourceHref('User', id) }, el('code', {}, id))))),
+      el('ul', { class: 'member-list' }, shown.map((id, i) => {
+        const name = Array.isArray(item.member_names) ? item.member_names[i] : '';
+        return el('li', {}, name
+          ? el('a', { href: resourceHref('User', id), title: id }, name)
+          : [el('a', { href: resourceHref('User', id, { deleted: true }) }, el('code', {}, id)), el('span', { class: 'muted' }, ' (no longer exists)')]);
+      })),
       members.length > shown.length ? el('p', { class: 'muted' }, `and ${num(members.length - shown.length)} more`) : null);
   }
   if (item.resource_id) {
@@ -166,6 +227,7 @@ function filtersFromForm() {
     action: form.action.value,
     outcome: form.outcome.value,
     resource: form.resource.value.trim(),
+    identity: form.identity.value.trim(),
     q: form.q.value.trim(),
     since: localInputToIso(form.since.value),
     until: localInputToIso(form.until.value),
@@ -174,7 +236,7 @@ function filtersFromForm() {
 
 function filtersToForm(filters) {
   const form = $('#activity-filters');
-  for (const key of ['client', 'resource', 'q']) form[key].value = filters[key] || '';
+  for (const key of ['identity', 'client', 'resource', 'q']) form[key].value = filters[key] || '';
   form.action.value = filters.action || '';
   form.outcome.value = filters.outcome || '';
   form.since.value = isoToLocalInput(filters.since);
@@ -214,6 +276,25 @@ function wire() {
   });
 }
 
+/**
+ * The charts and the synchronization cards fold away (so the table is above the fold on a
+ * laptop); each remembers whether it was open.
+ */
+function wirePanels() {
+  for (const id of ['charts-panel', 'sync-panel']) {
+    const panel = document.getElementById(id);
+    if (!panel || panel.dataset.wired) continue;
+    panel.dataset.wired = '1';
+    try {
+      const saved = localStorage.getItem(`scimd.${id}`);
+      if (saved !== null) panel.open = saved === 'open';
+    } catch { /* storage may be off: keep the default */ }
+    panel.addEventListener('toggle', () => {
+      try { localStorage.setItem(`scimd.${id}`, panel.open ? 'open' : 'closed'); } catch { /* ignore */ }
+    });
+  }
+}
+
 /** Put the filters in the address (shareable, survives reload); the router calls enter(). */
 function applyFilters(filters) {
   const target = hashFor(filters);
@@ -224,6 +305,7 @@ function applyFilters(filters) {
 /** Called by the router for #/activity?filters. */
 export function enter(params) {
   wire();
+  wirePanels();
   const filters = {};
   for (const key of FILTER_KEYS) filters[key] = (params && params.get(key)) || '';
   state.filters = filters;
@@ -287,6 +369,7 @@ async function loadPage(reset) {
       query: { ...activeFilters(), limit: PAGE_SIZE, before: reset ? null : state.next },
     });
     if (gen !== state.gen) return;
+    identity = data.identity || null;
     if (reset) tbody.replaceChildren();
     let firstNew = null;
     for (const item of data.items || []) {
@@ -298,6 +381,7 @@ async function loadPage(reset) {
       tbody.append(row);
     }
     state.next = data.next ?? null;
+    identity = data.identity || null;
     if (!state.items.length) emptyMessage(tbody);
     updateCount();
     if (!reset) {
@@ -306,7 +390,10 @@ async function loadPage(reset) {
     }
   } catch (err) {
     if (gen !== state.gen) return;
-    if (reset) messageRow(tbody, 'Could not load the activity log.', 'error');
+    if (reset) {
+      messageRow(tbody, 'Could not load the activity log.', 'error');
+      $('#activity-count').textContent = '';
+    }
     showError(err, 'Could not load activity');
   } finally {
     if (gen === state.gen) {
@@ -410,8 +497,12 @@ function prependItem(item) {
 async function loadStats() {
   const gen = ++state.statsGen;
   try {
-    const stats = await api('stats');
+    const [stats, runs] = await Promise.all([
+      api('stats'),
+      api('runs').catch(() => ({ items: [] })),
+    ]);
     if (gen !== state.statsGen) return;
+    state.runs = Array.isArray(runs && runs.items) ? runs.items : [];
     fill($('#chart-hourly'), stackedBarChart({ title: 'Actions per hour, last 24 hours', buckets: stats.hourly, unit: 'hour' }));
     fill($('#chart-daily'), stackedBarChart({ title: 'Actions per day, last 30 days', buckets: stats.daily, unit: 'day' }));
     renderSync(Array.isArray(stats.clients) ? stats.clients : []);
@@ -422,6 +513,47 @@ async function loadStats() {
     }
     showError(err, 'Could not load statistics');
   }
+}
+
+/** The client's latest synchronization runs (newest first), each opening its records. */
+function runList(client) {
+  const runs = (state.runs || []).filter((r) => r.client === client).slice(0, 3);
+  if (!runs.length) return null;
+  return el('div', { class: 'runs' },
+    el('h4', {}, 'Synchronization runs'),
+    el('ul', { class: 'run-list' }, runs.map((r, i) => {
+      const failed = Number(r.failures) || 0;
+      const href = hashFor({ client, since: r.start, until: r.end });
+      return el('li', { class: failed ? 'run has-failures' : 'run' },
+        el('a', { href, class: 'run-open', dataset: { runStart: r.start } },
+          i === 0 ? 'Latest run' : 'Run', ' ', timeEl(r.start, { compact: true })),
+        ` · ${plural(r.records, 'record')}`,
+        failed
+          ? [' · ', el('a', { href: hashFor({ client, since: r.start, until: r.end, outcome: 'failure' }), class: 'run-failures' },
+            `${plural(failed, 'failure')}`)]
+          : ' · no failures',
+        el('div', { class: 'muted small-print' }, runCounts(r)));
+    })));
+}
+
+/** "create user 1 failed, 2 users created …" — failures first, as the server orders them. */
+function runCounts(run) {
+  return (run.counts || []).slice(0, 4).map((c) => {
+    const bits = [];
+    if (c.failure) bits.push(`${num(c.failure)} failed`);
+    if (c.success) bits.push(`${num(c.success)}`);
+    return `${actionLabel(c.action)}: ${bits.join(', ')}`;
+  }).join(' · ');
+}
+
+/** "3 unauthorized (401) · 2 failed reads", or a dash. */
+function refusedText(r) {
+  if (!r) return none();
+  const parts = [];
+  if (r.unauthorized) parts.push(`${num(r.unauthorized)} without a valid token (401)`);
+  if (r.rate_limited) parts.push(`${num(r.rate_limited)} over the rate limit (429)`);
+  if (r.read_failed) parts.push(`${plural(r.read_failed, 'failed read')}`);
+  return parts.length ? parts.join(' · ') : none();
 }
 
 function renderSync(clients) {
@@ -444,8 +576,10 @@ function renderSync(clients) {
         ['Last request', lastRequest || none('Never')],
         ['Last write', c.last_write ? timeEl(c.last_write, { compact: true }) : none('Never')],
         ['Writes (24 h)', num(c.writes_24h)],
-        ['Failures (24 h)', num(c.failures_24h)],
+        ['Failed writes (24 h)', num(c.failures_24h)],
         ['Failure ratio', percent(c.failure_ratio)],
+        ['Failed requests (24 h)', num(c.failed_requests_24h)],
+        ['Refused before a write', refusedText(c.refused_24h)],
       ], 'props compact'),
       c.quarantine_risk
         ? el('p', { class: 'warning' },
@@ -454,6 +588,7 @@ function renderSync(clients) {
           + 'Entra ID quarantines a provisioning job when more than 40% of its operations fail; '
           + 'fix the cause of the failures before the job is stopped.')
         : null,
+      runList(c.client),
       el('p', { class: 'card-links' }, filterLink('', 'All activity'), ' · ', filterLink('failure', 'Failures')));
   }));
 }

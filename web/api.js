@@ -48,6 +48,9 @@ const FALLBACK = {
 };
 
 async function send(method, path, { body, query } = {}) {
+  // Every write is JSON, even without a payload: the server refuses others (415), which is what
+  // keeps cross-site forms out.
+  if (body === undefined && method !== 'GET' && method !== 'DELETE') body = {};
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && path !== 'login') headers['X-CSRF-Token'] = csrf || '';

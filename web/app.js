@@ -1,17 +1,19 @@
 // scimd admin console: session, sign-in/out and the hash router.
-// Routes: #/activity (default), #/tokens, #/users, #/users/ID, #/groups, #/groups/ID, #/history/ID.
+// Routes: #/activity (default), #/tokens, #/users, #/users/ID, #/groups, #/groups/ID, #/history/ID,
+// #/account (password, sessions).
 
 import { api, setCsrf, onUnauthorized } from './api.js';
 import * as activity from './activity.js';
 import * as tokens from './tokens.js';
 import * as resources from './resources.js';
+import * as account from './account.js';
 import { $, announce, showError, clearError } from './util.js';
 
 const session = { user: null };
 let current = null; // { key, leave }
 let retryTimer = 0;
 
-const VIEWS = ['login', 'activity', 'tokens', 'users', 'user', 'groups', 'group', 'history', 'notfound'];
+const VIEWS = ['login', 'activity', 'tokens', 'users', 'user', 'groups', 'group', 'history', 'account', 'notfound'];
 
 function showView(name) {
   $('#boot-loading').hidden = true;
@@ -19,7 +21,7 @@ function showView(name) {
 }
 
 function setNav(key) {
-  for (const link of document.querySelectorAll('#main-nav a')) {
+  for (const link of document.querySelectorAll('#main-nav a, #account-link')) {
     if (link.dataset.nav === key) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
@@ -54,6 +56,8 @@ function resolve({ parts, params }) {
       return id
         ? { key: `group:${id}`, view: 'group', nav: 'groups', enter: () => resources.enterGroup(id), leave: resources.leaveDetail }
         : { key: 'groups', view: 'groups', nav: 'groups', title: 'Groups', enter: resources.groups.enter, leave: resources.groups.leave };
+    case 'account':
+      return id ? null : { key: 'account', view: 'account', nav: 'account', title: 'Your account', enter: () => account.enter(session.user), leave: account.leave };
     case 'history':
       return id ? { key: `history:${id}`, view: 'history', nav: null, enter: () => resources.enterHistory(id), leave: resources.leaveHistory } : null;
     default:

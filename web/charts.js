@@ -34,7 +34,7 @@ export function stackedBarChart({ title, buckets, unit }) {
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const data = Array.isArray(buckets) ? buckets : [];
-  const totals = data.map((b) => (Number(b.success) || 0) + (Number(b.failure) || 0));
+  const totals = data.map((b) => (Number(b.success) || 0) + (Number(b.failure) || 0) + (Number(b.sign_in_failure) || 0));
   const top = niceMax(Math.max(0, ...totals));
   const id = `chart-${++chartSeq}`;
   const sumOk = data.reduce((s, b) => s + (Number(b.success) || 0), 0);
@@ -69,15 +69,20 @@ export function stackedBarChart({ title, buckets, unit }) {
   data.forEach((bucket, i) => {
     const ok = Number(bucket.success) || 0;
     const fail = Number(bucket.failure) || 0;
+    const signIn = Number(bucket.sign_in_failure) || 0;
     const x = m.left + i * band + (band - barW) / 2;
     const g = svg('g', { class: 'chart-bar' });
-    g.append(svg('title', {}, `${bucketLabel(bucket, unit)}: ${ok} succeeded, ${fail} failed`));
+    const signInText = signIn ? `, ${signIn} failed sign-in${signIn === 1 ? '' : 's'}` : '';
+    g.append(svg('title', {}, `${bucketLabel(bucket, unit)}: ${ok} succeeded, ${fail} failed${signInText}`));
     // A transparent full-height target so that hovering anywhere in the column shows the tooltip.
     g.append(svg('rect', { x: m.left + i * band, y: m.top, width: band, height: plotH, class: 'chart-hit' }));
     const hOk = (ok / top) * plotH;
     const hFail = (fail / top) * plotH;
     if (ok > 0) g.append(svg('rect', { x, y: m.top + plotH - hOk, width: barW, height: Math.max(hOk, 1), class: 'bar-success' }));
     if (fail > 0) g.append(svg('rect', { x, y: m.top + plotH - hOk - hFail, width: barW, height: Math.max(hFail, 1), class: 'bar-failure' }));
+    // Failed console sign-ins are not provisioning failures: a stack of their own, on top.
+    const hSign = (signIn / top) * plotH;
+    if (signIn > 0) g.append(svg('rect', { x, y: m.top + plotH - hOk - hFail - hSign, width: barW, height: Math.max(hSign, 1), class: 'bar-signin' }));
     bars.append(g);
   });
   root.append(bars);
@@ -89,8 +94,13 @@ export function stackedBarChart({ title, buckets, unit }) {
     if ((data.length - 1 - i) % every !== 0) return;
     const d = new Date(bucket.start);
     const text = Number.isNaN(d.getTime()) ? '' : unit === 'hour' ? hourFmt.format(d) : dayFmt.format(d);
+    // The last label ends at the plot's right edge, so it is never cut off.
+    const last = i === data.length - 1;
     labels.append(svg('text', {
-      x: m.left + i * band + band / 2, y: height - 6, 'text-anchor': 'middle', class: 'chart-axis',
+      x: last ? width - m.right : m.left + i * band + band / 2,
+      y: height - 6,
+      'text-anchor': last ? 'end' : 'middle',
+      class: 'chart-axis',
     }, text));
   });
   root.append(labels);

@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { activityRow, renderDetail } from './activity.js';
 import {
   $, el, fill, none, timeEl, num, plural, announce, showError, clearError, messageRow, defList, actionLabel,
+  setText, localInputToIso,
 } from './util.js';
 
 const enc = encodeURIComponent;
@@ -11,7 +12,8 @@ const enc = encodeURIComponent;
 // ---------------------------------------------------------------- lists with search and cursor paging
 
 function makeList({ path, prefix, noun, emptyText, row }) {
-  const st = { q: '', cursors: [null], page: 0, next: null, gen: 0, wired: false };
+  const st = { q: '', sort: '', active: '', cursors: [null], page: 0, next: null, gen: 0, wired: false };
+  const restart = () => { st.cursors = [null]; st.page = 0; load(); };
   const tbody = () => $(`#${prefix}-table tbody`);
 
   function wire() {
@@ -24,6 +26,10 @@ function makeList({ path, prefix, noun, emptyText, row }) {
       st.page = 0;
       load();
     });
+    const sort = $(`#${prefix}-sort`);
+    if (sort) sort.addEventListener('change', () => { st.sort = sort.value; restart(); });
+    const active = $(`#${prefix}-active`);
+    if (active) active.addEventListener('change', () => { st.active = active.value; restart(); });
     $(`#${prefix}-next`).addEventListener('click', () => {
       if (!st.next) return;
       st.cursors[st.page + 1] = st.next;
@@ -46,10 +52,15 @@ function makeList({ path, prefix, noun, emptyText, row }) {
     prev.disabled = true;
     next.disabled = true;
     try {
-      const data = await api(path, { query: { q: st.q, cursor: st.cursors[st.page] } });
+      const [by, order] = (st.sort || '').split(':');
+      const data = await api(path, {
+        query: { q: st.q, cursor: st.cursors[st.page], sort: by, order, active: st.active },
+      });
       if (my !== st.gen) return;
       const items = Array.isArray(data.items) ? data.items : [];
       st.next = data.next ?? null;
+      const total = $(`#${prefix}-total`);
+      if (total) total.textContent = Number.isFinite(data.total) ? `${plural(data.total, noun)} in all${st.q || st.active ? ' matching' : ''}.` : '';
       if (items.length) fill(tbody(), items.map(row));
       else if (st.q) messageRow(tbody(), `No ${noun}s match “${st.q}”.`, 'empty');
       else messageRow(tbody(), emptyText, 'empty');
@@ -57,6 +68,8 @@ function makeList({ path, prefix, noun, emptyText, row }) {
     } catch (err) {
       if (my !== st.gen) return;
       st.next = null;
+      const total = $(`#${prefix}-total`);
+      if (total) total.textContent = '';
       messageRow(tbody(), `Could not load the ${noun}s.`, 'error');
       showError(err, `Could not load ${noun}s`);
     } finally {
@@ -153,7 +166,7 @@ export async function enterUser(id) {
     const ent = u[ENTERPRISE] || {};
     const name = u.name || {};
     const fullName = name.formatted || [name.givenName, name.familyName].filter(Boolean).join(' ') || null;
-    $('#user-title').textContent = u.userName || id;
+    setText($('#user-title'), u.userName || id);
     document.title = `${u.userName || 'User'} · scimd`;
     const groupsList = Array.isArray(u.groups) ? u.groups : [];
     fill(box,
@@ -202,7 +215,7 @@ export async function enterGroup(id) {
     const data = await api(`groups/${enc(id)}`);
     if (my !== detailGen) return;
     const g = (data && data.resource) || {};
-    $('#group-title').textContent = g.displayName || id;
+    setText($('#group-title'), g.displayName || id);
     document.title = `${g.displayName || 'Group'} · scimd`;
     const list = el('ul', { id: 'group-members', class: 'link-list' });
     const more = el('button', { type: 'button', id: 'group-members-more', class: 'secondary small' }, 'More members');
@@ -274,10 +287,28 @@ function wireHistory() {
   if (hist.wired) return;
   hist.wired = true;
   $('#history-now').addEventListener('click', () => loadState(null));
+  $('#history-filters').addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (hist.id) enterHistory(hist.id, { keepFilters: true });
+  });
 }
 
-export async function enterHistory(id) {
+/** The history's time filter and order, as the activity page has them. */
+function historyQuery() {
+  return {
+    since: localInputToIso($('#history-since').value),
+    until: localInputToIso($('#history-until').value),
+    order: $('#history-order').value,
+  };
+}
+
+export async function enterHistory(id, { keepFilters = false } = {}) {
   wireHistory();
+  if (!keepFilters) {
+    $('#history-since').value = '';
+    $('#history-until').value = '';
+    $('#history-order').value = 'oldest';
+  }
   const my = ++hist.gen;
   hist.id = id;
   hist.selected = null;
@@ -287,26 +318,32 @@ export async function enterHistory(id) {
   document.title = 'History · scimd';
   $('#history-summary').textContent = '';
   $('#history-resource-link').hidden = true;
+  // Nothing of the previous resource may stay on the page, titles included.
+  $('#history-detail-title').textContent = 'Event';
+  $('#history-state-title').textContent = 'Current state';
   fill($('#history-detail-body'), el('p', { class: 'muted' }, 'Select an event to see what it changed.'));
   fill($('#history-state-body'));
   $('#history-now').hidden = true;
   messageRow(tbody, 'Loading history…', 'loading');
   try {
-    const data = await api(`resources/${enc(id)}/history`);
+    const query = historyQuery();
+    const data = await api(`resources/${enc(id)}/history`, { query });
     if (my !== hist.gen) return;
     const items = Array.isArray(data.items) ? data.items : [];
     const type = data.resource_type || 'Resource';
     const name = data.name || id;
-    $('#history-title').textContent = `History of ${type === 'Resource' ? '' : `${type.toLowerCase()} `}${name}`;
+    setText($('#history-title'), `History of ${type === 'Resource' ? '' : `${type.toLowerCase()} `}${name}`);
     document.title = `History of ${name} · scimd`;
-    $('#history-summary').textContent = `${plural(items.length, 'event')}, oldest first. Resource id ${data.id || id}.`;
+    const narrowed = query.since || query.until ? ' in this time range' : '';
+    const order = query.order === 'newest' ? 'newest first' : 'oldest first';
+    $('#history-summary').textContent = `${plural(items.length, 'event')}${narrowed}, ${order}. Resource id ${data.id || id}.`;
     const link = $('#history-resource-link');
     if (data.state && (type === 'User' || type === 'Group')) {
       link.href = `#/${type === 'User' ? 'users' : 'groups'}/${enc(id)}`;
       link.textContent = type === 'User' ? 'Current user' : 'Current group';
       link.hidden = false;
     }
-    if (!items.length) messageRow(tbody, 'No events recorded for this resource id.', 'empty');
+    if (!items.length) messageRow(tbody, narrowed ? 'No events in this time range.' : 'No events recorded for this resource id.', 'empty');
     else fill(tbody, items.map((item) => historyRow(item)));
     showState(data, null);
   } catch (err) {

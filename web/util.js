@@ -13,11 +13,11 @@ export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
-    if (key === 'text') node.textContent = String(value);
+    if (key === 'text') append(node, [String(value)]);
     else if (key === 'class') node.className = value;
     else if (key === 'dataset') Object.assign(node.dataset, value);
     else if (key.startsWith('on') && typeof value === 'function') node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? '' : String(value));
+    else node.setAttribute(key, value === true ? '' : escapeInvisible(String(value)));
   }
   append(node, children);
   return node;
@@ -27,8 +27,55 @@ function append(node, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     if (Array.isArray(child)) append(node, child);
-    else node.append(child instanceof Node ? child : String(child));
+    else if (child instanceof Node) node.append(child);
+    else node.append(...visible(String(child)));
   }
+}
+
+// ---------------------------------------------------------------- invisible characters
+
+/**
+ * Characters that change how text around them is drawn without being seen: C0/C1 controls
+ * (except tab and newline), bidi embeddings, overrides and isolates (U+202A–202E, U+2066–2069,
+ * which make `admin\u202egnp.exe@contoso.com` read "adminmoc.osotnoc@exe.png"), marks, zero-width
+ * characters, fillers, the BOM and tag characters. The same list as the server's log escaping.
+ */
+const INVISIBLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB\u{1D173}-\u{1D17A}\u{E0000}-\u{E007F}]/gu;
+
+const codePoint = (c) => `U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+
+/**
+ * Text as nodes in which every invisible character is shown as a marked `U+202E` badge (titled
+ * "invisible character"), so a provisioned value is read as it is, not as it draws.
+ */
+export function visible(text) {
+  INVISIBLE.lastIndex = 0;
+  if (!INVISIBLE.test(text)) return [text];
+  INVISIBLE.lastIndex = 0;
+  const out = [];
+  let at = 0;
+  for (const m of text.matchAll(INVISIBLE)) {
+    if (m.index > at) out.push(text.slice(at, m.index));
+    const badge = document.createElement('span');
+    badge.className = 'invisible-char';
+    badge.title = 'invisible character';
+    badge.textContent = codePoint(m[0]);
+    out.push(badge);
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) out.push(text.slice(at));
+  return out;
+}
+
+/** For attributes (titles, labels): invisible characters written as `<U+202E>`. */
+export function escapeInvisible(text) {
+  return text.replace(INVISIBLE, (c) => `<${codePoint(c)}>`);
+}
+
+/** Replace the text of `node` with `text`, invisible characters shown (see [`visible`]). */
+export function setText(node, text) {
+  node.replaceChildren(...visible(String(text ?? '')));
+  return node;
 }
 
 /** Remove every child of `node`, then append `children`. */
@@ -129,6 +176,8 @@ const ACTION_WORDS = {
   members_removed: 'Members removed',
   sign_in: 'Sign-in',
   rate_limited: 'Rate limited',
+  unauthorized: 'Refused: no valid token',
+  read_failed: 'Read failed',
 };
 
 /** `user_created` → "User created". */
@@ -137,6 +186,22 @@ export function actionLabel(action) {
   if (ACTION_WORDS[action]) return ACTION_WORDS[action];
   const words = String(action).replace(/_/g, ' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/**
+ * A change's attribute path as people read it: an extension attribute
+ * `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department` is
+ * "department (enterprise)"; core paths stay as they are.
+ */
+export function attributeLabel(path) {
+  const p = String(path || '');
+  if (!/^urn:/i.test(p)) return p;
+  const m = /^(urn:.*:(?:User|Group)):(.+)$/i.exec(p);
+  if (!m) return p;
+  const schema = m[1].split(':');
+  const ext = schema.findIndex((part) => part.toLowerCase() === 'extension');
+  const short = ext >= 0 && schema[ext + 1] ? schema[ext + 1] : schema[schema.length - 2] || m[1];
+  return `${m[2]} (${short})`;
 }
 
 /** A JSON value pretty-printed; `null` for an absent one. */

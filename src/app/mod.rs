@@ -49,10 +49,18 @@ pub fn main(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Make every file and directory this process creates owner-only (umask 077): sled creates its
+/// files with the process's umask, and a shell's usual 022 would leave the database readable by
+/// every local user. Called first thing by the binary, so every command is covered.
+pub fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
+}
+
 fn open_store(config: &Config) -> anyhow::Result<Store> {
     let dir = &config.data_dir;
     create_private_dir(dir)?;
     refuse_foreign_owner(dir)?;
+    restrict_existing(dir);
     Store::open_with_cache(dir, config.cache_mb)
         .with_context(|| format!("opening the database in {}", dir.display()))
 }
@@ -73,6 +81,26 @@ fn refuse_foreign_owner(dir: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Take group and other access away from a data directory an older scimd (or a command run
+/// under a lax umask) left readable, and from what is directly in it.
+fn restrict_existing(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let tighten = |p: &Path| {
+        if let Ok(m) = std::fs::symlink_metadata(p) {
+            let mode = m.permissions().mode();
+            if !m.file_type().is_symlink() && mode & 0o077 != 0 {
+                let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode & 0o700));
+            }
+        }
+    };
+    tighten(dir);
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            tighten(&e.path());
+        }
+    }
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {

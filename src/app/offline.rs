@@ -17,7 +17,7 @@ use crate::service::commands::Commands;
 use crate::service::writer::Writer;
 use crate::store::{rebuild, Store, StoreError};
 
-use super::{create_private_dir, open_store, refuse_foreign_owner};
+use super::{create_private_dir, open_store, refuse_foreign_owner, restrict_existing};
 
 /// `scimd admin set-password NAME`: the new password comes on stdin, never on the command line.
 pub(super) fn set_password(config: &Config, name: String) -> anyhow::Result<ExitCode> {
@@ -256,19 +256,19 @@ fn admin_request(config: &Config, req: Request) -> anyhow::Result<Response> {
             })
         }
     }
+    // The directory first: sled would create it (0755) on its own.
+    create_private_dir(&config.data_dir)?;
     let store = match Store::open_with_cache(&config.data_dir, config.cache_mb) {
         Err(StoreError::Locked(_)) => bail!(
             "the database in {} is in use, but no server answers on {}; is --data-dir or admin_socket different from the server's?",
             config.data_dir.display(),
             config.admin_socket.display()
         ),
-        other => {
-            create_private_dir(&config.data_dir)?;
-            match other {
-                Ok(s) => s,
-                Err(_) => open_store(config)?,
-            }
+        Ok(store) => {
+            restrict_existing(&config.data_dir);
+            store
         }
+        Err(_) => open_store(config)?,
     };
     let registry = Arc::new(Registry::core());
     let (writer, thread) = Writer::start(store.clone(), registry.clone())?;

@@ -88,16 +88,50 @@ pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let commands = Commands::new(writer.clone(), registry.clone(), config.password_storage);
     let limiter = Arc::new(RateLimiter::new(config.limits(), metrics.clone()));
+    // The console's own listener, when it has one (bound before anyone is told we are up).
+    let admin_listener = match config.admin_listen {
+        Some(a) => Some(TcpListener::bind(a).with_context(|| format!("binding admin_listen {a}"))?),
+        None => None,
+    };
+    let admin_addr = match &admin_listener {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
+    let device = crate::http::admin::device::DeviceKey::load_or_create(&config.data_dir)
+        .with_context(|| {
+            format!(
+                "the console's device-cookie key in {}",
+                config.data_dir.display()
+            )
+        })?;
+    let mut known_hosts = vec!["localhost".to_owned(), crate::config::hostname()];
+    if let Some(host) = config
+        .public_url
+        .as_deref()
+        .and_then(|u| u.split_once("://"))
+        .map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or(""))
+    {
+        known_hosts.push(host.to_owned());
+    }
+    let access = Arc::new(http::access::Access {
+        trusted_proxies: config.trusted_proxies.clone(),
+        admin_allow: config.admin_allow.clone(),
+        admin_listener: admin_addr,
+        known_hosts,
+        device,
+    });
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         commands: commands.clone(),
         registry,
         public_url: config.public_url.clone(),
         max_body_bytes: config.max_body_bytes,
-        sessions: Arc::new(http::admin::session::Sessions::new(
-            config.admin_session_idle,
-        )),
-        throttle: Arc::new(http::admin::session::Throttle::default()),
+        sessions: Arc::new(
+            http::admin::session::Sessions::new(config.admin_session_idle)
+                .with_lifetime(config.admin_session_lifetime),
+        ),
+        throttle: Arc::new(http::admin::throttle::Throttle::default()),
+        access,
         usage: Arc::new(crate::service::usage::Usage::default()),
         shutdown: shutdown_rx,
         metrics,
@@ -112,7 +146,15 @@ pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> 
         .shutdown_timeout(30)
         .disable_signals()
         .on_connect(|conn, ext| {
-            type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+            type Tcp = actix_web::rt::net::TcpStream;
+            type Tls = actix_tls::accept::rustls_0_23::TlsStream<Tcp>;
+            let local = conn
+                .downcast_ref::<Tls>()
+                .and_then(|t| t.get_ref().0.local_addr().ok())
+                .or_else(|| conn.downcast_ref::<Tcp>().and_then(|t| t.local_addr().ok()));
+            if let Some(local) = local {
+                ext.insert(http::access::LocalAddr(local));
+            }
             if let Some(tls) = conn.downcast_ref::<Tls>() {
                 // The verifier already checked the chain; presence is what the SCIM routes need.
                 if tls
@@ -130,7 +172,12 @@ pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> 
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "serving PLAIN HTTP on a non-loopback address: bearer tokens cross the network unencrypted; use this only behind a TLS-terminating proxy");
         }
-        (server.listen(listener)?, "http")
+        let server = server.listen(listener)?;
+        let server = match admin_listener {
+            Some(l) => server.listen(l)?,
+            None => server,
+        };
+        (server, "http")
     } else {
         let tls = crate::tls::setup(config.tls(), &config.data_dir, config.client_ca.as_deref())?;
         tracing::info!(
@@ -141,7 +188,12 @@ pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> 
             "TLS certificate loaded"
         );
         resolver = Some(tls.resolver.clone());
-        (server.listen_rustls_0_23(listener, tls.config)?, "https")
+        let server = server.listen_rustls_0_23(listener, tls.config.clone())?;
+        let server = match admin_listener {
+            Some(l) => server.listen_rustls_0_23(l, tls.config)?,
+            None => server,
+        };
+        (server, "https")
     };
     let admin = Admin {
         store: store.clone(),
@@ -151,10 +203,14 @@ pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> 
     let socket_task = control::serve(config.admin_socket.clone(), admin)
         .await
         .with_context(|| format!("admin socket {}", config.admin_socket.display()))?;
-    let console = format!(
-        "{}/admin/",
-        config.scim_url().trim_end_matches(http::SCIM_PREFIX)
-    );
+    let console = match admin_addr {
+        // The console has its own listener: that is where to sign in.
+        Some(a) => format!("{scheme}://{a}/admin/"),
+        None => format!(
+            "{}/admin/",
+            config.scim_url().trim_end_matches(http::SCIM_PREFIX)
+        ),
+    };
     if let Some(password) = crate::service::admins::ensure_initial(&store, now_ms())? {
         // Shown once: only its hash is stored.
         tracing::warn!(
@@ -172,6 +228,10 @@ pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> 
     tracing::info!(%addr, scim_url = %config.scim_url(), admin_socket = %config.admin_socket.display(), "scimd ready");
     // One line on stdout for scripts and tests: where we listen.
     println!("scimd listening on {scheme}://{addr}");
+    if let Some(a) = admin_addr {
+        tracing::info!(addr = %a, "the console has its own listener");
+        println!("scimd console listening on {scheme}://{a}");
+    }
     let server = server.run();
     let handle = server.handle();
     // The listener is bound and the store is open: tell systemd (Type=notify).

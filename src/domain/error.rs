@@ -34,6 +34,17 @@ pub enum Rejection {
     /// and minute that says how many (the requests themselves were answered at once).
     #[error("{0}")]
     RateLimited(String),
+    /// Requests refused before they could become writes (401, a failed read), recorded as one
+    /// refusal per client (or address), kind and minute with the status they got and a count.
+    #[error("{detail}")]
+    Aggregated {
+        /// The status the requests got.
+        status: u16,
+        /// Their `scimType`, if any.
+        scim_type: Option<&'static str>,
+        /// How many, since when, and one example request line.
+        detail: String,
+    },
 }
 
 impl Rejection {
@@ -46,6 +57,7 @@ impl Rejection {
             Self::PreconditionFailed(_) => 412,
             Self::SignInFailed(_) => 401,
             Self::RateLimited(_) => 429,
+            Self::Aggregated { status, .. } => *status,
         }
     }
 
@@ -59,6 +71,7 @@ impl Rejection {
             | Self::PreconditionFailed(_)
             | Self::SignInFailed(_)
             | Self::RateLimited(_) => None,
+            Self::Aggregated { scim_type, .. } => *scim_type,
         }
     }
 }

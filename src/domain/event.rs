@@ -222,6 +222,12 @@ pub enum Action {
     SignIn,
     /// SCIM requests refused by the rate limit (one aggregated record per client per minute).
     RateLimited,
+    /// SCIM requests answered 401 (no, a malformed, an unknown, a revoked or an expired token):
+    /// one aggregated record per address (or presented token) and minute.
+    Unauthorized,
+    /// SCIM reads that failed (400 `invalidFilter`, 404, …): one aggregated record per client and
+    /// minute. Reads are otherwise not logged.
+    ReadFailed,
 }
 
 impl Action {

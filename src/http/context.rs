@@ -32,13 +32,14 @@ pub struct RequestContext {
     pub base_url: String,
 }
 
-/// Base URL of the SCIM API: the configured public URL, else what the client used to reach us.
+/// Base URL of the SCIM API: the configured public URL, else what the client used to reach us
+/// (forwarded headers count only from `trusted_proxies`, see [`super::access`]).
 pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
     let root = match &state.public_url {
         Some(u) => u.trim_end_matches('/').to_owned(),
         None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
+            let o = state.access.origin(req);
+            format!("{}://{}", o.scheme, o.host)
         }
     };
     format!("{root}{}", super::SCIM_PREFIX)
@@ -59,7 +60,7 @@ impl FromRequest for RequestContext {
             .unwrap_or_default();
         ready(Ok(Self {
             request_id,
-            client_addr: req.peer_addr().map(|a| a.ip().to_string()),
+            client_addr: state.access.origin(req).client.map(|a| a.to_string()),
             base_url: base_url(req, state),
         }))
     }
@@ -86,7 +87,7 @@ impl FromRequest for Authenticated {
 
 fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Authenticated, ApiError> {
     let now = now_ms();
-    let addr = req.peer_addr().map(|a| a.ip());
+    let addr = state.access.origin(req).client;
     let mut fields = req
         .headers()
         .get_all(actix_web::http::header::AUTHORIZATION)

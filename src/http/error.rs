@@ -58,9 +58,16 @@ pub enum AdminFailure {
     /// 403: a mutating request without the session's CSRF token.
     #[error("missing or wrong X-CSRF-Token")]
     Csrf,
-    /// 429 with `Retry-After`: too many failed sign-ins from this address.
+    /// 429 with `Retry-After`: too many failed sign-ins for this account or from this address.
     #[error("too many failed sign-ins; try again in {0} s")]
     Throttled(u64),
+    /// 415: a console write whose body is not `application/json` (what a cross-site form or a
+    /// `text/plain` post would send).
+    #[error("the admin API accepts only Content-Type: application/json for writes (got '{0}')")]
+    UnsupportedMediaType(String),
+    /// 403: the client's address is not in `admin_allow`.
+    #[error("the console is not available from this address (see admin_allow)")]
+    AddressNotAllowed,
     /// 400: a bad parameter or body.
     #[error("{0}")]
     BadRequest(String),
@@ -89,7 +96,8 @@ impl AdminFailure {
     fn status(&self) -> StatusCode {
         match self {
             Self::SignInRequired | Self::BadCredentials => StatusCode::UNAUTHORIZED,
-            Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Csrf | Self::AddressNotAllowed => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,

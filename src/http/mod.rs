@@ -2,6 +2,7 @@
 //! Each area exposes `configure(cfg)`; `app.rs` and the tests mount the same functions.
 //! Must not import sled.
 
+pub mod access;
 pub mod admin;
 pub mod bulk;
 pub mod context;
@@ -46,8 +47,10 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Console sessions.
     pub sessions: Arc<admin::session::Sessions>,
-    /// Failed console sign-ins per address.
-    pub throttle: Arc<admin::session::Throttle>,
+    /// Failed console sign-ins per account, address and device cookie.
+    pub throttle: Arc<admin::throttle::Throttle>,
+    /// Trusted proxies, who may reach the console and where, device cookies.
+    pub access: Arc<access::Access>,
     /// Requests per token in the last 24 h.
     pub usage: Arc<crate::service::usage::Usage>,
     /// Becomes true when the server begins to stop (ends live-tail streams).
@@ -80,10 +83,41 @@ pub fn app(
 > {
     App::new()
         .app_data(state)
+        .wrap(middleware::from_fn(gate))
         .wrap(middleware::from_fn(framing::guard))
         .wrap(middleware::from_fn(access_log))
         .configure(configure)
         .default_service(web::to(no_route))
+}
+
+/// Who may reach what: the console only on its listener (when it has one of its own, which
+/// serves nothing else) and only from `admin_allow` addresses. A console that is not on this
+/// listener is answered like any unknown path; a client outside `admin_allow` gets 403.
+pub async fn gate(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let refusal = req.app_data::<web::Data<AppState>>().and_then(|state| {
+        let access = &state.access;
+        let http = req.request();
+        let console = req.path() == "/admin" || req.path().starts_with("/admin/");
+        if console && access.admin_listener.is_some() && !access.on_admin_listener(http) {
+            Some(ApiError::NoRoute(req.path().to_owned()))
+        } else if console && !access.console_allowed(http) {
+            Some(ApiError::Admin(error::AdminFailure::AddressNotAllowed))
+        } else if !console && access.on_admin_listener(http) && req.path() != "/healthz" {
+            Some(ApiError::NoRoute(req.path().to_owned()))
+        } else {
+            None
+        }
+    });
+    match refusal {
+        Some(err) => {
+            let res = actix_web::ResponseError::error_response(&err);
+            Ok(req.into_response(res).map_into_right_body())
+        }
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
 }
 
 /// Mount everything: health, the SCIM API, and SCIM-style 404s for unknown paths.
@@ -121,6 +155,93 @@ fn valid_request_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// Count a SCIM request refused before it could become a write for the aggregated records of
+/// `service::ratelimit`: a 401, a 429 without a valid token (a token's own 429s are counted where
+/// its bucket refused them), a failed read. Failed writes are in the log already, one by one.
+fn audit_refusal(req: &HttpRequest, err: Option<&actix_web::Error>, state: &AppState, status: u16) {
+    use crate::service::ratelimit::{
+        RefusalKind, Refused, Who, MAX_EXAMPLE_CHARS, UNAUTHENTICATED_CLIENT,
+    };
+    // Successes cost nothing here (this runs for every SCIM response).
+    if status < 400 {
+        return;
+    }
+    let caller = req.extensions().get::<Caller>().cloned();
+    let err = err.and_then(|e| e.as_error::<ApiError>());
+    let addr = state.access.origin(req).client.map(|a| a.to_string());
+    let example = crate::logging::field(
+        &format!("{} {}", req.method(), req.uri()),
+        MAX_EXAMPLE_CHARS,
+    );
+    let read = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    ) || (*req.method() == actix_web::http::Method::POST
+        && req.path().ends_with("/.search"));
+    let by_address = |kind, reason| Refused {
+        who: Who::Address(addr.clone().unwrap_or_else(|| "unknown".into())),
+        kind,
+        client: UNAUTHENTICATED_CLIENT.into(),
+        token_id: None,
+        client_addr: addr.clone(),
+        example: example.clone(),
+        reason,
+    };
+    let refused = match (status, &caller) {
+        (401, _) => {
+            let header = req
+                .headers()
+                .get(actix_web::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            let presented = crate::service::tokens::presented_id(header);
+            let why = match err {
+                Some(ApiError::Auth(e)) => e.to_string(),
+                _ => "unauthorized".into(),
+            };
+            let token = crate::domain::ids::TokenId::try_from(presented.as_str()).ok();
+            let known = token.and_then(|id| state.directory.token_client(id).map(|c| (id, c)));
+            match known {
+                // An existing token (revoked, expired, or a wrong secret): its client's trouble.
+                Some((id, client)) => Refused {
+                    who: Who::Token(id),
+                    kind: RefusalKind::Unauthorized,
+                    client,
+                    token_id: Some(id),
+                    client_addr: addr.clone(),
+                    example: example.clone(),
+                    reason: Some(format!("{why}; token {id}")),
+                },
+                None => {
+                    let shown = crate::logging::field(&presented, 40);
+                    let reason = if presented == "none" || presented == "malformed" {
+                        why
+                    } else {
+                        format!("{why}; token {shown}")
+                    };
+                    by_address(RefusalKind::Unauthorized, Some(reason))
+                }
+            }
+        }
+        (429, None) => by_address(RefusalKind::RateLimited, None),
+        (s, Some(c)) if s >= 400 && s != 429 && read => Refused {
+            who: Who::Token(c.token_id),
+            kind: RefusalKind::ReadFailed {
+                status: s,
+                scim_type: err.and_then(|e| e.parts().1),
+            },
+            client: c.client.clone(),
+            token_id: Some(c.token_id),
+            client_addr: addr.clone(),
+            example: example.clone(),
+            reason: None,
+        },
+        _ => return,
+    };
+    state
+        .limiter
+        .note(refused, crate::service::writer::now_ms());
 }
 
 /// Access log and request id: one line per request with id, client, method, path, status, latency.
@@ -178,6 +299,9 @@ pub async fn access_log(
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
         state.metrics.request(&route, &method, status, ms / 1000.0);
+        if path.starts_with(SCIM_PREFIX) {
+            audit_refusal(res.request(), res.response().error(), state, status);
+        }
     }
     if let Some(err) = res.response().error() {
         if status >= 500 {

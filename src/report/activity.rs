@@ -50,7 +50,17 @@ pub struct Item {
     pub changes: Vec<ChangeItem>,
     /// Users added or removed (membership events).
     pub members: Vec<String>,
+    /// How many requests the record stands for: 1, or for an aggregated refusal (`rate_limited`,
+    /// `unauthorized`, `read_failed`) the count its detail begins with.
+    pub count: u64,
+    /// The current userNames of the first [`MEMBER_NAMES`] `members` (empty for a user that no
+    /// longer exists), filled in for the console's pages; absent in exports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub member_names: Vec<String>,
 }
+
+/// How many members of an entry get their names looked up for the console.
+pub const MEMBER_NAMES: usize = 200;
 
 /// One attribute-level change, values as JSON values (absent: `null`/missing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,7 +102,7 @@ fn action_type(a: Action) -> &'static str {
         Action::IssueToken | Action::RevokeToken => "Token",
         Action::SignIn => "Admin",
         // Requests of any kind: the record names the client, not a resource.
-        Action::RateLimited => "Client",
+        Action::RateLimited | Action::Unauthorized | Action::ReadFailed => "Client",
     }
 }
 
@@ -201,6 +211,8 @@ impl Item {
             detail: None,
             changes: Vec::new(),
             members: Vec::new(),
+            count: 1,
+            member_names: Vec::new(),
         };
         let user = |i: &mut Item, id: String, name: Option<String>| {
             i.resource_type = Some("User");
@@ -317,6 +329,12 @@ impl Item {
                 item.status = r.status;
                 item.scim_type = r.scim_type.clone();
                 item.detail = Some(r.detail.clone());
+                if matches!(
+                    r.action,
+                    Action::RateLimited | Action::Unauthorized | Action::ReadFailed
+                ) {
+                    item.count = aggregated_count(&r.detail);
+                }
             }
         }
         // What the client actually got, where the record knows it (format 2 on); older records
@@ -326,6 +344,17 @@ impl Item {
         }
         item
     }
+}
+
+/// The count an aggregated refusal's detail begins with (`"7 requests refused …"`; the service
+/// writes it so); 1 when there is none.
+fn aggregated_count(detail: &str) -> u64 {
+    detail
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1)
 }
 
 /// Which records a page wants.
@@ -349,6 +378,39 @@ pub struct Query {
     pub resource: Option<[u8; 16]>,
     /// Text searched in the resource name, detail, client and request id (case-insensitive).
     pub text: Option<String>,
+    /// Every record about one user or group, found by name or id (see [`Identity`]).
+    pub identity: Option<Identity>,
+}
+
+/// A user or group as the identity filter resolved it: its ids (a name may be both a user's and
+/// a group's) and its names. A record is about it when it names one of the ids as its resource
+/// or among the members it changed (a membership event of a group), or carries one of the names
+/// (a refused create has no id yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// What the admin typed.
+    pub query: String,
+    /// The resource ids (UUID text).
+    pub ids: Vec<String>,
+    /// The names (userName or displayName).
+    pub names: Vec<String>,
+}
+
+impl Identity {
+    /// Whether `item` is about this identity.
+    pub fn matches(&self, item: &Item) -> bool {
+        item.resource_id
+            .as_ref()
+            .is_some_and(|id| self.ids.iter().any(|i| i.eq_ignore_ascii_case(id)))
+            || item
+                .members
+                .iter()
+                .any(|m| self.ids.iter().any(|i| i.eq_ignore_ascii_case(m)))
+            || item
+                .resource_name
+                .as_ref()
+                .is_some_and(|n| self.names.iter().any(|x| x.eq_ignore_ascii_case(n)))
+    }
 }
 
 /// A page of the feed.
@@ -360,6 +422,9 @@ pub struct Page {
     pub next: Option<u64>,
     /// How many records were read to answer (bounded by [`SCAN_LIMIT`]).
     pub scanned: u64,
+    /// The identity filter as resolved, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
 }
 
 impl Query {
@@ -368,6 +433,7 @@ impl Query {
         let eq =
             |a: &Option<String>, b: &str| a.as_deref().is_none_or(|a| a.eq_ignore_ascii_case(b));
         eq(&self.client, &item.client)
+            && self.identity.as_ref().is_none_or(|i| i.matches(item))
             && eq(&self.action, item.action)
             && eq(&self.outcome, item.outcome)
             && self.text.as_deref().is_none_or(|q| {
@@ -418,6 +484,7 @@ pub fn page(t: &Trees, q: &Query) -> Result<Page> {
             items: Vec::new(),
             next: None,
             scanned: 0,
+            identity: q.identity.clone(),
         });
     };
     let mut hi = last + 1;
@@ -439,6 +506,7 @@ pub fn page(t: &Trees, q: &Query) -> Result<Page> {
             items,
             next,
             scanned,
+            identity: q.identity.clone(),
         });
     }
     // Newest first, either along the whole log or along one resource's index.
@@ -466,6 +534,7 @@ pub fn page(t: &Trees, q: &Query) -> Result<Page> {
         items,
         next: next.filter(|n| *n > lo),
         scanned,
+        identity: q.identity.clone(),
     })
 }
 
@@ -507,11 +576,15 @@ pub fn export_log(t: &Trees, out: &mut dyn std::io::Write) -> Result<u64> {
 /// The CSV header line of an export.
 pub const CSV_HEADER: &str = "seq,time,client,token_id,request_id,client_addr,action,resource_type,resource_id,resource_name,outcome,status,scim_type,detail,changes,members\n";
 
+/// Characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection list).
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 fn csv_field(s: &str) -> String {
     // Quote always; double inner quotes. A leading formula character is neutralised so a
-    // spreadsheet never executes data an identity provider sent.
-    let mut s = s.replace('"', "\"\"");
-    if s.starts_with(['=', '+', '-', '@']) {
+    // spreadsheet never executes data an identity provider sent; a NUL (which some readers take
+    // for the end of the cell, making what follows it the start of one) becomes U+FFFD.
+    let mut s = s.replace('"', "\"\"").replace('\0', "\u{fffd}");
+    if s.starts_with(FORMULA_START) {
         s.insert(0, '\'');
     }
     format!("\"{s}\"")
@@ -695,6 +768,17 @@ mod tests {
     /// The names are an interface (filter links, exports, metrics labels): renaming a variant
     /// must not rename them by accident.
     #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
+        for bad in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx=1", "\rx=1"] {
+            let cell = csv_field(bad);
+            assert!(cell.starts_with("\"'"), "{bad:?} -> {cell:?}");
+        }
+        assert_eq!(csv_field("a\0=b"), "\"a\u{fffd}=b\"");
+        assert_eq!(csv_field("\0=cmd"), "\"\u{fffd}=cmd\"");
+        assert_eq!(csv_field("plain \"q\""), "\"plain \"\"q\"\"\"");
+    }
+
+    #[test]
     fn the_names_are_pinned() {
         assert_eq!(
             CHANGE_ACTIONS,
@@ -731,9 +815,11 @@ mod tests {
                 "revoke_token",
                 "sign_in",
                 "rate_limited",
+                "unauthorized",
+                "read_failed",
             ]
         );
         assert_eq!(Action::SignIn.name(), "sign_in");
-        assert_eq!(ACTIONS.len(), 27);
+        assert_eq!(ACTIONS.len(), 29);
     }
 }

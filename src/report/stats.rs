@@ -14,6 +14,12 @@ pub const QUARANTINE_WARNING_RATIO: f64 = 0.3;
 /// …and only with at least this many writes in 24 h (a single failure is not a trend).
 pub const QUARANTINE_MIN_WRITES: u64 = 10;
 
+/// The client name of failed console sign-in records: they are counted apart from provisioning.
+pub const SIGN_IN_CLIENT: &str = "admin console";
+
+/// The client name of aggregated refusals of requests without a usable token.
+pub const UNAUTHENTICATED_CLIENT: &str = "unauthenticated";
+
 /// Successes and failures in one time bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Bucket {
@@ -21,8 +27,10 @@ pub struct Bucket {
     pub start: String,
     /// Accepted writes.
     pub success: u64,
-    /// Rejected writes and failed sign-ins.
+    /// Rejected writes (provisioning and the console's own), without failed sign-ins.
     pub failure: u64,
+    /// Failed console sign-ins (a stranger guessing passwords is not a provisioning problem).
+    pub sign_in_failure: u64,
 }
 
 /// One client's synchronization details.
@@ -42,6 +50,79 @@ pub struct ClientStats {
     pub failure_ratio: f64,
     /// Whether the ratio nears Entra ID's quarantine threshold.
     pub quarantine_risk: bool,
+    /// Failed requests in the last 24 h as the report counts them: rejected writes one by one,
+    /// aggregated refusals by their counts (what the token page's failure counter shows too).
+    pub failed_requests_24h: u64,
+    /// Of those, the requests refused before they could become writes.
+    pub refused_24h: Refused,
+}
+
+/// Requests refused before they could become writes, by kind (from the aggregated records).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    /// 401: no valid token.
+    pub unauthorized: u64,
+    /// 429: over a rate limit.
+    pub rate_limited: u64,
+    /// Failed reads (400 `invalidFilter`, 404, …).
+    pub read_failed: u64,
+}
+
+/// Failed requests of the last 24 h, per client and per token (see [`failures_24h`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// Per client name: failed requests, and the refused ones by kind.
+    pub per_client: BTreeMap<String, (u64, Refused)>,
+    /// Failed requests per token id.
+    pub per_token: BTreeMap<String, u64>,
+    /// Whether every record of the 24 h was read (the scan is bounded by [`FAILURE_SCAN_BUDGET`]).
+    pub complete: bool,
+}
+
+/// Most records [`failures_24h`] reads.
+pub const FAILURE_SCAN_BUDGET: u64 = 400_000;
+
+/// The failed requests of the 24 h up to `now_ms`, from the log: rejected writes count one each,
+/// aggregated refusals their counts.
+pub fn failures_24h(t: &Trees, now_ms: i64) -> Result<Failures> {
+    use crate::report::activity::{self, Query};
+    let mut out = Failures {
+        complete: true,
+        ..Failures::default()
+    };
+    let mut q = Query {
+        limit: activity::MAX_LIMIT,
+        since_ms: Some(now_ms - 24 * 3_600_000),
+        outcome: Some("failure".into()),
+        ..Query::default()
+    };
+    let mut scanned = 0u64;
+    loop {
+        let page = activity::page(t, &q)?;
+        scanned += page.scanned;
+        for item in &page.items {
+            let (n, refused) = out.per_client.entry(item.client.clone()).or_default();
+            *n += item.count;
+            match item.action {
+                "unauthorized" => refused.unauthorized += item.count,
+                "rate_limited" => refused.rate_limited += item.count,
+                "read_failed" => refused.read_failed += item.count,
+                _ => {}
+            }
+            if let Some(token) = &item.token_id {
+                *out.per_token.entry(token.clone()).or_default() += item.count;
+            }
+        }
+        match page.next {
+            Some(next) if scanned < FAILURE_SCAN_BUDGET => q.before = Some(next),
+            Some(_) => {
+                out.complete = false;
+                break;
+            }
+            None => break,
+        }
+    }
+    Ok(out)
 }
 
 /// Everything the charts need.
@@ -59,28 +140,36 @@ pub struct Stats {
 pub fn stats(t: &Trees, now_ms: i64) -> Result<Stats> {
     let now_h = keys::hour_of(now_ms);
     let first_day_h = (now_h / 24).saturating_sub(29) * 24;
-    let mut hourly: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-    let mut daily: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    let mut hourly: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
+    let mut daily: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
     let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for row in read::hourly_counts_from(t, first_day_h) {
         let (hour, client, s, f) = row?;
+        let (f, sign_in) = if client == SIGN_IN_CLIENT {
+            (0, f)
+        } else {
+            (f, 0)
+        };
         let d = daily.entry(hour / 24).or_default();
         d.0 += s;
         d.1 += f;
+        d.2 += sign_in;
         if hour + 24 > now_h {
             let h = hourly.entry(hour).or_default();
             h.0 += s;
             h.1 += f;
+            h.2 += sign_in;
             let c = per_client.entry(client).or_default();
             c.0 += s;
             c.1 += f;
         }
     }
     let hour_ms = |h: u64| i64::try_from(h).unwrap_or(0).saturating_mul(3_600_000);
-    let bucket = |start: u64, (s, f): (u64, u64)| Bucket {
+    let bucket = |start: u64, (s, f, sign_in): (u64, u64, u64)| Bucket {
         start: format_time_ms(hour_ms(start)),
         success: s,
         failure: f,
+        sign_in_failure: sign_in,
     };
     let hourly = (now_h.saturating_sub(23)..=now_h)
         .map(|h| bucket(h, hourly.get(&h).copied().unwrap_or_default()))
@@ -98,8 +187,14 @@ pub fn stats(t: &Trees, now_ms: i64) -> Result<Stats> {
         }
     }
     let last_write: BTreeMap<String, i64> = read::client_last_writes(t)?.into_iter().collect();
+    let failures = failures_24h(t, now_ms)?;
     // SCIM clients are the names tokens were issued to; the console and the CLI are not clients.
-    let names: Vec<String> = last_request.keys().cloned().collect();
+    // Requests without a usable token get a card of their own when there were any.
+    let mut names: Vec<String> = last_request.keys().cloned().collect();
+    let stranger = UNAUTHENTICATED_CLIENT;
+    if failures.per_client.contains_key(stranger) && !names.iter().any(|n| n == stranger) {
+        names.push(stranger.to_owned());
+    }
     let clients = names
         .into_iter()
         .map(|client| {
@@ -122,6 +217,11 @@ pub fn stats(t: &Trees, now_ms: i64) -> Result<Stats> {
                 failure_ratio: ratio,
                 quarantine_risk: writes >= QUARANTINE_MIN_WRITES
                     && ratio >= QUARANTINE_WARNING_RATIO,
+                failed_requests_24h: failures.per_client.get(&client).map_or(0, |f| f.0),
+                refused_24h: failures
+                    .per_client
+                    .get(&client)
+                    .map_or_else(Refused::default, |f| f.1),
                 client,
             }
         })

@@ -79,6 +79,16 @@ pub fn verify(store: &Store, name: &str, password: &str) -> Result<bool> {
     Ok(ok && rec.is_some())
 }
 
+/// The account's password stamp: it changes with every password set (each hash has a fresh salt),
+/// so a session that remembers it at sign-in notices a change made anywhere. `None`: no account.
+pub fn stamp(store: &Store, name: &str) -> Result<Option<u64>> {
+    use sha2::Digest;
+    Ok(store.admin(name)?.map(|r| {
+        let d = sha2::Sha256::digest(r.hash.as_bytes());
+        u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    }))
+}
+
 /// On first start (no account at all), create [`INITIAL_ADMIN`] with a random password and
 /// return the password, to be shown once.
 pub fn ensure_initial(store: &Store, now_ms: i64) -> Result<Option<String>> {
@@ -128,5 +138,15 @@ mod tests {
         assert!(verify(&store, "admin", "a new long password").unwrap());
         assert!(!verify(&store, "admin", &pw).unwrap());
         assert_eq!(store.admin("admin").unwrap().unwrap().created_ms, 1);
+        let before = stamp(&store, "admin").unwrap().unwrap();
+        set_password(&store, "admin", "a new long password", 4)
+            .unwrap()
+            .unwrap();
+        assert_ne!(
+            stamp(&store, "admin").unwrap(),
+            Some(before),
+            "same password, new salt"
+        );
+        assert_eq!(stamp(&store, "nobody").unwrap(), None);
     }
 }

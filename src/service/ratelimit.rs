@@ -12,6 +12,14 @@
 //!
 //! Memory is bounded: a bucket that has refilled is the same as a new one and is dropped when the
 //! tables grow; past [`MAX_ADDRESSES`] busy addresses, new ones share one overflow bucket.
+//!
+//! The same aggregated records carry every other SCIM request refused before it could become a
+//! write ([`RateLimiter::note`]): 401s (no, a malformed, an unknown, a revoked or an expired token;
+//! action `unauthorized`, per address, or per token when the presented token exists), 429s of
+//! requests without a valid token (per address) and failed reads (400 `invalidFilter`, 404, …;
+//! action `read_failed`, per client). Each is one record per who, kind and minute with the count
+//! and one example request line, at most [`MAX_PENDING`] pending at once (the rest share one
+//! overflow entry per kind), so a flood cannot fill the log either.
 //! Must not import actix.
 
 use std::collections::HashMap;
@@ -52,6 +60,73 @@ const SWEEP_TOKENS_ABOVE: usize = 1_000;
 pub const REPORT_EVERY_MS: i64 = 60_000;
 /// The action the aggregated record carries (`rate_limited`).
 pub const REFUSED_ACTION: Action = Action::RateLimited;
+/// Pending aggregated refusals kept (besides the per-token rate-limit counts) before new ones
+/// share an overflow entry.
+pub const MAX_PENDING: usize = 10_000;
+/// Longest example request line kept in a record.
+pub const MAX_EXAMPLE_CHARS: usize = 200;
+
+/// What kind of refusal an aggregated record counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalKind {
+    /// 429: over a rate limit (`rate_limited`).
+    RateLimited,
+    /// 401: no valid token (`unauthorized`).
+    Unauthorized,
+    /// A read that failed with this status and `scimType` (`read_failed`).
+    ReadFailed {
+        /// Its status.
+        status: u16,
+        /// Its `scimType`.
+        scim_type: Option<&'static str>,
+    },
+}
+
+impl RefusalKind {
+    /// The action of its records.
+    pub fn action(self) -> Action {
+        match self {
+            Self::RateLimited => Action::RateLimited,
+            Self::Unauthorized => Action::Unauthorized,
+            Self::ReadFailed { .. } => Action::ReadFailed,
+        }
+    }
+}
+
+/// Whom an aggregated refusal is counted for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Who {
+    /// A token (it authenticated, or was presented and exists but is revoked or expired).
+    Token(TokenId),
+    /// A source address (no usable token).
+    Address(String),
+}
+
+/// One refused request, as [`RateLimiter::note`] counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Whom it is counted for.
+    pub who: Who,
+    /// What kind.
+    pub kind: RefusalKind,
+    /// The client name recorded (the token's, or `unauthenticated`).
+    pub client: String,
+    /// The token, when known.
+    pub token_id: Option<TokenId>,
+    /// The source address.
+    pub client_addr: Option<String>,
+    /// The request line (`GET /scim/v2/Users?filter=…`), capped and escaped by the caller.
+    pub example: String,
+    /// Why, in words (`revoked token 1f0e…`), when the kind alone does not say.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    first: Refused,
+    count: u64,
+    since_ms: i64,
+}
 
 /// A rate: `requests` per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,12 +301,12 @@ struct Addresses {
     swept_ms: i64,
 }
 
-/// Refusals of one client, due for the activity log.
+/// Refusals of one client (or address) and kind, due for the activity log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusals {
-    /// The token.
-    pub token_id: TokenId,
-    /// Its client.
+    /// The token, when known.
+    pub token_id: Option<TokenId>,
+    /// Its client (`unauthenticated` without a token).
     pub client: String,
     /// The address of the last refused request.
     pub client_addr: Option<String>,
@@ -239,37 +314,73 @@ pub struct Refusals {
     pub count: u64,
     /// … since then (ms since the epoch).
     pub since_ms: i64,
+    /// What kind of refusal.
+    pub kind: RefusalKind,
+    /// One of the requests (its request line), when known.
+    pub example: Option<String>,
+    /// Why, in words, when the kind alone does not say.
+    pub reason: Option<String>,
 }
 
 impl Refusals {
-    /// The rejection the record carries: 429 and the count.
+    /// The rejection the record carries: the status, the count, and an example.
     pub fn rejection(&self) -> Rejection {
         let n = self.count;
         let requests = if n == 1 { "request" } else { "requests" };
-        Rejection::RateLimited(format!(
-            "{n} {requests} refused by the rate limit since {}",
-            format_time_ms(self.since_ms)
-        ))
+        let since = format_time_ms(self.since_ms);
+        let mut tail = String::new();
+        if let Some(r) = &self.reason {
+            tail.push_str(&format!(" ({r})"));
+        }
+        if let Some(e) = &self.example {
+            tail.push_str(&format!("; for example {e}"));
+        }
+        match self.kind {
+            RefusalKind::RateLimited => Rejection::RateLimited(format!(
+                "{n} {requests} refused by the rate limit since {since}{tail}"
+            )),
+            RefusalKind::Unauthorized => Rejection::Aggregated {
+                status: 401,
+                scim_type: None,
+                detail: format!("{n} {requests} without a valid bearer token since {since}{tail}"),
+            },
+            RefusalKind::ReadFailed { status, scim_type } => Rejection::Aggregated {
+                status,
+                scim_type,
+                detail: format!(
+                    "{n} {} failed with {status}{} since {since}{tail}",
+                    if n == 1 { "read" } else { "reads" },
+                    scim_type.map(|t| format!(" {t}")).unwrap_or_default()
+                ),
+            },
+        }
     }
 
     /// The refusal to record and who it is about.
     pub fn record(&self) -> (Envelope, Command) {
+        let prefix = match self.kind {
+            RefusalKind::RateLimited => "rate-limit",
+            RefusalKind::Unauthorized => "unauthorized",
+            RefusalKind::ReadFailed { .. } => "read-failed",
+        };
         let envelope = Envelope {
             actor: Actor {
-                token_id: Some(self.token_id),
+                token_id: self.token_id,
                 client: self.client.clone(),
             },
-            request_id: format!("rate-limit-{}", self.since_ms),
+            request_id: format!("{prefix}-{}", self.since_ms),
             client_addr: self.client_addr.clone(),
         };
         let command = Command::Refused {
-            action: REFUSED_ACTION,
-            target_id: Some(self.token_id.to_string()),
+            action: self.kind.action(),
+            target_id: self.token_id.map(|t| t.to_string()),
             rejection: self.rejection(),
         };
         (envelope, command)
     }
 }
+
+pub use crate::report::stats::UNAUTHENTICATED_CLIENT;
 
 /// The limiter; shared by every worker.
 #[derive(Debug)]
@@ -278,6 +389,7 @@ pub struct RateLimiter {
     metrics: Arc<Metrics>,
     tokens: Mutex<HashMap<TokenId, TokenState>>,
     addresses: Mutex<Addresses>,
+    pending: Mutex<HashMap<(Who, RefusalKind), Pending>>,
 }
 
 fn address_label(addr: Option<IpAddr>) -> String {
@@ -292,6 +404,7 @@ impl RateLimiter {
             metrics,
             tokens: Mutex::default(),
             addresses: Mutex::default(),
+            pending: Mutex::default(),
         }
     }
 
@@ -386,30 +499,91 @@ impl RateLimiter {
         })
     }
 
-    /// Refusals due for the activity log: each client's, once its oldest unrecorded refusal is
-    /// [`REPORT_EVERY_MS`] old (`all`: every pending one, when the server stops). Taking them
-    /// resets the counts.
-    pub fn due(&self, now_ms: i64, all: bool) -> Vec<Refusals> {
-        let Ok(mut tokens) = self.tokens.lock() else {
-            return Vec::new();
+    /// Count a SCIM request refused before it could become a write (other than a token over its
+    /// rate, which [`RateLimiter::admit`] counts), for an aggregated record.
+    pub fn note(&self, refused: Refused, now_ms: i64) {
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
         };
-        let mut due: Vec<Refusals> = tokens
-            .iter_mut()
-            .filter(|(_, t)| t.refused > 0 && (all || now_ms - t.since_ms >= REPORT_EVERY_MS))
-            .map(|(id, t)| {
-                let r = Refusals {
-                    token_id: *id,
-                    client: t.client.clone(),
-                    client_addr: t.client_addr.clone(),
-                    count: t.refused,
-                    since_ms: t.since_ms,
-                };
-                t.refused = 0;
-                r
-            })
-            .collect();
+        let mut key = (refused.who.clone(), refused.kind);
+        if !pending.contains_key(&key) && pending.len() >= MAX_PENDING {
+            key.0 = Who::Address("overflow".into());
+        }
+        let e = pending.entry(key).or_insert_with(|| Pending {
+            first: refused.clone(),
+            count: 0,
+            since_ms: now_ms,
+        });
+        e.count += 1;
+        // The latest address; the first request stays the example.
+        e.first.client_addr = refused.client_addr;
+    }
+
+    /// Refusals due for the activity log: each client's (or address's) per kind, once its oldest
+    /// unrecorded refusal is [`REPORT_EVERY_MS`] old (`all`: every pending one, when the server
+    /// stops). Taking them resets the counts.
+    pub fn due(&self, now_ms: i64, all: bool) -> Vec<Refusals> {
+        let is_due = |since_ms: i64| all || now_ms - since_ms >= REPORT_EVERY_MS;
+        let mut due: Vec<Refusals> = match self.tokens.lock() {
+            Ok(mut tokens) => tokens
+                .iter_mut()
+                .filter(|(_, t)| t.refused > 0 && is_due(t.since_ms))
+                .map(|(id, t)| {
+                    let r = Refusals {
+                        token_id: Some(*id),
+                        client: t.client.clone(),
+                        client_addr: t.client_addr.clone(),
+                        count: t.refused,
+                        since_ms: t.since_ms,
+                        kind: RefusalKind::RateLimited,
+                        example: None,
+                        reason: None,
+                    };
+                    t.refused = 0;
+                    r
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if let Ok(mut pending) = self.pending.lock() {
+            let keys: Vec<(Who, RefusalKind)> = pending
+                .iter()
+                .filter(|(_, p)| is_due(p.since_ms))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in keys {
+                if let Some(p) = pending.remove(&key) {
+                    due.push(Refusals {
+                        token_id: p.first.token_id,
+                        client: p.first.client,
+                        client_addr: p.first.client_addr,
+                        count: p.count,
+                        since_ms: p.since_ms,
+                        kind: p.first.kind,
+                        example: Some(p.first.example),
+                        reason: p.first.reason,
+                    });
+                }
+            }
+        }
         due.sort_by_key(|r| r.since_ms);
         due
+    }
+
+    /// Refused requests of `token` counted but not yet in the log (so the token page can add them
+    /// to what the log says).
+    pub fn pending_for(&self, token: TokenId) -> u64 {
+        let rate_limited = self
+            .tokens
+            .lock()
+            .map_or(0, |t| t.get(&token).map_or(0, |s| s.refused));
+        let others = self.pending.lock().map_or(0, |p| {
+            p.iter()
+                .filter(|((who, _), _)| *who == Who::Token(token))
+                .map(|(_, e)| e.count)
+                .sum()
+        });
+        rate_limited + others
     }
 
     /// How many address buckets are kept (for tests of the bound).
@@ -557,6 +731,93 @@ mod tests {
                 .map(|r| (r.client.as_str(), r.count))
                 .collect::<Vec<_>>(),
             [("Okta", 1), ("Entra ID", 1)]
+        );
+    }
+
+    #[test]
+    fn refusals_before_a_write_are_aggregated_per_who_and_kind_with_an_example() {
+        let l = limiter(None, 1, None);
+        let t0 = 9_000_000;
+        let bad_filter = RefusalKind::ReadFailed {
+            status: 400,
+            scim_type: Some("invalidFilter"),
+        };
+        let entra = TokenId::random();
+        let read = |i: i64| Refused {
+            who: Who::Token(entra),
+            kind: bad_filter,
+            client: "Entra ID".into(),
+            token_id: Some(entra),
+            client_addr: Some("10.0.0.9".into()),
+            example: format!("GET /scim/v2/Users?filter=bad{i}"),
+            reason: None,
+        };
+        for i in 0..3 {
+            l.note(read(i), t0 + i);
+        }
+        let stranger = Refused {
+            who: Who::Address("192.0.2.5".into()),
+            kind: RefusalKind::Unauthorized,
+            client: UNAUTHENTICATED_CLIENT.into(),
+            token_id: None,
+            client_addr: Some("192.0.2.5".into()),
+            example: "GET /scim/v2/Users".into(),
+            reason: Some("missing Authorization header".into()),
+        };
+        l.note(stranger.clone(), t0 + 10);
+        l.note(stranger, t0 + 20);
+        assert!(l.due(t0 + 59_999, false).is_empty());
+        let due = l.due(t0 + 60_010, false);
+        assert_eq!(due.len(), 2, "{due:?}");
+        assert_eq!((due[0].count, due[0].kind), (3, bad_filter));
+        let Rejection::Aggregated {
+            status,
+            scim_type,
+            detail,
+        } = due[0].rejection()
+        else {
+            panic!()
+        };
+        assert_eq!((status, scim_type), (400, Some("invalidFilter")));
+        assert!(
+            detail.starts_with("3 reads failed with 400 invalidFilter since "),
+            "{detail}"
+        );
+        assert!(
+            detail.ends_with("for example GET /scim/v2/Users?filter=bad0"),
+            "{detail}"
+        );
+        let (envelope, command) = due[0].record();
+        assert_eq!(envelope.actor.client, "Entra ID");
+        assert_eq!(command.action(), Action::ReadFailed);
+        assert_eq!(due[1].rejection().status(), 401);
+        assert!(due[1]
+            .rejection()
+            .to_string()
+            .starts_with("2 requests without a valid bearer token since "));
+        assert!(due[1]
+            .rejection()
+            .to_string()
+            .contains("(missing Authorization header)"));
+        assert!(l.due(t0 + 120_000, true).is_empty());
+
+        // Bounded: past MAX_PENDING, new addresses share one overflow entry per kind.
+        for i in 0..u32::try_from(MAX_PENDING + 5).unwrap() {
+            let ip = IpAddr::from(i.to_be_bytes()).to_string();
+            l.note(
+                Refused {
+                    who: Who::Address(ip.clone()),
+                    client_addr: Some(ip),
+                    ..read(0)
+                },
+                t0,
+            );
+        }
+        let all = l.due(t0, true);
+        assert_eq!(all.len(), MAX_PENDING + 1);
+        assert_eq!(
+            all.iter().map(|r| r.count).sum::<u64>(),
+            (MAX_PENDING + 5) as u64
         );
     }
 

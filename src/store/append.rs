@@ -165,7 +165,9 @@ impl Target {
             | Action::PatchGroup
             | Action::DeleteGroup => Self::Group(GroupId::from_bytes(raw)),
             Action::IssueToken | Action::RevokeToken => Self::Token(TokenId::from_bytes(raw)),
-            Action::SignIn | Action::RateLimited => return None,
+            Action::SignIn | Action::RateLimited | Action::Unauthorized | Action::ReadFailed => {
+                return None
+            }
         })
     }
 

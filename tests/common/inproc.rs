@@ -65,7 +65,8 @@ pub async fn start_on(store: Store) -> InProc {
         sessions: Arc::new(http::admin::session::Sessions::new(
             std::time::Duration::from_secs(60),
         )),
-        throttle: Arc::new(http::admin::session::Throttle::default()),
+        throttle: Arc::new(http::admin::throttle::Throttle::default()),
+        access: Arc::default(),
         usage: Arc::new(scimd::service::usage::Usage::default()),
         shutdown: tokio::sync::watch::channel(false).1,
         metrics: metrics.clone(),

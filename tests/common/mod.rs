@@ -34,6 +34,8 @@ pub struct Server {
     child: Option<Child>,
     /// `http://127.0.0.1:PORT` or `https://…`.
     pub root: String,
+    /// The console's own listener (`admin_listen`), when it has one.
+    pub console_root: Option<String>,
     /// Data directory (kept across restarts).
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
@@ -84,6 +86,7 @@ impl Server {
         let mut s = Self {
             child: None,
             root: String::new(),
+            console_root: None,
             data_dir,
             _tmp: Some(tmp),
             tls,
@@ -92,6 +95,12 @@ impl Server {
         };
         s.launch();
         s
+    }
+
+    fn wants_console_listener(&self) -> bool {
+        self.extra_env
+            .iter()
+            .any(|(k, _)| k == "SCIMD_ADMIN_LISTEN")
     }
 
     /// Start (or restart) the process on the same data directory.
@@ -129,6 +138,9 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("scimd console listening on ") {
+                    let _ = tx.send(format!("console {url}"));
+                }
                 if let Some(url) = line.strip_prefix("scimd listening on ") {
                     let _ = tx.send(url.to_owned());
                 }
@@ -138,6 +150,15 @@ impl Server {
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("scimd did not start; log:\n{}", self.log()));
         self.root = root;
+        // The console's listener is announced right after the main one, when there is one.
+        self.console_root = rx
+            .recv_timeout(Duration::from_millis(if self.wants_console_listener() {
+                10_000
+            } else {
+                0
+            }))
+            .ok()
+            .and_then(|l| l.strip_prefix("console ").map(str::to_owned));
         self.child = Some(child);
         self.agent = if self.tls {
             tls_agent(&self.data_dir.join("tls/cert.pem"))

@@ -1,9 +1,14 @@
 //! The admin console: static files from `web/` compiled into the binary, served at `/admin/`, and
 //! its JSON API at `/admin/api/`. Every console response carries strict security headers (a CSP
-//! without inline script, no framing, no sniffing, no referrer).
+//! without inline script, no framing, no sniffing, no referrer). Writes to the API must be
+//! `application/json` ([`require_json`]): a cross-site form can only send `text/plain`,
+//! `multipart/form-data` or `application/x-www-form-urlencoded` without a CORS preflight, and
+//! scimd answers no preflight, so no other site can post to the console (not even to sign-in).
 
 pub mod api;
+pub mod device;
 pub mod session;
+pub mod throttle;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -53,6 +58,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../web/tokens.js"),
     ),
     (
+        "account.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/account.js"),
+    ),
+    (
         "resources.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../../web/resources.js"),
@@ -66,6 +76,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
+            .wrap(actix_web::middleware::from_fn(require_json))
             .wrap(actix_web::middleware::from_fn(security_headers))
             .configure(api::configure)
             .route("", web::get().to(redirect))
@@ -91,6 +102,42 @@ async fn asset(req: HttpRequest) -> HttpResponse {
             .content_type("text/plain; charset=utf-8")
             .body("not found"),
     }
+}
+
+/// Refuse (415) an API write whose body is not JSON. `DELETE` without a body needs none (a form
+/// cannot send `DELETE`, and a script on another origin would need a preflight).
+pub async fn require_json(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::http::Method;
+    let write = !matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    );
+    let empty_delete = *req.method() == Method::DELETE
+        && req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() == b"0")
+        && !req.headers().contains_key(header::TRANSFER_ENCODING);
+    if write && req.path().starts_with("/admin/api/") && !empty_delete {
+        let sent = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = sent.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            let shown: String = sent.chars().take(100).collect();
+            let err = super::error::ApiError::Admin(
+                super::error::AdminFailure::UnsupportedMediaType(crate::logging::escape(&shown)),
+            );
+            let res = actix_web::ResponseError::error_response(&err);
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 /// Security headers on every `/admin` response.

@@ -10,7 +10,7 @@ use futures_util::stream;
 use futures_util::StreamExt as _;
 use serde_json::json;
 
-use crate::http::admin::session::AdminSession;
+use crate::http::admin::session::{still_valid, AdminSession};
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::report::activity::{self, Item, Query, ACTIONS};
@@ -21,9 +21,10 @@ use super::{bad, blocking, json_ok, parse_time, AdminResult};
 
 /// The report's filters from the query string. Every occurrence of a filter is checked, and a
 /// later one replaces an earlier one.
-fn activity_query(req: &HttpRequest) -> Result<Query, ApiError> {
+fn activity_query(req: &HttpRequest, state: &AppState) -> Result<Query, ApiError> {
     let params = Params::parse(req)?;
     let mut q = Query::default();
+    let mut identity = None;
     for (k, v) in params.iter() {
         let v = v.to_owned();
         match k {
@@ -61,8 +62,17 @@ fn activity_query(req: &HttpRequest) -> Result<Query, ApiError> {
                 q.resource = Some(*id.as_bytes());
             }
             "q" => q.text = Some(v),
+            "identity" if !v.trim().is_empty() => identity = Some(v),
             _ => {}
         }
+    }
+    if let Some(text) = identity {
+        q.identity = Some(
+            state
+                .directory
+                .identity(&text)
+                .map_err(|e| ApiError::Admin(e.into()))?,
+        );
     }
     Ok(q)
 }
@@ -81,9 +91,9 @@ pub(super) async fn activity_page(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AdminResult {
-    let q = activity_query(&req)?;
+    let q = activity_query(&req, &state)?;
     let dir = state.directory.clone();
-    let page = blocking(move || dir.activity_page(&q).map_err(Into::into)).await?;
+    let page = blocking(move || dir.activity_page_named(&q).map_err(Into::into)).await?;
     Ok(json_ok(&page))
 }
 
@@ -137,7 +147,7 @@ pub(super) async fn export_csv(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AdminResult {
-    Ok(export(&state, activity_query(&req)?, true))
+    Ok(export(&state, activity_query(&req, &state)?, true))
 }
 
 pub(super) async fn export_ndjson(
@@ -145,34 +155,52 @@ pub(super) async fn export_ndjson(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AdminResult {
-    Ok(export(&state, activity_query(&req)?, false))
+    Ok(export(&state, activity_query(&req, &state)?, false))
 }
 
+/// How often the live tail checks that its session still stands.
+const TAIL_CHECK: Duration = Duration::from_secs(1);
+/// How often it sends a keep-alive comment (so proxies do not close the connection).
+const TAIL_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 /// Server-Sent Events of new records matching the filters. A comment line every 15 s keeps
-/// proxies from closing the connection; the stream ends when the server shuts down.
+/// proxies from closing the connection. The stream ends when the server shuts down and when its
+/// session ends (sign-out, idle or absolute expiry, a password change), checked every second and
+/// before anything is sent: a signed-out browser gets nothing more.
 pub(super) async fn live_tail(
-    _session: AdminSession,
+    session: AdminSession,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> AdminResult {
-    let q = activity_query(&req)?;
+    let q = activity_query(&req, &state)?;
     let rx = state.commands.writer().subscribe();
     let last = *rx.borrow();
-    let store = state.directory.clone();
     let shutdown = state.shutdown.clone();
-    let events = stream::unfold(
-        (rx, last, q, store, shutdown, false),
-        |(mut rx, last, q, store, mut shutdown, done)| async move {
-            if done || *shutdown.borrow() {
+    let tail = Tail {
+        rx,
+        last,
+        q,
+        state: state.clone(),
+        session: session.id,
+        shutdown,
+        quiet: Duration::ZERO,
+    };
+    let events = stream::unfold(tail, |mut t| async move {
+        loop {
+            if *t.shutdown.borrow() || !still_valid(&t.state, &t.session) {
                 return None;
             }
             tokio::select! {
-                changed = rx.changed() => {
+                changed = t.rx.changed() => {
                     if changed.is_err() {
                         return None;
                     }
-                    let query = q.clone();
-                    let st = store.clone();
+                    if !still_valid(&t.state, &t.session) {
+                        return None;
+                    }
+                    let query = t.q.clone();
+                    let st = t.state.directory.clone();
+                    let last = t.last;
                     let (items, read_up_to): (Vec<Item>, u64) =
                         web::block(move || st.activity_after(&query, last))
                             .await
@@ -180,8 +208,12 @@ pub(super) async fn live_tail(
                             .and_then(Result::ok)
                             .unwrap_or((Vec::new(), last));
                     // More than one scan's worth arrived: come back for the rest at once.
-                    if read_up_to < *rx.borrow() {
-                        rx.mark_changed();
+                    if read_up_to < *t.rx.borrow() {
+                        t.rx.mark_changed();
+                    }
+                    t.last = read_up_to;
+                    if items.is_empty() {
+                        continue;
                     }
                     let mut chunk = String::new();
                     for item in &items {
@@ -189,16 +221,20 @@ pub(super) async fn live_tail(
                         chunk.push_str(&serde_json::to_string(item).unwrap_or_default());
                         chunk.push_str("\n\n");
                     }
-                    let last = read_up_to;
-                    Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), (rx, last, q, store, shutdown, false)))
+                    t.quiet = Duration::ZERO;
+                    return Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), t));
                 }
-                _ = tokio::time::sleep(Duration::from_secs(15)) => {
-                    Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), (rx, last, q, store, shutdown, false)))
+                _ = tokio::time::sleep(TAIL_CHECK) => {
+                    t.quiet += TAIL_CHECK;
+                    if t.quiet >= TAIL_KEEP_ALIVE {
+                        t.quiet = Duration::ZERO;
+                        return Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), t));
+                    }
                 }
-                _ = shutdown.changed() => None,
+                _ = t.shutdown.changed() => return None,
             }
-        },
-    );
+        }
+    });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -209,6 +245,81 @@ pub(super) async fn live_tail(
             })
             .chain(events),
         ))
+}
+
+/// The live tail's state between two chunks.
+struct Tail {
+    rx: tokio::sync::watch::Receiver<u64>,
+    last: u64,
+    q: Query,
+    state: web::Data<AppState>,
+    session: String,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    quiet: Duration,
+}
+
+/// `GET /admin/api/runs?client=&since=&until=&gap_seconds=`: synchronization runs, newest first
+/// (default: the last 48 hours; a quiet time of `gap_seconds`, default 600, ends a run).
+pub(super) async fn sync_runs(
+    _session: AdminSession,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> AdminResult {
+    let params = Params::parse(&req)?;
+    let now = now_ms();
+    let (mut client, mut since, mut until) = (None, now - 48 * 3_600_000, now);
+    let mut gap = crate::report::runs::RUN_GAP_MS;
+    for (k, v) in params.iter() {
+        match k {
+            "client" if !v.is_empty() => client = Some(v.to_owned()),
+            "since" => {
+                since = parse_time(v).ok_or_else(|| bad(format!("since: '{v}' is not a time")))?
+            }
+            "until" => {
+                until = parse_time(v).ok_or_else(|| bad(format!("until: '{v}' is not a time")))?
+            }
+            "gap_seconds" => {
+                let secs: i64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=86_400).contains(s))
+                    .ok_or_else(|| bad("gap_seconds is a number of seconds from 1 to 86400"))?;
+                gap = secs * 1000;
+            }
+            _ => {}
+        }
+    }
+    let dir = state.directory.clone();
+    let runs = blocking(move || {
+        dir.runs(client.as_deref(), since, until, gap)
+            .map_err(Into::into)
+    })
+    .await?;
+    Ok(json_ok(
+        &json!({ "items": runs, "gap_seconds": gap / 1000 }),
+    ))
+}
+
+/// `GET /admin/api/activity/{seq}`: one record, and for a failure its explanation (the request,
+/// the response and a hint).
+pub(super) async fn activity_entry(
+    _session: AdminSession,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> AdminResult {
+    let seq: u64 = path
+        .parse()
+        .map_err(|_| bad(format!("'{path}' is not an entry number")))?;
+    let dir = state.directory.clone();
+    let found = blocking(move || dir.explain(seq, now_ms()).map_err(Into::into)).await?;
+    let (item, explanation) = found.ok_or_else(|| {
+        ApiError::Admin(crate::http::error::AdminFailure::NotFound(format!(
+            "no entry {seq}"
+        )))
+    })?;
+    Ok(json_ok(
+        &json!({ "item": item, "explanation": explanation }),
+    ))
 }
 
 pub(super) async fn activity_stats(

@@ -31,6 +31,48 @@ fn paged(req: &HttpRequest) -> (Option<String>, String) {
     )
 }
 
+/// How the list is ordered and narrowed: `sort` (an attribute the kind has), `order`
+/// (`ascending`/`descending`) and, for users, `active` (`true`/`false`). A sorted list pages by
+/// index (its `next` is `@<startIndex>`): cursors follow the id order only.
+struct Shape {
+    sort: Option<&'static str>,
+    descending: bool,
+    active: Option<bool>,
+}
+
+fn shape(req: &HttpRequest, kind: ResourceKind) -> Result<Shape, ApiError> {
+    let params = Params::lenient(req);
+    let sort = match (kind, params.get("sort").unwrap_or("")) {
+        (_, "") => None,
+        (ResourceKind::User, "userName") => Some("userName"),
+        (ResourceKind::User, "displayName") | (ResourceKind::Group, "displayName") => {
+            Some("displayName")
+        }
+        (_, "lastModified") => Some("meta.lastModified"),
+        (_, other) => return Err(bad(format!("cannot sort by '{other}'"))),
+    };
+    let descending = match params.get("order").unwrap_or("ascending") {
+        "ascending" | "" => false,
+        "descending" => true,
+        other => {
+            return Err(bad(format!(
+                "order is 'ascending' or 'descending', not '{other}'"
+            )))
+        }
+    };
+    let active = match (kind, params.get("active").unwrap_or("")) {
+        (_, "") => None,
+        (ResourceKind::User, "true") => Some(true),
+        (ResourceKind::User, "false") => Some(false),
+        (_, other) => return Err(bad(format!("active is 'true' or 'false', not '{other}'"))),
+    };
+    Ok(Shape {
+        sort,
+        descending,
+        active,
+    })
+}
+
 async fn list_kind(
     req: HttpRequest,
     ctx: RequestContext,
@@ -38,17 +80,53 @@ async fn list_kind(
     kind: ResourceKind,
 ) -> AdminResult {
     let (text, cursor) = paged(&req);
-    let filter = text.map(|q| {
+    let shape = shape(&req, kind)?;
+    let text_filter = text.filter(|q| !q.is_empty()).map(|q| {
         let q = literal(&q);
         match kind {
             ResourceKind::User => format!("userName co \"{q}\" or displayName co \"{q}\" or externalId co \"{q}\" or emails co \"{q}\""),
             ResourceKind::Group => format!("displayName co \"{q}\" or externalId co \"{q}\""),
         }
     });
+    // A user without `active` is active (the console shows it so, as RFC 7643 leaves it open).
+    let active = shape.active.map(|a| {
+        if a {
+            "not (active eq false)".to_owned()
+        } else {
+            "active eq false".to_owned()
+        }
+    });
+    let filter = match (text_filter, active) {
+        (None, None) => None,
+        (Some(t), None) => Some(t),
+        (None, Some(a)) => Some(a),
+        (Some(t), Some(a)) => Some(format!("({a}) and ({t})")),
+    };
+    let start = match cursor.strip_prefix('@') {
+        Some(n) => Some(n.parse::<u64>().map_err(|_| bad("bad page"))?),
+        None if shape.sort.is_some() => Some(1),
+        None => None,
+    };
+    // Cursor pages carry no total: a count-only query (index mode, `count=0`) gives it.
+    let count_query = start.is_none().then(|| ListQuery {
+        filter: filter.clone(),
+        count: Some("0".into()),
+        ..ListQuery::default()
+    });
     let lq = ListQuery {
         filter,
         count: Some("50".into()),
-        cursor: Some(cursor),
+        cursor: start.is_none().then_some(cursor),
+        start_index: start.map(|s| s.to_string()),
+        sort_by: shape.sort.map(str::to_owned),
+        sort_order: shape.sort.map(|_| {
+            if shape.descending {
+                "descending"
+            } else {
+                "ascending"
+            }
+            .to_owned()
+        }),
         excluded_attributes: Some(match kind {
             ResourceKind::User => "groups".into(),
             ResourceKind::Group => "members".into(),
@@ -57,7 +135,15 @@ async fn list_kind(
     };
     let dir = state.directory.clone();
     let base = ctx.base_url.clone();
-    let body = blocking(move || dir.list(kind, &lq, &base).map_err(Into::into)).await?;
+    let (body, counted) = blocking(move || {
+        let body = dir.list(kind, &lq, &base)?;
+        let counted = match &count_query {
+            Some(cq) => Some(dir.list(kind, cq, &base)?),
+            None => None,
+        };
+        Ok((body, counted))
+    })
+    .await?;
     let dir = state.directory.clone();
     let items: Vec<Value> = body["Resources"]
         .as_array()
@@ -80,8 +166,22 @@ async fn list_kind(
             }
         })
         .collect();
+    let total = counted
+        .as_ref()
+        .unwrap_or(&body)
+        .get("totalResults")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let next = match start {
+        Some(s) => {
+            let total = total.as_u64().unwrap_or(0);
+            let shown = u64::try_from(items.len()).unwrap_or(0);
+            (s + shown <= total && shown > 0).then(|| Value::from(format!("@{}", s + shown)))
+        }
+        None => body.get("nextCursor").cloned(),
+    };
     Ok(json_ok(
-        &json!({"items": items, "next": body.get("nextCursor")}),
+        &json!({"items": items, "next": next, "total": total}),
     ))
 }
 

@@ -1,5 +1,7 @@
 //! One resource's history page: every record about a user or group, and its state as of a
-//! sequence number or a time (`?at=`), replayed from the log by the report.
+//! sequence number or a time (`?at=`), replayed from the log by the report. The same time filter
+//! and order choice as the activity page: `since`, `until` (times) and `order` (`oldest`, the
+//! default, or `newest`) narrow and order the records shown, not the state.
 
 use actix_web::{web, HttpRequest};
 
@@ -9,7 +11,7 @@ use crate::http::error::{AdminFailure, ApiError};
 use crate::http::AppState;
 
 use super::params::Params;
-use super::{blocking, json_ok, parse_time, AdminResult};
+use super::{bad, blocking, json_ok, parse_time, AdminResult};
 
 pub(super) async fn resource_history(
     _session: AdminSession,
@@ -23,7 +25,21 @@ pub(super) async fn resource_history(
             "'{id}' is not a resource id"
         )))
     })?;
-    let at_param = Params::lenient(&req).get("at").map(str::to_owned);
+    let params = Params::lenient(&req);
+    let at_param = params.get("at").map(str::to_owned);
+    let time = |key: &str| -> Result<Option<i64>, ApiError> {
+        params
+            .get(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| parse_time(v).ok_or_else(|| bad(format!("{key}: '{v}' is not a time"))))
+            .transpose()
+    };
+    let (since, until) = (time("since")?, time("until")?);
+    let newest_first = match params.get("order").unwrap_or("oldest") {
+        "oldest" | "" => false,
+        "newest" => true,
+        other => return Err(bad(format!("order is 'oldest' or 'newest', not '{other}'"))),
+    };
     let dir = state.directory.clone();
     let base = ctx.base_url.clone();
     let h = blocking(move || {
@@ -41,13 +57,27 @@ pub(super) async fn resource_history(
                 }
             },
         };
-        Ok(dir.history(*uid.as_bytes(), at, &base)?)
+        let h = dir.history(*uid.as_bytes(), at, &base)?;
+        let lo = match since {
+            Some(ms) => dir.seq_at_or_after(ms)?,
+            None => 0,
+        };
+        let hi = match until {
+            Some(ms) => dir.seq_at_or_after(ms.saturating_add(1))?,
+            None => u64::MAX,
+        };
+        Ok((h, lo, hi))
     })
     .await?;
+    let (mut h, lo, hi) = h;
     if h.items.is_empty() {
         return Err(ApiError::Admin(AdminFailure::NotFound(format!(
             "nothing is recorded about {id}"
         ))));
+    }
+    h.items.retain(|i| i.seq >= lo && i.seq < hi);
+    if newest_first {
+        h.items.reverse();
     }
     Ok(json_ok(&h))
 }

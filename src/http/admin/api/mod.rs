@@ -1,5 +1,5 @@
 //! The console's JSON API (`/admin/api/…`), one module per console page: `auth` (sign-in,
-//! sign-out, who am I), `tokens`, `activity` (the report page, exports, live tail, stats,
+//! sign-out, who am I, password change, session list), `tokens`, `activity` (the report page, exports, live tail, stats,
 //! the action names), `history` (one resource's history) and `browse` (read-only users and
 //! groups). This module mounts them and keeps what they share: the query-string reader
 //! (`params::Params`), the blocking-pool runner, the console's write door and the response
@@ -30,6 +30,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/login", web::post().to(auth::login))
             .route("/logout", web::post().to(auth::logout))
             .route("/me", web::get().to(auth::me))
+            .route("/password", web::post().to(auth::change_password))
+            .route("/sessions", web::get().to(auth::sessions))
+            .route(
+                "/sessions/sign-out-others",
+                web::post().to(auth::sign_out_others),
+            )
             .route("/tokens", web::get().to(tokens::list_tokens))
             .route("/tokens", web::post().to(tokens::add_token))
             .route("/tokens/{id}", web::delete().to(tokens::revoke_token))
@@ -38,11 +44,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/activity.csv", web::get().to(activity::export_csv))
             .route("/activity.ndjson", web::get().to(activity::export_ndjson))
             .route("/activity/stream", web::get().to(activity::live_tail))
+            .route("/activity/{seq}", web::get().to(activity::activity_entry))
             .route(
                 "/resources/{id}/history",
                 web::get().to(history::resource_history),
             )
             .route("/stats", web::get().to(activity::activity_stats))
+            .route("/runs", web::get().to(activity::sync_runs))
             .route("/users", web::get().to(browse::users))
             .route("/users/{id}", web::get().to(browse::user))
             .route("/groups", web::get().to(browse::groups))

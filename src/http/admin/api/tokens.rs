@@ -41,14 +41,18 @@ pub(super) async fn list_tokens(
     state: web::Data<AppState>,
 ) -> AdminResult {
     let dir = state.directory.clone();
-    let list = blocking(move || dir.tokens().map_err(Into::into)).await?;
     let now = now_ms();
+    let (list, failed) = blocking(move || Ok((dir.tokens()?, dir.failures_24h(now)?))).await?;
     let items: Vec<Value> = list
         .into_iter()
         .map(|t| {
-            let (requests, failures) = TokenId::try_from(t.id.as_str())
-                .map(|id| state.usage.last_24h(id, now))
-                .unwrap_or_default();
+            // Requests are counted in memory; failures are what the report shows (rejected writes
+            // and aggregated refusals, by count) plus the refusals not yet recorded, so the two
+            // pages always agree.
+            let id = TokenId::try_from(t.id.as_str()).ok();
+            let requests = id.map_or(0, |id| state.usage.last_24h(id, now).0);
+            let failures = failed.per_token.get(&t.id).copied().unwrap_or(0)
+                + id.map_or(0, |id| state.limiter.pending_for(id));
             let expired = t.expires.as_deref().is_some_and(|e| {
                 time::OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339)
                     .is_ok_and(|e| e.unix_timestamp_nanos() / 1_000_000 <= i128::from(now))
