@@ -114,7 +114,11 @@ pub enum TokenCommand {
         /// Client name, e.g. "Entra ID".
         #[arg(long)]
         name: String,
-        /// Print exactly one JSON object {"id","name","token","scim_url"}.
+        /// What the token may do; repeat for several: scim:write (identity providers; the
+        /// default), scim:read (read-only SCIM), events:read (the change feed only).
+        #[arg(long, value_name = "SCOPE")]
+        scope: Vec<String>,
+        /// Print exactly one JSON object {"id","name","token","scim_url","scopes"}.
         #[arg(long)]
         json: bool,
     },

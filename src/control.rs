@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::command::Command;
 use crate::domain::ids::ClientName;
+use crate::domain::scope::Scopes;
 use crate::domain::write::{Actor, Envelope};
 use crate::service::commands::Commands;
 use crate::service::tokens::{self, TokenInfo};
@@ -30,6 +31,9 @@ pub enum Request {
     TokenAdd {
         /// Client name.
         name: String,
+        /// Scope names (none: `scim:write`).
+        #[serde(default)]
+        scopes: Vec<String>,
     },
     /// List tokens.
     TokenList,
@@ -77,6 +81,9 @@ pub struct IssuedToken {
     pub token: String,
     /// The SCIM base URL for the identity provider's Tenant URL.
     pub scim_url: String,
+    /// Its scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// The answer.
@@ -161,15 +168,18 @@ impl Admin {
             Request::Backup | Request::ExportLog => {
                 Err("this request streams its answer; use Admin::stream".into())
             }
-            Request::TokenAdd { name } => {
+            Request::TokenAdd { name, scopes } => {
                 let name = ClientName::try_from(name.as_str()).map_err(|e| e.to_string())?;
+                let scopes = Scopes::parse(&scopes).map_err(|e| e.to_string())?;
                 let t = tokens::generate();
-                self.submit(tokens::issue_command(&t, name.clone(), None))?;
+                let names = scopes.names().into_iter().map(str::to_owned).collect();
+                self.submit(tokens::issue_command(&t, name.clone(), None, scopes))?;
                 Ok(Response::Issued(IssuedToken {
                     id: t.id.to_string(),
                     name: name.to_string(),
                     token: t.token,
                     scim_url: self.scim_url.clone(),
+                    scopes: names,
                 }))
             }
             Request::TokenList => Ok(Response::Tokens {

@@ -265,6 +265,8 @@ fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
     b.screenshot("02-token-created");
     b.click("#token-done");
     b.wait_text("#tokens-table", "Entra ID");
+    // The default scope of a token made on the page is what an identity provider needs.
+    b.wait_text("#tokens-table", "scim:write");
 
     // Provision with that token.
     let t = Some(token.as_str());

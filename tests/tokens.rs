@@ -40,7 +40,8 @@ fn tokens_issued_offline_and_online_work_until_revoked() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, ["id", "name", "token", "scim_url"]);
+    assert_eq!(keys, ["id", "name", "token", "scim_url", "scopes"]);
+    assert_eq!(offline["scopes"], serde_json::json!(["scim:write"]));
     assert_eq!(offline["name"], "Okta");
     let okta = offline["token"].as_str().unwrap().to_owned();
     assert!(okta.starts_with("scimd_") && okta.len() > 64, "{okta}");

@@ -284,7 +284,13 @@ fn admin_request(config: &Config, req: Request) -> anyhow::Result<Response> {
 
 pub(super) fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let (req, json) = match &cmd {
-        TokenCommand::Add { name, json } => (Request::TokenAdd { name: name.clone() }, *json),
+        TokenCommand::Add { name, scope, json } => (
+            Request::TokenAdd {
+                name: name.clone(),
+                scopes: scope.clone(),
+            },
+            *json,
+        ),
         TokenCommand::List { json } => (Request::TokenList, *json),
         TokenCommand::Revoke { id_or_name } => (
             Request::TokenRevoke {
@@ -298,6 +304,7 @@ pub(super) fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCo
         Response::Issued(t) => {
             println!("Token issued for client \"{}\" (id {}).", t.name, t.id);
             println!();
+            println!("Scopes:                                   {}", t.scopes.join(" "));
             println!("SCIM Server URL (Entra ID: Tenant URL):   {}", t.scim_url);
             println!("Token (Entra ID: Secret Token):           {}", t.token);
             println!();
@@ -310,9 +317,10 @@ pub(super) fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCo
             }
             for t in tokens {
                 println!(
-                    "{}  {:<24} created {}  last used {}  {}",
+                    "{}  {:<24} {:<22} created {}  last used {}  {}",
                     t.id,
                     t.name,
+                    t.scopes.join(","),
                     t.created,
                     t.last_used.as_deref().unwrap_or("never"),
                     t.revoked

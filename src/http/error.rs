@@ -41,6 +41,10 @@ pub enum ApiError {
     /// 429, no `scimType`, with `Retry-After`: over a rate limit.
     #[error(transparent)]
     Throttled(#[from] Throttled),
+    /// 403, no `scimType`, `WWW-Authenticate: Bearer error="insufficient_scope"`: the token is
+    /// valid but lacks the scope this request needs (named here).
+    #[error("this token lacks the scope {0}")]
+    Forbidden(&'static str),
     /// 400 `invalidSyntax`, `Connection: close`: a chunked body that is malformed or ends early.
     #[error("the chunked request body is malformed or ended early")]
     BrokenBody,
@@ -163,6 +167,11 @@ impl ApiError {
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, None, self.to_string()),
             Self::Admin(a) => (a.status(), None, a.to_string()),
             Self::Throttled(t) => (StatusCode::TOO_MANY_REQUESTS, None, t.to_string()),
+            Self::Forbidden(scope) => (
+                StatusCode::FORBIDDEN,
+                None,
+                format!("this token does not grant {scope}, which this request needs"),
+            ),
             Self::BrokenBody => (
                 StatusCode::BAD_REQUEST,
                 Some("invalidSyntax"),
@@ -205,6 +214,14 @@ impl ResponseError for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"scimd\""),
             );
+        }
+        if let Self::Forbidden(scope) = self {
+            // RFC 6750 §3.1: say which scope would do.
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "Bearer realm=\"scimd\", error=\"insufficient_scope\", scope=\"{scope}\""
+            )) {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
         }
         if let Self::Throttled(t) = self {
             res.headers_mut()

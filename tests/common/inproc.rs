@@ -28,8 +28,18 @@ pub struct InProc {
 
 /// The submission that issues token `t` to client `name`, as a test's setup.
 pub fn issue_token(t: &tokens::NewToken, name: &str) -> Submission {
+    issue_scoped(t, name, &[])
+}
+
+/// A submission that issues `t` to `name` with the scopes named (none: `scim:write`).
+pub fn issue_scoped(t: &tokens::NewToken, name: &str, scopes: &[&str]) -> Submission {
     Submission {
-        command: tokens::issue_command(t, ClientName::try_from(name).unwrap(), None),
+        command: tokens::issue_command(
+            t,
+            ClientName::try_from(name).unwrap(),
+            None,
+            scimd::domain::scope::Scopes::parse(scopes).unwrap(),
+        ),
         envelope: Envelope {
             actor: Actor {
                 token_id: None,
