@@ -387,6 +387,13 @@ settings! {
         ),
         show: |v| show_rate(*v),
     }
+    /// Sign the change feed's SETs (compact JWS, ES256, key published at `/events/jwks.json`)
+    /// instead of serving them as plain JSON objects.
+    events_signed: bool => bool {
+        env: flag,
+        resolve: |v| Ok(v.unwrap_or(false)),
+        show: Show::plain,
+    }
     /// Extension schemas (`[[extensions]]`; file only: they are tables, not one-line values).
     extensions: Vec<ExtensionDecl> => Vec<ExtensionDecl> {
         env: none,

@@ -52,25 +52,50 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>, Needs)> {
         ("GET", "/scim/v2/ResourceTypes", None, ScimRead),
         ("GET", "/scim/v2/ResourceTypes/User", None, ScimRead),
         ("GET", "/scim/v2/Schemas", None, ScimRead),
-        ("GET", "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", None, ScimRead),
+        (
+            "GET",
+            "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+            None,
+            ScimRead,
+        ),
         ("GET", "/scim/v2/Users", None, ScimRead),
         ("GET", "/scim/v2/Users/{u}", None, ScimRead),
-        ("POST", "/scim/v2/Users/.search", Some(search.clone()), ScimRead),
+        (
+            "POST",
+            "/scim/v2/Users/.search",
+            Some(search.clone()),
+            ScimRead,
+        ),
         ("GET", "/scim/v2/Groups", None, ScimRead),
         ("GET", "/scim/v2/Groups/{g}", None, ScimRead),
-        ("POST", "/scim/v2/Groups/.search", Some(search.clone()), ScimRead),
+        (
+            "POST",
+            "/scim/v2/Groups/.search",
+            Some(search.clone()),
+            ScimRead,
+        ),
         ("POST", "/scim/v2/.search", Some(search), ScimRead),
         ("POST", "/scim/v2/Users", Some(user.clone()), ScimWrite),
-        ("PUT", "/scim/v2/Users/{u}", Some(json!({"schemas": [USER], "userName": "put-{u}@example.com", "title": "t"})), ScimWrite),
+        (
+            "PUT",
+            "/scim/v2/Users/{u}",
+            Some(json!({"schemas": [USER], "userName": "put-{u}@example.com", "title": "t"})),
+            ScimWrite,
+        ),
         ("PATCH", "/scim/v2/Users/{u}", Some(patch), ScimWrite),
         ("POST", "/scim/v2/Groups", Some(group), ScimWrite),
-        ("PUT", "/scim/v2/Groups/{g}", Some(json!({"schemas": [GROUP], "displayName": "G2 {g}"})), ScimWrite),
+        (
+            "PUT",
+            "/scim/v2/Groups/{g}",
+            Some(json!({"schemas": [GROUP], "displayName": "G2 {g}"})),
+            ScimWrite,
+        ),
         ("PATCH", "/scim/v2/Groups/{g}", Some(gpatch), ScimWrite),
         ("POST", "/scim/v2/Bulk", Some(bulk), ScimWrite),
         ("DELETE", "/scim/v2/Groups/{g}", None, ScimWrite),
         ("DELETE", "/scim/v2/Users/{u}", None, ScimWrite),
         ("GET", "/events", None, Events),
-        ("GET", "/events?after=0&limit=5", None, Events),
+        ("GET", "/events?limit=5&detail=notice", None, Events),
         ("GET", "/events/snapshot", None, Events),
     ]
 }
@@ -140,7 +165,9 @@ async fn every_endpoint_checks_the_token_scope() {
             n += 1;
             let (u, g) = seed!(app, &f.token, n);
             let path = path.replace("{u}", &u).replace("{g}", &g);
-            let before = send!(app, &f.token, "GET", "/scim/v2/Users?count=0", None).2["totalResults"].clone();
+            let before = send!(app, &f.token, "GET", "/scim/v2/Users?count=0", None).2
+                ["totalResults"]
+                .clone();
             let body = body.map(|b| {
                 serde_json::from_str::<Value>(&b.to_string().replace("{u}", &u).replace("{g}", &g))
                     .unwrap()
@@ -150,16 +177,30 @@ async fn every_endpoint_checks_the_token_scope() {
                 assert!(status < 400, "{scopes:?} {method} {path}: {status} {reply}");
             } else {
                 assert_eq!(status, 403, "{scopes:?} {method} {path}: {reply}");
-                assert_eq!(reply["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+                assert_eq!(
+                    reply["schemas"][0],
+                    "urn:ietf:params:scim:api:messages:2.0:Error"
+                );
                 assert_eq!(reply["status"], "403");
-                assert!(reply["detail"].as_str().unwrap().contains("scope") || reply["detail"].as_str().unwrap().contains("grant"), "{reply}");
+                assert!(
+                    reply["detail"].as_str().unwrap().contains("scope")
+                        || reply["detail"].as_str().unwrap().contains("grant"),
+                    "{reply}"
+                );
                 assert!(www.unwrap().contains("insufficient_scope"));
                 // A refused write changed nothing.
-                let (_, _, after) = send!(app, &f.token, "GET", &format!("/scim/v2/Users/{u}"), None);
-                assert_eq!(after["userName"], format!("u{n}@example.com"), "{method} {path}");
+                let (_, _, after) =
+                    send!(app, &f.token, "GET", &format!("/scim/v2/Users/{u}"), None);
+                assert_eq!(
+                    after["userName"],
+                    format!("u{n}@example.com"),
+                    "{method} {path}"
+                );
                 let (s, _, _) = send!(app, &f.token, "GET", &format!("/scim/v2/Groups/{g}"), None);
                 assert_eq!(s, 200, "{method} {path}");
-                let now = send!(app, &f.token, "GET", "/scim/v2/Users?count=0", None).2["totalResults"].clone();
+                let now = send!(app, &f.token, "GET", "/scim/v2/Users?count=0", None).2
+                    ["totalResults"]
+                    .clone();
                 assert_eq!(now, before, "{method} {path}");
             }
         }
@@ -172,8 +213,13 @@ async fn a_read_token_cannot_write_and_an_events_token_cannot_read_scim() {
     let app = app!(f);
     let reader = token(&f, "HR app", &["scim:read"]).await;
     let follower = token(&f, "Directory sync", &["events:read"]).await;
-    let (s, _, e) = send!(app, &reader, "POST", "/scim/v2/Users",
-        Some(&json!({"schemas": [USER], "userName": "x@example.com"})));
+    let (s, _, e) = send!(
+        app,
+        &reader,
+        "POST",
+        "/scim/v2/Users",
+        Some(&json!({"schemas": [USER], "userName": "x@example.com"}))
+    );
     assert_eq!(s, 403, "{e}");
     assert!(e["detail"].as_str().unwrap().contains("scim:write"), "{e}");
     let (s, _, list) = send!(app, &reader, "GET", "/scim/v2/Users", None);

@@ -304,7 +304,10 @@ pub(super) fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCo
         Response::Issued(t) => {
             println!("Token issued for client \"{}\" (id {}).", t.name, t.id);
             println!();
-            println!("Scopes:                                   {}", t.scopes.join(" "));
+            println!(
+                "Scopes:                                   {}",
+                t.scopes.join(" ")
+            );
             println!("SCIM Server URL (Entra ID: Tenant URL):   {}", t.scim_url);
             println!("Token (Entra ID: Secret Token):           {}", t.token);
             println!();

@@ -88,6 +88,12 @@ pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyh
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let commands = Commands::new(writer.clone(), registry.clone(), config.password_storage);
     let limiter = Arc::new(RateLimiter::new(config.limits(), metrics.clone()));
+    let feed = crate::service::feed::Feed::new(
+        store.clone(),
+        registry.clone(),
+        writer.subscribe(),
+        config.events_signed,
+    )?;
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         commands: commands.clone(),
@@ -105,6 +111,7 @@ pub async fn run_on(listener: TcpListener, config: Config, store: Store) -> anyh
         metrics_token: config.metrics_token.clone(),
         require_client_cert: config.client_ca.is_some(),
         limiter: limiter.clone(),
+        feed,
     });
     let factory = move || http::app(state.clone());
     // Signals are handled below, so live-tail streams can be ended before the graceful stop.

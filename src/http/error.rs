@@ -45,6 +45,10 @@ pub enum ApiError {
     /// valid but lacks the scope this request needs (named here).
     #[error("this token lacks the scope {0}")]
     Forbidden(&'static str),
+    /// The change feed: 400 `invalidValue` for a cursor it did not make, 410 for a cursor the log
+    /// cannot serve, 500 for a storage or signing failure.
+    #[error(transparent)]
+    Feed(#[from] crate::feed::FeedError),
     /// 400 `invalidSyntax`, `Connection: close`: a chunked body that is malformed or ends early.
     #[error("the chunked request body is malformed or ended early")]
     BrokenBody,
@@ -167,6 +171,17 @@ impl ApiError {
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, None, self.to_string()),
             Self::Admin(a) => (a.status(), None, a.to_string()),
             Self::Throttled(t) => (StatusCode::TOO_MANY_REQUESTS, None, t.to_string()),
+            Self::Feed(crate::feed::FeedError::BadCursor(_)) => (
+                StatusCode::BAD_REQUEST,
+                Some("invalidValue"),
+                self.to_string(),
+            ),
+            Self::Feed(crate::feed::FeedError::Gone(why)) => (StatusCode::GONE, None, why.clone()),
+            Self::Feed(crate::feed::FeedError::Store(_) | crate::feed::FeedError::Sign(_)) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "internal error; see the server log for this request id".into(),
+            ),
             Self::Forbidden(scope) => (
                 StatusCode::FORBIDDEN,
                 None,

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod context;
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod framing;
 pub mod ops;
 pub mod resources;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub require_client_cert: bool,
     /// Rate limits per token and, for requests without a valid token, per address.
     pub limiter: Arc<crate::service::ratelimit::RateLimiter>,
+    /// The change feed (`/events`).
+    pub feed: crate::service::feed::Feed,
 }
 
 /// The whole application as the binary serves it and the in-process tests drive it: the access log
@@ -92,6 +95,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/readyz", web::get().to(ops::readyz));
     cfg.route("/metrics", web::get().to(ops::metrics));
     cfg.configure(admin::configure);
+    cfg.configure(events::configure);
     cfg.service(
         web::scope(SCIM_PREFIX)
             .configure(discovery::configure)

@@ -6,6 +6,7 @@
 pub mod admins;
 pub mod commands;
 pub mod error;
+pub mod feed;
 pub mod metrics;
 pub mod passwords;
 pub mod query;

@@ -20,9 +20,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::domain::event::{Event, Rejected};
 use crate::domain::ids::ClientName;
-use crate::domain::scope::{Scope, DEFAULT_SCOPES};
 #[cfg(test)]
 use crate::domain::ids::TokenId;
+use crate::domain::scope::{Scope, DEFAULT_SCOPES};
 
 use super::error::{Result, StoreError};
 
@@ -461,7 +461,9 @@ mod tests {
     /// from a data directory of that version) reads back as `scim:write`.
     #[test]
     fn format_1_token_records_upcast_to_scim_write() {
-        let bytes = unhex(include_str!("../../tests/fixtures/store/token-record-format-1.hex"));
+        let bytes = unhex(include_str!(
+            "../../tests/fixtures/store/token-record-format-1.hex"
+        ));
         let back = decode_token(&bytes).unwrap();
         assert_eq!(
             back,

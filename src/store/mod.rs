@@ -11,6 +11,7 @@ pub mod append;
 pub mod backup;
 pub mod codec;
 pub mod error;
+pub mod feed;
 pub mod keys;
 pub mod memory;
 pub mod project;

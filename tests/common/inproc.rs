@@ -66,6 +66,9 @@ pub async fn start_on(store: Store) -> InProc {
     let t = tokens::generate();
     writer.submit(issue_token(&t, "Test")).await.unwrap();
     let metrics: Arc<scimd::service::metrics::Metrics> = Arc::default();
+    let feed =
+        scimd::service::feed::Feed::new(store.clone(), registry.clone(), writer.subscribe(), false)
+            .unwrap();
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         commands: Commands::new(writer, registry.clone(), PasswordStorage::Discard),
@@ -92,6 +95,7 @@ pub async fn start_on(store: Store) -> InProc {
             },
             metrics,
         )),
+        feed,
     });
     InProc {
         state,
