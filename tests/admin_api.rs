@@ -635,13 +635,18 @@ fn the_action_list_names_everything_the_feed_shows() {
         );
     }
     // The names the feed can show even where this traffic did not reach them.
-    for name in ["token_expiry_set", "user_password_set", "group_updated"] {
+    for name in [
+        "token_expiry_set",
+        "token_scopes_set",
+        "user_password_set",
+        "group_updated",
+    ] {
         assert!(changes.iter().any(|n| n == name), "{name}: {}", list.text);
     }
     for name in ["replace_user", "delete_group", "issue_token", "sign_in"] {
         assert!(attempts.iter().any(|n| n == name), "{name}: {}", list.text);
     }
-    assert_eq!(changes.len() + attempts.len(), 27, "{}", list.text);
+    assert_eq!(changes.len() + attempts.len(), 28, "{}", list.text);
     // Every listed name is a valid filter.
     for name in changes.iter().chain(&attempts) {
         let r = c.get(&format!("/admin/api/activity?action={name}&limit=1"));

@@ -273,20 +273,8 @@ macro_rules! follow {
 /// What the SCIM API serves: users, groups (without meta/members) and member sets.
 macro_rules! served {
     ($app:expr, $token:expr) => {{
-        let (_, users, _) = call!(
-            $app,
-            $token,
-            "GET",
-            "/scim/v2/Users?count=1000".to_owned(),
-            None
-        );
-        let (_, groups, _) = call!(
-            $app,
-            $token,
-            "GET",
-            "/scim/v2/Groups?count=1000".to_owned(),
-            None
-        );
+        let (_, users, _) = call!($app, $token, "GET", "/scim/v2/Users?count=1000", None);
+        let (_, groups, _) = call!($app, $token, "GET", "/scim/v2/Groups?count=1000", None);
         let mut r = Replica::default();
         for u in users["Resources"].as_array().unwrap() {
             r.users
@@ -333,14 +321,14 @@ macro_rules! random_write {
             let body = json!({"schemas": [USER], "userName": format!("user{n}@example.com"),
                 "externalId": format!("X{n}"), "name": {"givenName": format!("G{n}"), "familyName": "F"},
                 "title": "starter", "active": true});
-            let (s, u, raw) = call!($app, $token, "POST", "/scim/v2/Users".to_owned(), Some(body));
+            let (s, u, raw) = call!($app, $token, "POST", "/scim/v2/Users", Some(body));
             assert_eq!(s, 201, "{raw}");
             $users.push(u["id"].as_str().unwrap().to_owned());
         } else if $groups.len() < 3 || roll < 26 {
             let first = pick(&$users, &mut $rng);
             let body = json!({"schemas": [GROUP], "displayName": format!("Group {n}"),
                 "members": [{"value": first}]});
-            let (s, g, raw) = call!($app, $token, "POST", "/scim/v2/Groups".to_owned(), Some(body));
+            let (s, g, raw) = call!($app, $token, "POST", "/scim/v2/Groups", Some(body));
             assert_eq!(s, 201, "{raw}");
             $groups.push(g["id"].as_str().unwrap().to_owned());
         } else if roll < 40 {
@@ -506,7 +494,7 @@ async fn a_long_poll_answers_as_soon_as_a_write_is_durable() {
     let f = start().await;
     let app = app!(f);
     let follower = feed_token(&f).await;
-    let (_, page, _) = call!(app, follower, "GET", "/events".to_owned(), None);
+    let (_, page, _) = call!(app, follower, "GET", "/events", None);
     assert_eq!(page["events"], json!([]));
     assert_eq!(page["more"], false);
     let cursor = page["next"].as_str().unwrap().to_owned();
@@ -527,7 +515,7 @@ async fn a_long_poll_answers_as_soon_as_a_write_is_durable() {
             app,
             f.token,
             "POST",
-            "/scim/v2/Users".to_owned(),
+            "/scim/v2/Users",
             Some(json!({"schemas": [USER], "userName": "late@example.com"}))
         )
     };
@@ -565,7 +553,7 @@ async fn cursors_the_log_cannot_serve_are_gone_and_garbage_is_refused() {
     let f = start().await;
     let app = app!(f);
     let follower = feed_token(&f).await;
-    let (_, page, _) = call!(app, follower, "GET", "/events".to_owned(), None);
+    let (_, page, _) = call!(app, follower, "GET", "/events", None);
     let next = page["next"].as_str().unwrap().to_owned();
     // A cursor past the end of this log (another scimd's, or from before a restore).
     let ahead = format!("s1.{:016x}", 1_000_000);
@@ -587,7 +575,7 @@ async fn cursors_the_log_cannot_serve_are_gone_and_garbage_is_refused() {
         "/events?wait=-1",
         "/events?unknown=1",
     ] {
-        let (s, e, raw) = call!(app, follower, "GET", bad.to_owned(), None);
+        let (s, e, raw) = call!(app, follower, "GET", bad, None);
         assert_eq!(s, 400, "{bad}: {raw}");
         assert_eq!(e["scimType"], "invalidValue", "{bad}");
     }
@@ -599,9 +587,9 @@ async fn cursors_the_log_cannot_serve_are_gone_and_garbage_is_refused() {
         None
     );
     assert_eq!(s, 200, "a limit of 0 is read as 1");
-    let (s, _, _) = call!(app, follower, "POST", "/events".to_owned(), Some(json!({})));
+    let (s, _, _) = call!(app, follower, "POST", "/events", Some(json!({})));
     assert_eq!(s, 405);
-    let (s, _, _) = call!(app, follower, "GET", "/events/jwks.json".to_owned(), None);
+    let (s, _, _) = call!(app, follower, "GET", "/events/jwks.json", None);
     assert_eq!(s, 404, "no key is published while signing is off");
 }
 
@@ -614,7 +602,7 @@ async fn notice_sets_name_what_changed_without_the_data() {
         app,
         f.token,
         "POST",
-        "/scim/v2/Users".to_owned(),
+        "/scim/v2/Users",
         Some(json!({"schemas": [USER], "userName": "n@example.com", "title": "a"}))
     );
     let id = u["id"].as_str().unwrap().to_owned();
@@ -628,13 +616,7 @@ async fn notice_sets_name_what_changed_without_the_data() {
         )
     );
     call!(app, f.token, "DELETE", format!("/scim/v2/Users/{id}"), None);
-    let (_, page, _) = call!(
-        app,
-        follower,
-        "GET",
-        "/events?detail=notice".to_owned(),
-        None
-    );
+    let (_, page, _) = call!(app, follower, "GET", "/events?detail=notice", None);
     let sets = page["events"].as_array().unwrap();
     let names: Vec<Vec<&str>> = sets
         .iter()
@@ -666,4 +648,64 @@ async fn notice_sets_name_what_changed_without_the_data() {
     // The three SETs come from three requests.
     let txns: HashSet<&str> = sets.iter().map(|s| s["txn"].as_str().unwrap()).collect();
     assert_eq!(txns.len(), 3);
+}
+
+#[actix_web::test]
+async fn signed_sets_verify_with_the_published_key_which_survives_a_restart() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+    let f = start().await;
+    let mut state = (**f.state).clone();
+    state.feed = scimd::service::feed::Feed::new(
+        f.store.clone(),
+        state.registry.clone(),
+        f.state.commands.writer().subscribe(),
+        true,
+    )
+    .unwrap();
+    let signed = InProc {
+        state: actix_web::web::Data::new(state),
+        token: f.token.clone(),
+        store: f.store.clone(),
+    };
+    let app = app!(signed);
+    let follower = feed_token(&signed).await;
+    call!(
+        app,
+        f.token,
+        "POST",
+        "/scim/v2/Users",
+        Some(json!({"schemas": [USER], "userName": "signed@example.com"}))
+    );
+    let (s, jwks, _) = call!(app, "none", "GET", "/events/jwks.json", None);
+    assert_eq!(s, 200, "the key set is public");
+    let jwk = &jwks["keys"][0];
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["alg"].as_str()),
+        (Some("EC"), Some("ES256"))
+    );
+    let (_, page, _) = call!(app, follower, "GET", "/events", None);
+    let jws = page["events"][0].as_str().expect("a compact JWS");
+    let parts: Vec<&str> = jws.split('.').collect();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["typ"], "secevent+jwt");
+    assert_eq!(header["kid"], jwk["kid"]);
+    let mut point = vec![4u8];
+    point.extend(URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap());
+    point.extend(URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap());
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+        .verify(
+            format!("{}.{}", parts[0], parts[1]).as_bytes(),
+            &URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+        )
+        .expect("the signature verifies with the published key");
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(
+        claims["events"][format!("{EV}prov:create:full")]["data"]["userName"],
+        "signed@example.com"
+    );
+    // The key is part of scimd's data: loading it again (a restart) gives the same key.
+    let again = scimd::service::feed::Feed::load_signer(&f.store).unwrap();
+    assert_eq!(again.kid(), jwk["kid"].as_str().unwrap());
 }

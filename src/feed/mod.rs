@@ -10,9 +10,11 @@
 //! - [`page`]: the records after a cursor, as SETs, up to the durable end of the log.
 //! - [`snapshot`]: every user and group as of one cursor.
 //! - [`sign`]: the ES256 key, compact JWS of a SET, and its JWKS.
+//! - [`push`]: one webhook delivery (RFC 8935) with its HMAC-SHA256 signature header.
 
 pub mod cursor;
 pub mod page;
+pub mod push;
 pub mod set;
 pub mod sign;
 pub mod snapshot;

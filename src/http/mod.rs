@@ -65,6 +65,8 @@ pub struct AppState {
     pub limiter: Arc<crate::service::ratelimit::RateLimiter>,
     /// The change feed (`/events`).
     pub feed: crate::service::feed::Feed,
+    /// Webhook subscriptions and their delivery.
+    pub webhooks: crate::service::webhooks::Webhooks,
 }
 
 /// The whole application as the binary serves it and the in-process tests drive it: the access log

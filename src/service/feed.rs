@@ -83,6 +83,11 @@ impl Feed {
         Signer::from_pkcs8(&pkcs8)
     }
 
+    /// The signing key (`None`: signing is off).
+    pub fn signer(&self) -> Option<Arc<Signer>> {
+        self.signer.clone()
+    }
+
     /// The public key of signed SETs (`None`: signing is off).
     pub fn jwks(&self) -> Option<Value> {
         self.signer.as_ref().map(|s| s.jwks())

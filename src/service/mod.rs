@@ -14,6 +14,7 @@ pub mod ratelimit;
 pub mod reports;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;
 pub mod writer;
 
 pub use error::{Result, ServiceError};

@@ -210,6 +210,53 @@ pub fn resources_of(entry: &Entry) -> Vec<[u8; 16]> {
     }
 }
 
+/// Where a webhook subscription stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WebhookState {
+    /// Delivering (or retrying).
+    Active,
+    /// Stopped by the admin; resumes where it stopped.
+    Paused,
+    /// Stopped after failing for longer than `webhook_dead_letter_after`; resumes where it stopped.
+    DeadLetter,
+}
+
+/// A record of the `webhooks` tree: a subscription and its delivery state (bookkeeping, not a
+/// view: it is not derived from the log; backups carry it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookRecord {
+    /// Where SETs are POSTed.
+    pub url: String,
+    /// The HMAC-SHA256 key of the signature header (kept in clear: it signs every delivery).
+    pub secret: String,
+    /// Event names wanted (`prov:create`, `prov:delete`, …; a prefix matches `:full`/`:notice`);
+    /// empty: all.
+    pub events: Vec<String>,
+    /// Resource types wanted (`User`, `Group`); empty: both.
+    pub resource_types: Vec<String>,
+    /// Whether SETs carry the data (`false`: notice SETs).
+    pub full: bool,
+    /// When it was made, ms.
+    pub created_ms: i64,
+    /// Active, paused or dead-lettered.
+    pub state: WebhookState,
+    /// Sequence number of the last log record delivered or passed over (the next delivery is of
+    /// the first wanted SET after it).
+    pub cursor: u64,
+    /// When a SET was last accepted by the receiver, ms.
+    pub last_delivered_ms: Option<i64>,
+    /// The last failure, as the admin should read it.
+    pub last_error: Option<String>,
+    /// Since when the SET at the head of the queue has failed, ms (`None`: not failing).
+    pub failing_since_ms: Option<i64>,
+    /// Failed attempts of that SET so far.
+    pub attempts: u32,
+    /// Deliveries accepted, in total.
+    pub delivered: u64,
+    /// Failed attempts, in total.
+    pub failures: u64,
+}
+
 /// A record of the `admins` tree (console accounts; bookkeeping, not a view).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminRecord {

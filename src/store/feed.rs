@@ -1,10 +1,12 @@
 //! Storage of the change feed's own state (not views; a rebuild leaves it alone): the signing key
-//! of signed SETs, kept in `meta` so that it survives restarts and receivers' cached JWKS stay valid.
+//! of signed SETs, kept in `meta` so that it survives restarts and receivers' cached JWKS stay valid,
+//! and the webhook subscriptions with their delivery state (`webhooks`). Backups carry both.
 
+use super::codec::{self, WebhookRecord};
 use super::{Result, Store};
 
 /// `meta` key of the feed's ES256 signing key (PKCS#8).
-const META_SIGNING_KEY: &[u8] = b"feed_signing_key";
+pub(super) const META_SIGNING_KEY: &[u8] = b"feed_signing_key";
 
 impl Store {
     /// The feed's signing key; made by `make` and stored (durably) the first time it is asked for.
@@ -27,5 +29,43 @@ impl Store {
             Ok(()) => key,
             Err(e) => e.current.map_or(key, |c| c.to_vec()),
         })
+    }
+}
+
+impl Store {
+    /// Every webhook subscription, by id.
+    pub fn webhooks(&self) -> Result<Vec<([u8; 16], WebhookRecord)>> {
+        let mut out = Vec::new();
+        for kv in self.trees.webhooks.iter() {
+            let (k, v) = kv?;
+            if let Ok(id) = <[u8; 16]>::try_from(k.as_ref()) {
+                out.push((id, codec::decode("webhook record", &v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The webhook subscription `id`.
+    pub fn webhook(&self, id: [u8; 16]) -> Result<Option<WebhookRecord>> {
+        self.trees
+            .webhooks
+            .get(id)?
+            .map(|v| codec::decode("webhook record", &v))
+            .transpose()
+    }
+
+    /// Store a subscription's record. Delivery progress is not flushed on its own: a cursor lost
+    /// in a crash only means a SET is delivered again (at least once); the writer's next group
+    /// commit or sled's timer makes it durable. Admin changes call [`Store::flush`] themselves.
+    pub fn put_webhook(&self, id: [u8; 16], rec: &WebhookRecord) -> Result<()> {
+        self.trees
+            .webhooks
+            .insert(id, codec::encode("webhook record", rec)?)?;
+        Ok(())
+    }
+
+    /// Remove a subscription; whether it existed.
+    pub fn remove_webhook(&self, id: [u8; 16]) -> Result<bool> {
+        Ok(self.trees.webhooks.remove(id)?.is_some())
     }
 }

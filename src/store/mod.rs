@@ -76,6 +76,8 @@ pub struct Trees {
     pub(in crate::store) meta: sled::Tree,
     /// admin name → admin record (console accounts; not a view).
     pub(in crate::store) admins: sled::Tree,
+    /// subscription id → webhook record (subscription and delivery state; not a view).
+    pub(in crate::store) webhooks: sled::Tree,
 }
 
 impl Trees {
@@ -97,6 +99,7 @@ impl Trees {
             token_usage: db.open_tree("token_usage")?,
             meta: db.open_tree("meta")?,
             admins: db.open_tree("admins")?,
+            webhooks: db.open_tree("webhooks")?,
         })
     }
 

@@ -69,6 +69,21 @@ pub async fn start_on(store: Store) -> InProc {
     let feed =
         scimd::service::feed::Feed::new(store.clone(), registry.clone(), writer.subscribe(), false)
             .unwrap();
+    let webhooks = scimd::service::webhooks::Webhooks::start(
+        store.clone(),
+        registry.clone(),
+        writer.subscribe(),
+        scimd::service::webhooks::Options {
+            issuer: "https://scim.example.com/scim/v2".into(),
+            signer: None,
+            dead_letter_after: std::time::Duration::from_secs(3600),
+            backoff: scimd::service::webhooks::Backoff {
+                base: std::time::Duration::from_millis(50),
+                max: std::time::Duration::from_millis(400),
+            },
+        },
+    )
+    .unwrap();
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         commands: Commands::new(writer, registry.clone(), PasswordStorage::Discard),
@@ -96,6 +111,7 @@ pub async fn start_on(store: Store) -> InProc {
             metrics,
         )),
         feed,
+        webhooks,
     });
     InProc {
         state,
