@@ -374,3 +374,145 @@ fn a_failing_then_hanging_then_recovering_receiver_gets_everything_in_order_acro
     assert_eq!(restored[0]["cursor"], status[0]["cursor"]);
     assert_eq!(restored[0]["url"], rx.url.as_str());
 }
+
+/// Pause holds deliveries back, resume sends them, replay sends everything again from a cursor,
+/// and a receiver that never answers puts its subscription in the dead-letter state (in process,
+/// with a fast backoff).
+#[actix_web::test]
+async fn pause_resume_replay_and_dead_letter() {
+    use scimd::feed::set::Detail;
+    use scimd::service::webhooks::{Backoff, NewWebhook, Options, Webhooks};
+    let f = common::inproc::start().await;
+    let app = common::inproc::app!(f);
+    let rx = Receiver::start(|_| Answer::Accept);
+    let hooks = &f.state.webhooks;
+    let created = hooks
+        .add(NewWebhook {
+            url: rx.url.clone(),
+            secret: Some(SECRET.into()),
+            detail: Detail::Notice,
+            events: vec!["prov:create".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let create = |n: usize| {
+        actix_web::test::TestRequest::post()
+            .uri("/scim/v2/Users")
+            .insert_header(f.auth())
+            .set_payload(
+                json!({"schemas": [USER], "userName": format!("p{n}@example.com")}).to_string(),
+            )
+            .to_request()
+    };
+    for n in 0..3 {
+        assert_eq!(
+            actix_web::test::call_service(&app, create(n))
+                .await
+                .status(),
+            201
+        );
+    }
+    let got = rx.wait_for("three creates", 20, |g| g.len() >= 3);
+    let first = verified(&got[0]);
+    assert!(
+        first["events"]["urn:ietf:params:SCIM:event:prov:create:notice"]["attributes"].is_array()
+    );
+    hooks.pause(&created.id).unwrap();
+    assert_eq!(hooks.list().unwrap()[0].state, "paused");
+    for n in 3..5 {
+        assert_eq!(
+            actix_web::test::call_service(&app, create(n))
+                .await
+                .status(),
+            201
+        );
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(rx.got().len(), 3, "nothing is delivered while paused");
+    assert!(hooks.list().unwrap()[0].lag > 0);
+    hooks.resume(&created.id).unwrap();
+    rx.wait_for("the two held back", 20, |g| g.len() >= 5);
+    // Replay from the start: the five again, in the same order.
+    hooks.replay(&created.id, "start").unwrap();
+    let got = rx.wait_for("the replay", 20, |g| g.len() >= 10);
+    let jtis: Vec<Value> = got.iter().map(|g| verified(g)["jti"].clone()).collect();
+    assert_eq!(jtis[..5], jtis[5..10]);
+    assert!(hooks.replay(&created.id, "s1.garbage").is_err());
+    assert!(hooks.pause("no-such-id").is_err());
+    assert!(hooks
+        .add(NewWebhook {
+            url: "ftp://x".into(),
+            ..Default::default()
+        })
+        .is_err());
+    assert!(hooks
+        .add(NewWebhook {
+            url: rx.url.clone(),
+            events: vec!["prov:nope".into()],
+            ..Default::default()
+        })
+        .is_err());
+
+    hooks.remove(&created.id).unwrap();
+    assert!(hooks.list().unwrap().is_empty());
+
+    // A receiver that is not there: retried, then dead-lettered after the configured time.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let short = Webhooks::start(
+        f.store.clone(),
+        f.state.registry.clone(),
+        f.state.commands.writer().subscribe(),
+        Options {
+            issuer: "https://scim.example.com/scim/v2".into(),
+            signer: None,
+            dead_letter_after: Duration::from_millis(600),
+            backoff: Backoff {
+                base: Duration::from_millis(50),
+                max: Duration::from_millis(200),
+            },
+        },
+    )
+    .unwrap();
+    let dead = short
+        .add(NewWebhook {
+            url: dead_url,
+            from: Some("start".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    let state = loop {
+        let w = short
+            .list()
+            .unwrap()
+            .into_iter()
+            .find(|w| w.id == dead.id)
+            .unwrap();
+        if w.state == "dead_letter" || Instant::now() > until {
+            break w;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(state.state, "dead_letter", "{state:?}");
+    assert!(
+        state.failures >= 2 && state.failing_since.is_some() && state.last_error.is_some(),
+        "{state:?}"
+    );
+    assert_eq!(state.delivered, 0);
+    assert!(short.metrics().contains(&format!(
+        "scimd_webhook_state{{subscription=\"{}\",state=\"dead_letter\"}} 1",
+        dead.id
+    )));
+    short.resume(&dead.id).unwrap();
+    let w = short
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|w| w.id == dead.id)
+        .unwrap();
+    assert_eq!((w.state.as_str(), w.attempts), ("active", 0));
+    short.remove(&dead.id).unwrap();
+    short.stop();
+}
