@@ -352,6 +352,20 @@ fn a_failing_then_hanging_then_recovering_receiver_gets_everything_in_order_acro
     assert!(metrics.contains(&format!(
         "scimd_webhook_failures_total{{subscription=\"{id}\"}}"
     )));
+    let seq = u64::from_str_radix(
+        status[0]["cursor"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("s1."),
+        16,
+    )
+    .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "scimd_webhook_cursor_sequence{{subscription=\"{id}\"}} {seq}"
+        )),
+        "{metrics}"
+    );
     // The subscription is part of the data: a backup restored elsewhere holds it, cursor and all.
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("b.scimd");

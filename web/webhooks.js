@@ -107,7 +107,7 @@ function row(w) {
     }, 'danger small'),
   ];
   return el('tr', { dataset: { webhookId: w.id }, class: `webhook-${w.state}` },
-    el('th', { scope: 'row' }, el('span', { class: 'mono' }, w.url), el('div', { class: 'muted small-print' }, `${w.detail} · ${w.id}`)),
+    el('th', { scope: 'row' }, el('span', { class: 'mono' }, w.url), el('div', { class: 'muted small-print' }, `${w.detail} · ${w.id} · cursor ${w.cursor}`)),
     el('td', {}, filter),
     el('td', {}, el('span', { class: `badge status-${w.state}` }, w.state.replace('_', ' ')),
       w.failing_since ? el('div', { class: 'muted small-print' }, `failing since `, timeEl(w.failing_since), ` (${num(w.attempts)} attempts)`) : null),

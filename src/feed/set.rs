@@ -81,7 +81,7 @@ pub fn of_record(rec: &LogRecord, cx: &Context<'_>) -> Option<Value> {
             ResourceKind::User,
             u.id.to_string(),
             u.external_id.clone(),
-            create(cx, ResourceKind::User, &u.id.to_string(), &u.doc, rec, true),
+            create(cx, ResourceKind::User, &u.id.to_string(), &u.doc, rec),
         ),
         Event::UserUpdated { user, changes } => user_put(cx, user, changes, rec, None),
         Event::UserDeactivated { user, changes } => {
@@ -108,14 +108,7 @@ pub fn of_record(rec: &LogRecord, cx: &Context<'_>) -> Option<Value> {
             ResourceKind::Group,
             g.id.to_string(),
             g.external_id.clone(),
-            create(
-                cx,
-                ResourceKind::Group,
-                &g.id.to_string(),
-                &g.doc,
-                rec,
-                true,
-            ),
+            create(cx, ResourceKind::Group, &g.id.to_string(), &g.doc, rec),
         ),
         Event::GroupUpdated { group, changes } | Event::GroupRenamed { group, changes } => {
             group_patch(cx, group, changes)
@@ -247,12 +240,11 @@ fn create(
     id: &str,
     doc: &str,
     rec: &LogRecord,
-    created: bool,
 ) -> Map<String, Value> {
     match cx.detail {
         Detail::Full => one(
             "prov:create:full",
-            json!({"data": resource(cx, kind, id, doc, rec, created)}),
+            json!({"data": resource(cx, kind, id, doc, rec, true)}),
         ),
         Detail::Notice => {
             let mut names: Vec<String> = vec!["id".into()];

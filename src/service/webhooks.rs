@@ -163,6 +163,9 @@ pub struct CreatedWebhook {
     pub cursor: String,
 }
 
+/// A delivery thread and its stop flag.
+type Worker = (Arc<AtomicBool>, JoinHandle<()>);
+
 struct Inner {
     store: Store,
     reg: Arc<Registry>,
@@ -175,7 +178,7 @@ struct Inner {
     locks: Mutex<HashMap<[u8; 16], Arc<Mutex<()>>>>,
     /// Whether this instance delivers (the server) or only administers (the offline CLI).
     deliver: bool,
-    workers: Mutex<HashMap<[u8; 16], (Arc<AtomicBool>, JoinHandle<()>)>>,
+    workers: Mutex<HashMap<[u8; 16], Worker>>,
 }
 
 /// The webhook service; cheap to clone.
@@ -501,11 +504,16 @@ impl Webhooks {
             return String::new();
         };
         let mut out = String::new();
-        let families: [(&str, &str, &str); 6] = [
+        let families: [(&str, &str, &str); 7] = [
             (
                 "scimd_webhook_lag_records",
                 "gauge",
                 "Log records a subscription has not delivered or passed over yet.",
+            ),
+            (
+                "scimd_webhook_cursor_sequence",
+                "gauge",
+                "The log sequence number a subscription has delivered (or passed over) up to.",
             ),
             (
                 "scimd_webhook_delivered_total",
@@ -540,6 +548,10 @@ impl Webhooks {
                 match name {
                     "scimd_webhook_lag_records" => {
                         let _ = writeln!(out, "{name}{{{l}}} {}", w.lag);
+                    }
+                    "scimd_webhook_cursor_sequence" => {
+                        let seq = Cursor::decode(&w.cursor).map_or(0, |c| c.0);
+                        let _ = writeln!(out, "{name}{{{l}}} {seq}");
                     }
                     "scimd_webhook_delivered_total" => {
                         let _ = writeln!(out, "{name}{{{l}}} {}", w.delivered);

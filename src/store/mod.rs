@@ -139,9 +139,10 @@ const META_FORMAT: &[u8] = b"format";
 const META_VIEWS: &[u8] = b"views";
 
 /// Version of the projection. Raised when the same log projects into different views (2: a
-/// deletion's membership cascade is indexed in `log_by_resource` under every resource it changes);
-/// views built by an older version are rebuilt from the log at the next start.
-pub const VIEWS_VERSION: u16 = 2;
+/// deletion's membership cascade is indexed in `log_by_resource` under every resource it changes;
+/// 3: token records are written at format 2, with their scopes, so `verify` compares like with
+/// like); views built by an older version are rebuilt from the log at the next start.
+pub const VIEWS_VERSION: u16 = 3;
 
 impl Store {
     /// Open (or create) the database in `dir`. Refuses data written by a newer scimd.
