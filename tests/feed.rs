@@ -19,7 +19,7 @@ use common::inproc::{app, issue_scoped, start, InProc};
 use common::{GROUP, USER};
 use scimd::service::tokens;
 
-const EV: &str = "urn:ietf:params:SCIM:event:";
+const EV: &str = "urn:ietf:params:scim:event:";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 async fn feed_token(f: &InProc) -> String {

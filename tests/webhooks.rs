@@ -429,7 +429,7 @@ async fn pause_resume_replay_and_dead_letter() {
     let got = rx.wait_for("three creates", 20, |g| g.len() >= 3);
     let first = verified(&got[0]);
     assert!(
-        first["events"]["urn:ietf:params:SCIM:event:prov:create:notice"]["attributes"].is_array()
+        first["events"]["urn:ietf:params:scim:event:prov:create:notice"]["attributes"].is_array()
     );
     hooks.pause(&created.id).unwrap();
     assert_eq!(hooks.list().unwrap()[0].state, "paused");

@@ -1,5 +1,6 @@
 //! One log record as a Security Event Token (RFC 8417) in the SCIM profile (RFC 9967).
 //!
+//! Event URIs are the IANA-registered ones of RFC 9967 §7 (`urn:ietf:params:scim:event:prov:…`).
 //! Claims: `iss` (the SCIM base URL), `jti` (derived from the record, so a SET delivered twice
 //! carries the same `jti` and receivers can drop the repeat), `iat` and `toe` (the time the writer
 //! took the request, seconds), `txn` (the request id: the SETs of one request share it), `sub_id`
@@ -31,7 +32,7 @@ use crate::scim::schema::{Registry, ResourceKind};
 use crate::store::codec::{Entry, LogRecord};
 
 /// URN prefix of every SCIM event (RFC 9967 §2.1).
-pub const EVENT_PREFIX: &str = "urn:ietf:params:SCIM:event:";
+pub const EVENT_PREFIX: &str = "urn:ietf:params:scim:event:";
 
 /// The PatchOp message schema.
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -173,6 +174,19 @@ pub fn of_record(rec: &LogRecord, cx: &Context<'_>) -> Option<Value> {
         | Event::TokenExpirySet { .. }
         | Event::TokenScopesSet { .. } => return None,
     };
+    let mut events = events;
+    // RFC 9967 §2.2: `version`, the resource's ETag after the event, with create, patch and put
+    // (the record's sequence number is the version it gave the resource).
+    for (name, payload) in events.iter_mut() {
+        if name.ends_with(":full") || name.ends_with(":notice") {
+            if let Value::Object(p) = payload {
+                p.insert(
+                    "version".into(),
+                    Value::String(format!("W/\"{}\"", rec.seq)),
+                );
+            }
+        }
+    }
     let mut sub = json!({"format": "scim", "uri": format!("{}/{id}", kind.endpoint())});
     if let Some(x) = external_id {
         sub["externalId"] = Value::String(x);
@@ -408,15 +422,19 @@ mod tests {
             set["sub_id"],
             json!({"format": "scim", "uri": format!("/Users/{id}"), "externalId": "A-1"})
         );
-        let data = &set["events"]["urn:ietf:params:SCIM:event:prov:create:full"]["data"];
+        let data = &set["events"]["urn:ietf:params:scim:event:prov:create:full"]["data"];
         assert_eq!(data["userName"], "a@example.com");
         assert_eq!(data["id"], id);
         assert_eq!(data["meta"]["version"], "W/\"9\"");
+        assert_eq!(
+            set["events"]["urn:ietf:params:scim:event:prov:create:full"]["version"],
+            "W/\"9\""
+        );
         assert_eq!(event_names(&set), ["prov:create:full"]);
         assert_eq!(resource_type(&set), Some("User"));
         let notice = of_record(&r, &cx(&reg, Detail::Notice)).unwrap();
         assert_eq!(
-            notice["events"]["urn:ietf:params:SCIM:event:prov:create:notice"]["attributes"],
+            notice["events"]["urn:ietf:params:scim:event:prov:create:notice"]["attributes"],
             json!(["id", "userName", "externalId", "active"])
         );
     }
@@ -436,13 +454,13 @@ mod tests {
         let set = of_record(&r, &cx(&reg, Detail::Full)).unwrap();
         assert_eq!(event_names(&set), ["prov:put:full", "prov:deactivate"]);
         assert!(
-            set["events"]["urn:ietf:params:SCIM:event:prov:put:full"]["data"]["meta"]
+            set["events"]["urn:ietf:params:scim:event:prov:put:full"]["data"]["meta"]
                 .get("created")
                 .is_none()
         );
         let notice = of_record(&r, &cx(&reg, Detail::Notice)).unwrap();
         assert_eq!(
-            notice["events"]["urn:ietf:params:SCIM:event:prov:put:notice"]["attributes"],
+            notice["events"]["urn:ietf:params:scim:event:prov:put:notice"]["attributes"],
             json!(["active"])
         );
         let g = GroupId::from_bytes([2; 16]);
@@ -455,7 +473,7 @@ mod tests {
         let set = of_record(&removed, &cx(&reg, Detail::Full)).unwrap();
         assert_eq!(resource_type(&set), Some("Group"));
         assert_eq!(
-            set["events"]["urn:ietf:params:SCIM:event:prov:patch:full"]["data"]["Operations"],
+            set["events"]["urn:ietf:params:scim:event:prov:patch:full"]["data"]["Operations"],
             json!([{"op": "remove", "path": format!("members[value eq \"{u}\"]")}])
         );
     }

@@ -793,7 +793,7 @@ mod tests {
             failures: 0,
         };
         let s = serde_json::json!({"sub_id": {"uri": "/Users/x"},
-            "events": {"urn:ietf:params:SCIM:event:prov:put:full": {}, "urn:ietf:params:SCIM:event:prov:deactivate": {}}});
+            "events": {"urn:ietf:params:scim:event:prov:put:full": {}, "urn:ietf:params:scim:event:prov:deactivate": {}}});
         assert!(wanted(&rec(&[], &[]), &s));
         assert!(wanted(&rec(&["prov:deactivate"], &["User"]), &s));
         assert!(wanted(&rec(&["prov:put"], &[]), &s));
