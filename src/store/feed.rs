@@ -69,3 +69,54 @@ impl Store {
         Ok(self.trees.webhooks.remove(id)?.is_some())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::codec::WebhookState;
+
+    fn hook() -> WebhookRecord {
+        WebhookRecord {
+            url: "https://app.example.com/hook".into(),
+            secret: "s".repeat(20),
+            events: vec!["prov:delete".into()],
+            resource_types: vec!["User".into()],
+            full: false,
+            created_ms: 1,
+            state: WebhookState::Paused,
+            cursor: 7,
+            last_delivered_ms: Some(2),
+            last_error: Some("HTTP 500".into()),
+            failing_since_ms: None,
+            attempts: 0,
+            delivered: 3,
+            failures: 1,
+        }
+    }
+
+    /// The signing key is made once and kept; subscriptions and the key travel in a backup.
+    #[test]
+    fn the_key_and_the_subscriptions_survive_a_backup_and_restore() {
+        let store = Store::temporary().unwrap();
+        let key = store.feed_signing_key(|| Ok(vec![1, 2, 3])).unwrap();
+        assert_eq!(key, [1, 2, 3]);
+        let again = store
+            .feed_signing_key(|| Err("must not be made twice".into()))
+            .unwrap();
+        assert_eq!(again, key);
+        store.put_webhook([9; 16], &hook()).unwrap();
+        assert_eq!(store.webhook([9; 16]).unwrap(), Some(hook()));
+        let mut file = Vec::new();
+        let summary = crate::store::backup::write(&store, &mut file).unwrap();
+        assert_eq!((summary.version, summary.webhooks), (2, 1));
+        let dir = tempfile::tempdir().unwrap();
+        let (_, restored) = crate::store::backup::restore(file.as_slice(), dir.path()).unwrap();
+        assert_eq!(restored.webhooks().unwrap(), vec![([9; 16], hook())]);
+        let kept = restored
+            .feed_signing_key(|| Err("the restored key is used".into()))
+            .unwrap();
+        assert_eq!(kept, key);
+        assert!(restored.remove_webhook([9; 16]).unwrap());
+        assert!(!restored.remove_webhook([9; 16]).unwrap());
+    }
+}
