@@ -65,12 +65,14 @@ fn len32(n: usize) -> Result<[u8; 4]> {
 /// Write a backup of `store` to `out`.
 pub fn write(store: &Store, out: impl Write) -> Result<Summary> {
     let t = &store.trees;
-    let last = super::read::log_bounds(t)?.map_or(0, |(_, l)| l);
-    let admins: Vec<(sled::IVec, sled::IVec)> =
-        t.admins.iter().collect::<std::result::Result<_, _>>()?;
+    // Subscriptions first: their cursors are at most the log's end now, so none points past the
+    // records this backup holds (a restored subscription would skip the new records there).
     let webhooks: Vec<(sled::IVec, sled::IVec)> =
         t.webhooks.iter().collect::<std::result::Result<_, _>>()?;
     let signing_key = t.meta.get(super::feed::META_SIGNING_KEY)?;
+    let last = super::read::log_bounds(t)?.map_or(0, |(_, l)| l);
+    let admins: Vec<(sled::IVec, sled::IVec)> =
+        t.admins.iter().collect::<std::result::Result<_, _>>()?;
     let summary = Summary {
         format: "scimd-backup".into(),
         version: VERSION,
