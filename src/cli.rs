@@ -40,6 +40,10 @@ pub enum CliCommand {
     /// Issue, list and revoke bearer tokens (through the running server's admin socket, or offline).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Webhook subscriptions of the change feed (through the running server's admin socket, or
+    /// offline).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Console accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -106,6 +110,65 @@ pub enum AdminCommand {
     },
 }
 
+/// `scimd webhook …`
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Subscribe a URL to the change feed; prints the subscription id and its HMAC secret (once).
+    Add {
+        /// Where SETs are POSTed (https://…, or http://… on a trusted network).
+        #[arg(long)]
+        url: String,
+        /// The HMAC-SHA256 secret (at least 16 characters; default: a random one, printed).
+        #[arg(long)]
+        secret: Option<String>,
+        /// Events wanted; repeat for several: prov:create, prov:put, prov:patch, prov:delete,
+        /// prov:activate, prov:deactivate (default: all).
+        #[arg(long, value_name = "EVENT")]
+        event: Vec<String>,
+        /// Resource types wanted; repeat for both: User, Group (default: both).
+        #[arg(long, value_name = "TYPE")]
+        resource_type: Vec<String>,
+        /// full (SETs carry the data; the default) or notice (they name what changed).
+        #[arg(long)]
+        detail: Option<String>,
+        /// Where delivery starts: a feed cursor, or `start` for the whole log (default: now).
+        #[arg(long, value_name = "CURSOR")]
+        from: Option<String>,
+        /// Print exactly one JSON object {"id","secret","cursor"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List subscriptions with their state, lag, deliveries and last error.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop delivering to a subscription until it is resumed.
+    Pause {
+        /// Subscription id.
+        id: String,
+    },
+    /// Deliver again after a pause or the dead-letter state, from where it stopped.
+    Resume {
+        /// Subscription id.
+        id: String,
+    },
+    /// Deliver again everything after a cursor (`start`: the whole log).
+    Replay {
+        /// Subscription id.
+        id: String,
+        /// The cursor.
+        #[arg(long, value_name = "CURSOR")]
+        from: String,
+    },
+    /// Delete a subscription.
+    Remove {
+        /// Subscription id.
+        id: String,
+    },
+}
+
 /// `scimd token …`
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
@@ -114,7 +177,11 @@ pub enum TokenCommand {
         /// Client name, e.g. "Entra ID".
         #[arg(long)]
         name: String,
-        /// Print exactly one JSON object {"id","name","token","scim_url"}.
+        /// What the token may do; repeat for several: scim:write (identity providers; the
+        /// default), scim:read (read-only SCIM), events:read (the change feed only).
+        #[arg(long, value_name = "SCOPE")]
+        scope: Vec<String>,
+        /// Print exactly one JSON object {"id","name","token","scim_url","scopes"}.
         #[arg(long)]
         json: bool,
     },

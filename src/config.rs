@@ -38,6 +38,8 @@ pub const DEFAULT_DATA_DIR: &str = "./scimd-data";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
 /// Default request body limit (1 MiB): large enough for a group PATCH adding thousands of members.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// Default time a webhook retries one SET before its subscription is dead-lettered.
+pub const DEFAULT_DEAD_LETTER_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default console idle timeout: long enough to read a report, short enough for a shared desk.
 pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 /// Default absolute console session lifetime: a working day.
@@ -428,6 +430,26 @@ settings! {
             ratelimit::DEFAULT_UNAUTHENTICATED,
         ),
         show: |v| show_rate(*v),
+    }
+    /// Sign the change feed's SETs (compact JWS, ES256, key published at `/events/jwks.json`)
+    /// instead of serving them as plain JSON objects.
+    events_signed: bool => bool {
+        env: flag,
+        resolve: |v| Ok(v.unwrap_or(false)),
+        show: Show::plain,
+    }
+    /// How long a webhook subscription keeps retrying an undeliverable SET before it is put in
+    /// the dead-letter state (`30m`, `24h`, the default; `resume` starts it again).
+    webhook_dead_letter_after: String => Duration {
+        env: text,
+        resolve: |v| choice(
+            "webhook_dead_letter_after",
+            v,
+            DEFAULT_DEAD_LETTER_AFTER,
+            parse_duration,
+            "is not a duration such as 90s, 30m or 24h",
+        ),
+        show: |v| Show::text(&format!("{}s", v.as_secs())),
     }
     /// Extension schemas (`[[extensions]]`; file only: they are tables, not one-line values).
     extensions: Vec<ExtensionDecl> => Vec<ExtensionDecl> {
@@ -1044,6 +1066,8 @@ metrics_token = "********"
 rate_limit_per_token = 0
 rate_limit_burst = 50
 rate_limit_unauthenticated = "30/m"
+events_signed = false
+webhook_dead_letter_after = "86400s"
 # extension urn:x:y:User (1 attributes) for User
 "#
         );
@@ -1075,6 +1099,8 @@ metrics_allow = ["127.0.0.0/8", "::1/128"]
 rate_limit_per_token = "200/s"
 rate_limit_burst = 400
 rate_limit_unauthenticated = "20/s"
+events_signed = false
+webhook_dead_letter_after = "86400s"
 "#
         );
     }
@@ -1116,7 +1142,7 @@ rate_limit_unauthenticated = "20/s"
     #[test]
     fn every_setting_reads_its_own_variable() {
         let keys: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
-        assert_eq!(keys.len(), 24, "{keys:?}");
+        assert_eq!(keys.len(), 26, "{keys:?}");
         assert_eq!(
             SETTINGS
                 .iter()

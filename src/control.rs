@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::command::Command;
 use crate::domain::ids::ClientName;
+use crate::domain::scope::Scopes;
 use crate::domain::write::{Actor, Envelope};
 use crate::service::commands::Commands;
 use crate::service::tokens::{self, TokenInfo};
@@ -30,6 +31,9 @@ pub enum Request {
     TokenAdd {
         /// Client name.
         name: String,
+        /// Scope names (none: `scim:write`).
+        #[serde(default)]
+        scopes: Vec<String>,
     },
     /// List tokens.
     TokenList,
@@ -42,6 +46,24 @@ pub enum Request {
     Backup,
     /// Stream the log as NDJSON (answer: `Stream`, then the lines).
     ExportLog,
+    /// Make a webhook subscription.
+    WebhookAdd {
+        /// What to make.
+        #[serde(flatten)]
+        new: WebhookSpec,
+    },
+    /// List webhook subscriptions.
+    WebhookList,
+    /// Pause, resume or delete a subscription, or replay it from a cursor.
+    WebhookChange {
+        /// The subscription.
+        id: String,
+        /// `pause`, `resume`, `remove` or `replay`.
+        change: String,
+        /// For `replay`: the cursor (or `start`).
+        #[serde(default)]
+        cursor: Option<String>,
+    },
     /// Set (or create) a console account's password.
     AdminSetPassword {
         /// Account name.
@@ -61,9 +83,34 @@ impl Request {
             Self::TokenRevoke { .. } => "token_revoke",
             Self::AdminSetPassword { .. } => "admin_set_password",
             Self::Backup => "backup",
+            Self::WebhookAdd { .. } => "webhook_add",
+            Self::WebhookList => "webhook_list",
+            Self::WebhookChange { .. } => "webhook_change",
             Self::ExportLog => "export_log",
         }
     }
+}
+
+/// A webhook subscription to make, as the CLI sends it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSpec {
+    /// Where SETs go.
+    pub url: String,
+    /// The HMAC secret (none: scimd makes one).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Event filters.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Resource-type filters.
+    #[serde(default)]
+    pub resource_types: Vec<String>,
+    /// `full` or `notice`.
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// Where to start (a cursor, `start`; none: now).
+    #[serde(default)]
+    pub from: Option<String>,
 }
 
 /// A newly issued token as shown once to the admin (`token add --json` prints exactly this).
@@ -77,6 +124,9 @@ pub struct IssuedToken {
     pub token: String,
     /// The SCIM base URL for the identity provider's Tenant URL.
     pub scim_url: String,
+    /// Its scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// The answer.
@@ -91,6 +141,20 @@ pub enum Response {
     Tokens {
         /// The tokens.
         tokens: Vec<TokenInfo>,
+    },
+    /// To `WebhookAdd`.
+    WebhookCreated(crate::service::webhooks::CreatedWebhook),
+    /// To `WebhookList`.
+    Webhooks {
+        /// The subscriptions.
+        webhooks: Vec<crate::service::webhooks::WebhookInfo>,
+    },
+    /// To `WebhookChange`.
+    WebhookChanged {
+        /// The subscription.
+        id: String,
+        /// What was done.
+        change: String,
     },
     /// To `TokenRevoke`.
     Revoked {
@@ -120,6 +184,8 @@ pub struct Admin {
     pub commands: Commands,
     /// SCIM base URL to show with new tokens.
     pub scim_url: String,
+    /// Webhook subscriptions.
+    pub webhooks: crate::service::webhooks::Webhooks,
 }
 
 fn cli_actor() -> Actor {
@@ -161,15 +227,18 @@ impl Admin {
             Request::Backup | Request::ExportLog => {
                 Err("this request streams its answer; use Admin::stream".into())
             }
-            Request::TokenAdd { name } => {
+            Request::TokenAdd { name, scopes } => {
                 let name = ClientName::try_from(name.as_str()).map_err(|e| e.to_string())?;
+                let scopes = Scopes::parse(&scopes).map_err(|e| e.to_string())?;
                 let t = tokens::generate();
-                self.submit(tokens::issue_command(&t, name.clone(), None))?;
+                let names = scopes.names().into_iter().map(str::to_owned).collect();
+                self.submit(tokens::issue_command(&t, name.clone(), None, scopes))?;
                 Ok(Response::Issued(IssuedToken {
                     id: t.id.to_string(),
                     name: name.to_string(),
                     token: t.token,
                     scim_url: self.scim_url.clone(),
+                    scopes: names,
                 }))
             }
             Request::TokenList => Ok(Response::Tokens {
@@ -185,6 +254,41 @@ impl Admin {
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
                 Ok(Response::PasswordSet { name })
+            }
+            Request::WebhookAdd { new } => {
+                let detail = match new.detail.as_deref() {
+                    None => crate::feed::set::Detail::Full,
+                    Some(d) => d
+                        .parse()
+                        .map_err(|_| format!("detail '{d}' is neither 'full' nor 'notice'"))?,
+                };
+                let created = self
+                    .webhooks
+                    .add(crate::service::webhooks::NewWebhook {
+                        url: new.url,
+                        secret: new.secret,
+                        events: new.events,
+                        resource_types: new.resource_types,
+                        detail,
+                        from: new.from,
+                    })
+                    .map_err(|e| e.to_string())?;
+                Ok(Response::WebhookCreated(created))
+            }
+            Request::WebhookList => Ok(Response::Webhooks {
+                webhooks: self.webhooks.list().map_err(|e| e.to_string())?,
+            }),
+            Request::WebhookChange { id, change, cursor } => {
+                let w = &self.webhooks;
+                match change.as_str() {
+                    "pause" => w.pause(&id),
+                    "resume" => w.resume(&id),
+                    "remove" => w.remove(&id),
+                    "replay" => w.replay(&id, cursor.as_deref().unwrap_or("start")),
+                    other => return Err(format!("unknown webhook change '{other}'")),
+                }
+                .map_err(|e| e.to_string())?;
+                Ok(Response::WebhookChanged { id, change })
             }
             Request::TokenRevoke { id_or_name } => {
                 let id = tokens::find(&self.store, &id_or_name).map_err(|e| e.to_string())??;

@@ -11,6 +11,7 @@
 //!   trees), rebuild and verify.
 //! - [`service`]: the write service (`commands`: the one door for every write), the single writer
 //!   (group commit), the queries over the views and the named reads of the console.
+//! - [`feed`]: the change feed: SETs (RFC 9967) from log records, cursors, the snapshot, signing.
 //! - [`report`]: the activity feed, histories (replayed through the store's projection), charts.
 //! - [`http`]: actix-web routes, extractors, and the one error→HTTP mapping; it talks to `service`
 //!   only, never to `store`.
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod domain;
+pub mod feed;
 pub mod http;
 pub mod logging;
 pub mod net;

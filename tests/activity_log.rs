@@ -411,6 +411,7 @@ fn the_log_records_every_write_with_its_attribute_level_changes() {
             name: okta.clone(),
             secret_sha256: [7; 32],
             expires_ms: None,
+            scopes: scimd::domain::scope::Scopes::default(),
         },
         1,
     );

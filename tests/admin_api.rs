@@ -635,7 +635,12 @@ fn the_action_list_names_everything_the_feed_shows() {
         );
     }
     // The names the feed can show even where this traffic did not reach them.
-    for name in ["token_expiry_set", "user_password_set", "group_updated"] {
+    for name in [
+        "token_expiry_set",
+        "token_scopes_set",
+        "user_password_set",
+        "group_updated",
+    ] {
         assert!(changes.iter().any(|n| n == name), "{name}: {}", list.text);
     }
     for name in [
@@ -648,7 +653,7 @@ fn the_action_list_names_everything_the_feed_shows() {
     ] {
         assert!(attempts.iter().any(|n| n == name), "{name}: {}", list.text);
     }
-    assert_eq!(changes.len() + attempts.len(), 29, "{}", list.text);
+    assert_eq!(changes.len() + attempts.len(), 30, "{}", list.text);
     // Every listed name is a valid filter.
     for name in changes.iter().chain(&attempts) {
         let r = c.get(&format!("/admin/api/activity?action={name}&limit=1"));
@@ -734,4 +739,107 @@ fn live_tail_streams_new_entries_as_server_sent_events() {
     let item: Value =
         serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
     assert_eq!(item["resource_name"], "live2@x");
+}
+
+/// The Tokens API issues scoped tokens and lists the scopes; the Webhooks API makes, lists,
+/// pauses, resumes, replays and deletes subscriptions (the secret is shown once), CSRF-checked.
+#[test]
+fn tokens_get_scopes_and_webhooks_are_managed_through_the_console_api() {
+    let s = Server::plain();
+    let mut c = Console::new(&s);
+    assert_eq!(c.login("admin", &first_password(&s)).status, 200);
+    let r = c.post(
+        "/admin/api/tokens",
+        json!({"name": "Feed app", "scopes": ["events:read", "scim:read"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["scopes"], json!(["scim:read", "events:read"]));
+    let bad = c.post(
+        "/admin/api/tokens",
+        json!({"name": "x", "scopes": ["root"]}),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let list = c.get("/admin/api/tokens").json();
+    assert_eq!(
+        list["scopes"],
+        json!(["scim:write", "scim:read", "events:read"])
+    );
+    assert!(list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["scopes"] == json!(["scim:read", "events:read"])));
+
+    let made = c.post(
+        "/admin/api/webhooks",
+        json!({"url": "http://127.0.0.1:9/hook", "events": ["prov:delete"], "detail": "notice"}),
+    );
+    assert_eq!(made.status, 201, "{}", made.text);
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(made.json()["secret"].as_str().unwrap().len(), 64);
+    let list = c.get("/admin/api/webhooks").json();
+    let w = &list["items"][0];
+    assert_eq!(
+        (w["id"].as_str(), w["state"].as_str(), w["detail"].as_str()),
+        (Some(id.as_str()), Some("active"), Some("notice"))
+    );
+    assert!(w.get("secret").is_none(), "the secret is never listed");
+    assert_eq!(list["events"][0], "prov:create");
+    assert_eq!(
+        c.post(&format!("/admin/api/webhooks/{id}/pause"), json!({}))
+            .status,
+        204
+    );
+    assert_eq!(
+        c.get("/admin/api/webhooks").json()["items"][0]["state"],
+        "paused"
+    );
+    assert_eq!(
+        c.post(&format!("/admin/api/webhooks/{id}/resume"), json!({}))
+            .status,
+        204
+    );
+    assert_eq!(
+        c.post(
+            &format!("/admin/api/webhooks/{id}/replay"),
+            json!({"cursor": "start"})
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        c.post(
+            &format!("/admin/api/webhooks/{id}/replay"),
+            json!({"cursor": "nope"})
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        c.post("/admin/api/webhooks", json!({"url": "mailto:x"}))
+            .status,
+        400
+    );
+    assert_eq!(
+        c.send(
+            "POST",
+            &format!("/admin/api/webhooks/{id}/pause"),
+            Some(json!({})),
+            false
+        )
+        .status,
+        403,
+        "CSRF"
+    );
+    assert_eq!(
+        c.send("DELETE", &format!("/admin/api/webhooks/{id}"), None, true)
+            .status,
+        204
+    );
+    assert_eq!(
+        c.send("DELETE", &format!("/admin/api/webhooks/{id}"), None, true)
+            .status,
+        404
+    );
+    assert_eq!(c.get("/admin/api/webhooks").json()["items"], json!([]));
 }

@@ -265,6 +265,8 @@ fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
     b.screenshot("02-token-created");
     b.click("#token-done");
     b.wait_text("#tokens-table", "Entra ID");
+    // The default scope of a token made on the page is what an identity provider needs.
+    b.wait_text("#tokens-table", "scim:write");
 
     // Provision with that token.
     let t = Some(token.as_str());
@@ -329,6 +331,20 @@ fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
     b.wait_text("#tokens-table", "revoked");
     b.screenshot("06-revoked");
     assert_eq!(s.call("GET", "/Users", t, None).status, 401);
+
+    // A webhook through the Webhooks page: its secret is shown once, it is listed, it pauses.
+    b.goto(&format!("{}/admin/#/webhooks", s.root));
+    b.click("#add-webhook");
+    b.type_into("#webhook-url", "http://127.0.0.1:9/hook");
+    b.click("#webhook-create");
+    let secret = b.wait_value("#new-webhook-secret");
+    assert_eq!(secret.len(), 64, "{secret}");
+    b.click("#webhook-done");
+    b.wait_text("#webhooks-table", "http://127.0.0.1:9/hook");
+    b.wait_text("#webhooks-table", "active");
+    b.click("#webhooks-table tbody tr button");
+    b.wait_text("#webhooks-table", "paused");
+    b.screenshot("07-webhooks");
 }
 
 #[test]

@@ -538,6 +538,13 @@ impl Harness {
                     name: ClientName::try_from("replay client").unwrap(),
                     secret_sha256: [7; 32],
                     expires_ms: None,
+                    // Every other token gets scopes of its own (a TokenScopesSet record), so
+                    // the rebuild is checked to reproduce those too.
+                    scopes: if self.token_ids.len() % 2 == 0 {
+                        scimd::domain::scope::Scopes::parse(&["scim:read", "events:read"]).unwrap()
+                    } else {
+                        scimd::domain::scope::Scopes::default()
+                    },
                 };
                 (cmd, Ok(()))
             }

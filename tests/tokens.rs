@@ -40,7 +40,8 @@ fn tokens_issued_offline_and_online_work_until_revoked() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, ["id", "name", "token", "scim_url"]);
+    assert_eq!(keys, ["id", "name", "token", "scim_url", "scopes"]);
+    assert_eq!(offline["scopes"], serde_json::json!(["scim:write"]));
     assert_eq!(offline["name"], "Okta");
     let okta = offline["token"].as_str().unwrap().to_owned();
     assert!(okta.starts_with("scimd_") && okta.len() > 64, "{okta}");
@@ -159,4 +160,82 @@ fn requests_without_a_valid_token_get_401_with_a_scim_body() {
     }
     assert_eq!(s.call("GET", "//healthz", None, None).status, 200);
     assert_eq!(s.call("GET", "/Users", Some(&good), None).status, 200);
+}
+
+/// `token add --scope` through the CLI, offline and through the running server's socket: the scopes
+/// are listed and enforced over HTTP; an unknown scope is refused with the known ones named.
+#[test]
+fn scoped_tokens_from_the_cli_are_listed_and_enforced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let reader = json_out(&cli_in(
+        &data,
+        &[
+            "token",
+            "add",
+            "--name",
+            "HR app",
+            "--scope",
+            "scim:read",
+            "--json",
+        ],
+    ));
+    assert_eq!(reader["scopes"], serde_json::json!(["scim:read"]));
+    let out = cli_in(
+        &data,
+        &["token", "add", "--name", "x", "--scope", "scim:admin"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("scim:admin") && err.contains("events:read"),
+        "{err}"
+    );
+    let human = cli_in(
+        &data,
+        &[
+            "token",
+            "add",
+            "--name",
+            "Both",
+            "--scope",
+            "events:read",
+            "--scope",
+            "scim:read",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&human.stdout).contains("scim:read events:read"));
+
+    let mut s = Server::plain();
+    s.kill();
+    s.data_dir = data.clone();
+    s.launch();
+    let feed = json_out(&s.cli(&[
+        "token",
+        "add",
+        "--name",
+        "Feed",
+        "--scope",
+        "events:read",
+        "--json",
+    ]));
+    let list = json_out(&s.cli(&["token", "list", "--json"]));
+    let scopes: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["scopes"])
+        .collect();
+    assert_eq!(scopes[0], &serde_json::json!(["scim:read"]));
+    assert_eq!(scopes[2], &serde_json::json!(["events:read"]));
+    let reader = reader["token"].as_str().unwrap();
+    let feed = feed["token"].as_str().unwrap();
+    assert_eq!(s.call("GET", "/Users", Some(reader), None).status, 200);
+    let user = serde_json::json!({"schemas": [common::USER], "userName": "no@example.com"});
+    let r = s.call("POST", "/Users", Some(reader), Some(&user));
+    assert_scim_error(&r, 403, None);
+    assert!(r.www_authenticate.unwrap().contains("scope=\"scim:write\""));
+    assert_scim_error(&s.call("GET", "/Users", Some(feed), None), 403, None);
+    assert_eq!(s.call("GET", "//events", Some(feed), None).status, 200);
+    assert!(s.terminate());
 }

@@ -1,10 +1,11 @@
 // scimd admin console: session, sign-in/out and the hash router.
-// Routes: #/activity (default), #/tokens, #/users, #/users/ID, #/groups, #/groups/ID, #/history/ID,
-// #/account (password, sessions).
+// Routes: #/activity (default), #/tokens, #/webhooks, #/users, #/users/ID, #/groups, #/groups/ID,
+// #/history/ID, #/account (password, sessions).
 
 import { api, setCsrf, onUnauthorized } from './api.js';
 import * as activity from './activity.js';
 import * as tokens from './tokens.js';
+import * as webhooks from './webhooks.js';
 import * as resources from './resources.js';
 import * as account from './account.js';
 import { $, announce, showError, clearError } from './util.js';
@@ -13,7 +14,7 @@ const session = { user: null };
 let current = null; // { key, leave }
 let retryTimer = 0;
 
-const VIEWS = ['login', 'activity', 'tokens', 'users', 'user', 'groups', 'group', 'history', 'account', 'notfound'];
+const VIEWS = ['login', 'activity', 'tokens', 'webhooks', 'users', 'user', 'groups', 'group', 'history', 'account', 'notfound'];
 
 function showView(name) {
   $('#boot-loading').hidden = true;
@@ -48,6 +49,8 @@ function resolve({ parts, params }) {
       return id ? null : { key: 'activity', view: 'activity', nav: 'activity', title: 'Activity', enter: () => activity.enter(params), leave: activity.leave };
     case 'tokens':
       return id ? null : { key: 'tokens', view: 'tokens', nav: 'tokens', title: 'Tokens', enter: tokens.enter, leave: tokens.leave };
+    case 'webhooks':
+      return id ? null : { key: 'webhooks', view: 'webhooks', nav: 'webhooks', title: 'Webhooks', enter: webhooks.enter, leave: webhooks.leave };
     case 'users':
       return id
         ? { key: `user:${id}`, view: 'user', nav: 'users', enter: () => resources.enterUser(id), leave: resources.leaveDetail }

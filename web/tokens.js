@@ -53,6 +53,7 @@ async function load() {
     const data = await api('tokens');
     if (my !== gen) return;
     $('#scim-url').value = data.scim_url || '';
+    scopeChoices(Array.isArray(data.scopes) ? data.scopes : []);
     const items = Array.isArray(data.items) ? data.items : [];
     if (!items.length) {
       messageRow(tbody, 'No tokens yet. Select Add Token to connect your first identity provider.', 'empty');
@@ -68,6 +69,18 @@ async function load() {
   }
 }
 
+// One checkbox per scope the server knows (it sends the list); scim:write is the default choice.
+function scopeChoices(names) {
+  const box = $('#token-scopes');
+  if (box.querySelector('input') || !names.length) return;
+  for (const name of names) {
+    const id = `token-scope-${name.replace(/[^a-z]/g, '-')}`;
+    const input = el('input', { type: 'checkbox', id, name: 'scope', value: name });
+    input.checked = name === 'scim:write';
+    box.append(el('div', { class: 'check' }, input, el('label', { for: id }, name)));
+  }
+}
+
 function tokenRow(t) {
   const status = tokenStatus(t);
   const failures = Number(t.failures_24h) || 0;
@@ -79,6 +92,7 @@ function tokenRow(t) {
   const expires = t.expires ? timeEl(t.expires, { compact: true }) : none('Never');
   return el('tr', { dataset: { tokenId: t.id }, class: `token-${status}` },
     el('th', { scope: 'row' }, el('span', { class: 'token-name' }, t.name), el('div', { class: 'muted mono small-print token-id' }, t.id)),
+    el('td', { class: 'token-scopes' }, (t.scopes || []).map((s) => el('code', { class: 'scope' }, s))),
     el('td', { class: 'nowrap' }, timeEl(t.created, { compact: true })),
     el('td', { class: 'nowrap' }, t.last_used
       ? [timeEl(t.last_used, { compact: true }), el('div', { class: 'muted small-print' }, relative(t.last_used))]
@@ -156,6 +170,12 @@ async function createToken() {
     $('#token-expires').focus();
     return;
   }
+  const scopes = [...document.querySelectorAll('#token-scopes input:checked')].map((i) => i.value);
+  if (!scopes.length) {
+    formError('Choose at least one scope.');
+    $('#token-scopes input')?.focus();
+    return;
+  }
   formError('');
   clearError();
   const button = $('#token-create');
@@ -164,7 +184,7 @@ async function createToken() {
   try {
     const created = await api('tokens', {
       method: 'POST',
-      body: { name, expires, scim_url: `${location.origin}/scim/v2` },
+      body: { name, expires, scopes, scim_url: `${location.origin}/scim/v2` },
     });
     closeForm(false);
     showCreated(created);

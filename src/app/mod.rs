@@ -35,6 +35,7 @@ pub fn main(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         CliCommand::Token(cmd) => offline::token(&config, cmd),
+        CliCommand::Webhook(cmd) => offline::webhook(&config, cmd),
         CliCommand::Admin(AdminCommand::SetPassword { name }) => {
             offline::set_password(&config, name)
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use crate::cli::TokenCommand;
+use crate::cli::{TokenCommand, WebhookCommand};
 use crate::config::Config;
 use crate::control::{self, Admin, Request, Response};
 use crate::scim::schema::Registry;
@@ -272,19 +272,75 @@ fn admin_request(config: &Config, req: Request) -> anyhow::Result<Response> {
     };
     let registry = Arc::new(Registry::core());
     let (writer, thread) = Writer::start(store.clone(), registry.clone())?;
+    let webhooks = crate::service::webhooks::Webhooks::offline(
+        store.clone(),
+        registry.clone(),
+        writer.subscribe(),
+        crate::service::webhooks::Options {
+            issuer: config.scim_url(),
+            signer: None,
+            dead_letter_after: config.webhook_dead_letter_after,
+            backoff: crate::service::webhooks::Backoff::default(),
+        },
+    )?;
     let admin = Admin {
         store,
         commands: Commands::new(writer, registry, config.password_storage),
         scim_url: config.scim_url(),
+        webhooks,
     };
     let response = admin.handle(req);
     thread.stop();
     Ok(response)
 }
 
+/// `scimd webhook …`: through the running server's admin socket, or on the stopped database.
+pub(super) fn webhook(config: &Config, cmd: WebhookCommand) -> anyhow::Result<ExitCode> {
+    let change = |id: &str, change: &str, cursor: Option<String>| Request::WebhookChange {
+        id: id.to_owned(),
+        change: change.to_owned(),
+        cursor,
+    };
+    let (req, json) = match cmd {
+        WebhookCommand::Add {
+            url,
+            secret,
+            event,
+            resource_type,
+            detail,
+            from,
+            json,
+        } => (
+            Request::WebhookAdd {
+                new: crate::control::WebhookSpec {
+                    url,
+                    secret,
+                    events: event,
+                    resource_types: resource_type,
+                    detail,
+                    from,
+                },
+            },
+            json,
+        ),
+        WebhookCommand::List { json } => (Request::WebhookList, json),
+        WebhookCommand::Pause { id } => (change(&id, "pause", None), false),
+        WebhookCommand::Resume { id } => (change(&id, "resume", None), false),
+        WebhookCommand::Remove { id } => (change(&id, "remove", None), false),
+        WebhookCommand::Replay { id, from } => (change(&id, "replay", Some(from)), false),
+    };
+    respond(config, req, json)
+}
+
 pub(super) fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let (req, json) = match &cmd {
-        TokenCommand::Add { name, json } => (Request::TokenAdd { name: name.clone() }, *json),
+        TokenCommand::Add { name, scope, json } => (
+            Request::TokenAdd {
+                name: name.clone(),
+                scopes: scope.clone(),
+            },
+            *json,
+        ),
         TokenCommand::List { json } => (Request::TokenList, *json),
         TokenCommand::Revoke { id_or_name } => (
             Request::TokenRevoke {
@@ -293,11 +349,19 @@ pub(super) fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCo
             false,
         ),
     };
+    respond(config, req, json)
+}
+
+fn respond(config: &Config, req: Request, json: bool) -> anyhow::Result<ExitCode> {
     match admin_request(config, req)? {
         Response::Issued(t) if json => println!("{}", serde_json::to_string(&t)?),
         Response::Issued(t) => {
             println!("Token issued for client \"{}\" (id {}).", t.name, t.id);
             println!();
+            println!(
+                "Scopes:                                   {}",
+                t.scopes.join(" ")
+            );
             println!("SCIM Server URL (Entra ID: Tenant URL):   {}", t.scim_url);
             println!("Token (Entra ID: Secret Token):           {}", t.token);
             println!();
@@ -310,9 +374,10 @@ pub(super) fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCo
             }
             for t in tokens {
                 println!(
-                    "{}  {:<24} created {}  last used {}  {}",
+                    "{}  {:<24} {:<22} created {}  last used {}  {}",
                     t.id,
                     t.name,
+                    t.scopes.join(","),
                     t.created,
                     t.last_used.as_deref().unwrap_or("never"),
                     t.revoked
@@ -322,6 +387,41 @@ pub(super) fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCo
             }
         }
         Response::Revoked { id } => println!("revoked token {id}"),
+        Response::WebhookCreated(w) if json => println!("{}", serde_json::to_string(&w)?),
+        Response::WebhookCreated(w) => {
+            println!(
+                "Webhook subscription {} created; delivery starts after {}.",
+                w.id, w.cursor
+            );
+            println!();
+            println!("Secret (verify X-Scimd-Signature with it):   {}", w.secret);
+            println!();
+            println!("The secret is shown only this once.");
+        }
+        Response::Webhooks { webhooks } if json => {
+            println!("{}", serde_json::to_string(&webhooks)?);
+        }
+        Response::Webhooks { webhooks } => {
+            if webhooks.is_empty() {
+                println!(
+                    "no webhook subscriptions; make one with: scimd webhook add --url https://…"
+                );
+            }
+            for w in webhooks {
+                println!(
+                    "{}  {:<11} lag {:<6} delivered {:<6} {}  {}",
+                    w.id,
+                    w.state,
+                    w.lag,
+                    w.delivered,
+                    w.url,
+                    w.last_error
+                        .map(|e| format!("last error: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        Response::WebhookChanged { id, change } => println!("webhook {id}: {change} done"),
         Response::PasswordSet { name } => println!("password set for '{name}'"),
         Response::Stream => bail!("unexpected streamed answer"),
         Response::Pong => println!("pong"),

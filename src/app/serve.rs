@@ -120,6 +120,23 @@ pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> 
         known_hosts,
         device,
     });
+    let feed = crate::service::feed::Feed::new(
+        store.clone(),
+        registry.clone(),
+        writer.subscribe(),
+        config.events_signed,
+    )?;
+    let webhooks = crate::service::webhooks::Webhooks::start(
+        store.clone(),
+        registry.clone(),
+        writer.subscribe(),
+        crate::service::webhooks::Options {
+            issuer: config.scim_url(),
+            signer: feed.signer(),
+            dead_letter_after: config.webhook_dead_letter_after,
+            backoff: crate::service::webhooks::Backoff::default(),
+        },
+    )?;
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         commands: commands.clone(),
@@ -139,6 +156,8 @@ pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> 
         metrics_token: config.metrics_token.clone(),
         require_client_cert: config.client_ca.is_some(),
         limiter: limiter.clone(),
+        feed,
+        webhooks: webhooks.clone(),
     });
     let factory = move || http::app(state.clone());
     // Signals are handled below, so live-tail streams can be ended before the graceful stop.
@@ -199,6 +218,7 @@ pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> 
         store: store.clone(),
         commands: commands.clone(),
         scim_url: config.scim_url(),
+        webhooks: webhooks.clone(),
     };
     let socket_task = control::serve(config.admin_socket.clone(), admin)
         .await
@@ -278,6 +298,9 @@ pub async fn run_on(listener: TcpListener, config: Config, mut store: Store) -> 
     watchdog.abort();
     socket_task.abort();
     let _ = std::fs::remove_file(&config.admin_socket);
+    // Delivery threads end; their cursors are in the store (flushed with the writer's last flush).
+    let hooks = webhooks.clone();
+    let _ = tokio::task::spawn_blocking(move || hooks.stop()).await;
     let failure = writer.failure().borrow().clone();
     drop(writer);
     writer_thread.stop_async().await;

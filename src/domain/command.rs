@@ -131,6 +131,8 @@ pub enum Command {
         /// When it stops working, ms since the Unix epoch (`None`: never; Entra quarantines a job
         /// whose token expires, so that is the default).
         expires_ms: Option<i64>,
+        /// What it may do.
+        scopes: crate::domain::scope::Scopes,
     },
     /// Revoke a token.
     RevokeToken {

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ClientName, GroupId, GroupName, TokenId, UserId, UserName};
+use super::scope::Scope;
 
 /// One attribute-level change: the path and the old and new values as JSON text (`None` = absent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +168,14 @@ pub enum Event {
         display_name: GroupName,
         /// The members and their entries, in id order.
         members: Vec<MemberSent>,
+    },
+    /// A token was given scopes other than the default `scim:write` (follows `TokenIssued`; a
+    /// token without this event, like every token from before scopes existed, is `scim:write`).
+    TokenScopesSet {
+        /// The token.
+        id: TokenId,
+        /// Its scopes, sorted, never empty.
+        scopes: Vec<Scope>,
     },
 }
 

@@ -6,4 +6,5 @@ pub mod decide;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod scope;
 pub mod write;

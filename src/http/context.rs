@@ -71,6 +71,11 @@ impl FromRequest for RequestContext {
 /// throttled by its address instead (429 once over that limit, else 401), before any handler work.
 /// The token is verified before its bucket is touched: a bucket keyed by an unverified id would let
 /// anyone who knows a token's id (it is not secret) drain that client's limit.
+///
+/// `Authenticated` is the SCIM API's extractor, so it also checks the token's scope for the
+/// request: reads (GET, and POST to a `.search` endpoint) need `scim:read` or `scim:write`,
+/// everything else `scim:write` (403 otherwise). One check for every SCIM route, so a route added
+/// later cannot forget it.
 pub struct Authenticated(pub Caller);
 
 impl FromRequest for Authenticated {
@@ -81,11 +86,50 @@ impl FromRequest for Authenticated {
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
             return ready(Err(ApiError::Auth(AuthError::Unknown)));
         };
-        ready(authenticate(req, state))
+        ready(authenticate(req, state).and_then(|caller| {
+            if is_scim_read(req) {
+                if !caller.scopes.scim_read() {
+                    return Err(ApiError::Forbidden("scim:read"));
+                }
+            } else if !caller.scopes.scim_write() {
+                return Err(ApiError::Forbidden("scim:write"));
+            }
+            Ok(Self(caller))
+        }))
     }
 }
 
-fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Authenticated, ApiError> {
+/// Whether a SCIM request only reads: GET/HEAD, or a POST to a `.search` endpoint (RFC 7644
+/// §3.4.3). Paths arrive canonicalised by the framing middleware.
+fn is_scim_read(req: &HttpRequest) -> bool {
+    let m = req.method();
+    m == actix_web::http::Method::GET
+        || m == actix_web::http::Method::HEAD
+        || (m == actix_web::http::Method::POST && req.path().ends_with("/.search"))
+}
+
+/// The change feed's extractor: a valid token with `events:read` (403 otherwise).
+pub struct FeedReader(pub Caller);
+
+impl FromRequest for FeedReader {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return ready(Err(ApiError::Auth(AuthError::Unknown)));
+        };
+        ready(authenticate(req, state).and_then(|caller| {
+            if caller.scopes.events_read() {
+                Ok(Self(caller))
+            } else {
+                Err(ApiError::Forbidden("events:read"))
+            }
+        }))
+    }
+}
+
+fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
     let now = now_ms();
     let addr = state.access.origin(req).client;
     let mut fields = req
@@ -107,7 +151,7 @@ fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Authenticated, Ap
                 tracing::info!(client = %caller.client, "rate limited");
                 return Err(ApiError::Throttled(t));
             }
-            Ok(Authenticated(caller))
+            Ok(caller)
         }
         Err(e) => {
             tracing::info!(reason = %e, "authentication failed");

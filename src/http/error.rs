@@ -41,6 +41,14 @@ pub enum ApiError {
     /// 429, no `scimType`, with `Retry-After`: over a rate limit.
     #[error(transparent)]
     Throttled(#[from] Throttled),
+    /// 403, no `scimType`, `WWW-Authenticate: Bearer error="insufficient_scope"`: the token is
+    /// valid but lacks the scope this request needs (named here).
+    #[error("this token lacks the scope {0}")]
+    Forbidden(&'static str),
+    /// The change feed: 400 `invalidValue` for a cursor it did not make, 410 for a cursor the log
+    /// cannot serve, 500 for a storage or signing failure.
+    #[error(transparent)]
+    Feed(#[from] crate::feed::FeedError),
     /// 400 `invalidSyntax`, `Connection: close`: a chunked body that is malformed or ends early.
     #[error("the chunked request body is malformed or ended early")]
     BrokenBody,
@@ -171,6 +179,22 @@ impl ApiError {
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, None, self.to_string()),
             Self::Admin(a) => (a.status(), None, a.to_string()),
             Self::Throttled(t) => (StatusCode::TOO_MANY_REQUESTS, None, t.to_string()),
+            Self::Feed(crate::feed::FeedError::BadCursor(_)) => (
+                StatusCode::BAD_REQUEST,
+                Some("invalidValue"),
+                self.to_string(),
+            ),
+            Self::Feed(crate::feed::FeedError::Gone(why)) => (StatusCode::GONE, None, why.clone()),
+            Self::Feed(crate::feed::FeedError::Store(_) | crate::feed::FeedError::Sign(_)) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "internal error; see the server log for this request id".into(),
+            ),
+            Self::Forbidden(scope) => (
+                StatusCode::FORBIDDEN,
+                None,
+                format!("this token does not grant {scope}, which this request needs"),
+            ),
             Self::BrokenBody => (
                 StatusCode::BAD_REQUEST,
                 Some("invalidSyntax"),
@@ -213,6 +237,14 @@ impl ResponseError for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"scimd\""),
             );
+        }
+        if let Self::Forbidden(scope) = self {
+            // RFC 6750 §3.1: say which scope would do.
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "Bearer realm=\"scimd\", error=\"insufficient_scope\", scope=\"{scope}\""
+            )) {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
         }
         if let Self::Throttled(t) = self {
             res.headers_mut()

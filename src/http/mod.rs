@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod context;
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod framing;
 pub mod ops;
 pub mod resources;
@@ -65,6 +66,10 @@ pub struct AppState {
     pub require_client_cert: bool,
     /// Rate limits per token and, for requests without a valid token, per address.
     pub limiter: Arc<crate::service::ratelimit::RateLimiter>,
+    /// The change feed (`/events`).
+    pub feed: crate::service::feed::Feed,
+    /// Webhook subscriptions and their delivery.
+    pub webhooks: crate::service::webhooks::Webhooks,
 }
 
 /// The whole application as the binary serves it and the in-process tests drive it: the access log
@@ -126,6 +131,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/readyz", web::get().to(ops::readyz));
     cfg.route("/metrics", web::get().to(ops::metrics));
     cfg.configure(admin::configure);
+    cfg.configure(events::configure);
     cfg.service(
         web::scope(SCIM_PREFIX)
             .configure(discovery::configure)

@@ -52,7 +52,11 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     let gauges = web::block(move || dir.gauges(durable))
         .await
         .unwrap_or_default();
+    let hooks = state.webhooks.clone();
+    let webhooks = web::block(move || hooks.metrics())
+        .await
+        .unwrap_or_default();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&gauges))
+        .body(state.metrics.render(&gauges) + &webhooks)
 }

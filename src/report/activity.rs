@@ -145,6 +145,8 @@ pub enum EventKind {
     TokenRevoked,
     /// [`Event::TokenExpirySet`]
     TokenExpirySet,
+    /// [`Event::TokenScopesSet`]
+    TokenScopesSet,
 }
 
 impl EventKind {
@@ -167,6 +169,7 @@ impl EventKind {
             Event::TokenIssued { .. } => Self::TokenIssued,
             Event::TokenRevoked { .. } => Self::TokenRevoked,
             Event::TokenExpirySet { .. } => Self::TokenExpirySet,
+            Event::TokenScopesSet { .. } => Self::TokenScopesSet,
         }
     }
 
@@ -316,6 +319,17 @@ impl Item {
                             path: "expires".into(),
                             old: None,
                             new: Some(Value::String(format_time_ms(*expires_ms))),
+                        }];
+                    }
+                    Event::TokenScopesSet { id, scopes } => {
+                        item.resource_type = Some("Token");
+                        item.resource_id = Some(id.to_string());
+                        item.changes = vec![ChangeItem {
+                            path: "scopes".into(),
+                            old: None,
+                            new: Some(Value::Array(
+                                scopes.iter().map(|s| Value::from(s.name())).collect(),
+                            )),
                         }];
                     }
                 }
@@ -734,6 +748,10 @@ mod tests {
                 id: token,
                 expires_ms: 1_767_225_600_000,
             },
+            EventKind::TokenScopesSet => Event::TokenScopesSet {
+                id: token,
+                scopes: vec![crate::domain::scope::Scope::EventsRead],
+            },
         }
     }
 
@@ -798,6 +816,7 @@ mod tests {
                 "token_issued",
                 "token_revoked",
                 "token_expiry_set",
+                "token_scopes_set",
             ]
         );
         assert_eq!(
@@ -820,6 +839,6 @@ mod tests {
             ]
         );
         assert_eq!(Action::SignIn.name(), "sign_in");
-        assert_eq!(ACTIONS.len(), 29);
+        assert_eq!(ACTIONS.len(), 30);
     }
 }

@@ -6,6 +6,7 @@
 pub mod admins;
 pub mod commands;
 pub mod error;
+pub mod feed;
 pub mod metrics;
 pub mod passwords;
 pub mod query;
@@ -13,6 +14,7 @@ pub mod ratelimit;
 pub mod reports;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;
 pub mod writer;
 
 pub use error::{Result, ServiceError};

@@ -616,6 +616,7 @@ mod tests {
         Caller {
             token_id: TokenId::random(),
             client: name.into(),
+            scopes: crate::domain::scope::Scopes::default(),
         }
     }
 

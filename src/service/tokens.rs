@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::command::Command;
 use crate::domain::ids::{ClientName, TokenId};
+use crate::domain::scope::Scopes;
 use crate::store::codec::{Actor, TokenRecord};
 use crate::store::{read, Store};
 
@@ -28,6 +29,8 @@ pub struct Caller {
     pub token_id: TokenId,
     /// The client name it was issued to.
     pub client: String,
+    /// What the token may do.
+    pub scopes: Scopes,
 }
 
 impl Caller {
@@ -93,12 +96,18 @@ pub fn generate() -> NewToken {
 }
 
 /// The command that records a new token for `name`.
-pub fn issue_command(token: &NewToken, name: ClientName, expires_ms: Option<i64>) -> Command {
+pub fn issue_command(
+    token: &NewToken,
+    name: ClientName,
+    expires_ms: Option<i64>,
+    scopes: Scopes,
+) -> Command {
     Command::IssueToken {
         id: token.id,
         name,
         secret_sha256: token.secret_sha256,
         expires_ms,
+        scopes,
     }
 }
 
@@ -149,9 +158,12 @@ pub fn authenticate(store: &Store, header: Option<&str>, now_ms: i64) -> Result<
         return Err(AuthError::Expired);
     }
     touch(store, id, now_ms);
+    // A record always holds at least one scope; one that somehow held none may do nothing.
+    let scopes = Scopes::new(rec.scopes).ok_or(AuthError::Unknown)?;
     Ok(Caller {
         token_id: id,
         client: rec.name.to_string(),
+        scopes,
     })
 }
 
@@ -177,6 +189,9 @@ pub struct TokenInfo {
     pub revoked: Option<String>,
     /// When it expires (RFC 3339), if it does.
     pub expires: Option<String>,
+    /// What it may do (`scim:write`, `scim:read`, `events:read`).
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// Every token, oldest first.
@@ -198,6 +213,7 @@ pub fn list(store: &Store) -> Result<Vec<TokenInfo>> {
                 last_used,
                 revoked: r.revoked_ms.map(format_time_ms),
                 expires: r.expires_ms.map(format_time_ms),
+                scopes: r.scopes.iter().map(|s| s.name().to_owned()).collect(),
             }
         })
         .collect())

@@ -27,7 +27,7 @@ use crate::scim::resource::{Document, Meta};
 use crate::scim::schema::Registry;
 
 use super::codec::{Entry, GroupRecord, LogRecord, TokenRecord, UserRecord};
-use super::project::{tx_decode, TxError, TxViews};
+use super::project::{TxError, TxViews};
 use super::{keys, read, Result, Store, StoreError, Trees};
 
 /// Decide and append `batch` in one transaction, numbering from `first_seq`, stamped `time_ms`.
@@ -270,7 +270,8 @@ impl Overlay {
             | Event::GroupRenamed { .. }
             | Event::TokenIssued { .. }
             | Event::TokenRevoked { .. }
-            | Event::TokenExpirySet { .. } => {}
+            | Event::TokenExpirySet { .. }
+            | Event::TokenScopesSet { .. } => {}
         }
     }
 
@@ -494,7 +495,7 @@ impl Views for DecideViews<'_> {
         match self.tx.tokens.get(id.as_bytes())? {
             None => Ok(None),
             Some(v) => {
-                let rec: TokenRecord = tx_decode("token record", &v)?;
+                let rec: TokenRecord = super::project::tx_decode_token(&v)?;
                 Ok(Some(TokenState {
                     name: rec.name,
                     revoked: rec.revoked_ms.is_some(),

@@ -1,10 +1,12 @@
 //! Backups: the log (the source of truth) and the console accounts, with a SHA-256 checksum;
 //! restoring writes them into an empty data directory and rebuilds the views from the log.
 //!
-//! File layout (version 1): one JSON header line, then `L` ++ u32 length ++ stored log record (as
+//! File layout (version 2): one JSON header line, then `L` ++ u32 length ++ stored log record (as
 //! kept in the `log` tree, format number included) per record, `A` ++ u32 ++ name ++ u32 ++ stored
-//! admin record per console account, then `E` ++ the SHA-256 of every byte before the checksum
-//! (the `E` included). The log is
+//! admin record per console account, `W` ++ u32 ++ subscription id ++ u32 ++ stored webhook
+//! record per webhook subscription (with its delivery cursor), `K` ++ u32 ++ the feed's signing
+//! key when it has one, then `E` ++ the SHA-256 of every byte before the checksum (the `E`
+//! included). Version 1 (no `W`, no `K`) still restores. The log is
 //! append-only, so copying records 1..=N while the writer appends is a consistent snapshot.
 
 use std::io::{Read, Write};
@@ -25,7 +27,13 @@ pub struct Summary {
     pub log_records: u64,
     /// Console accounts.
     pub admins: u64,
+    /// Webhook subscriptions (version 2).
+    #[serde(default)]
+    pub webhooks: u64,
 }
+
+/// Layout version this binary writes.
+const VERSION: u32 = 2;
 
 /// Hashes everything written through it.
 struct Hashing<W> {
@@ -57,14 +65,20 @@ fn len32(n: usize) -> Result<[u8; 4]> {
 /// Write a backup of `store` to `out`.
 pub fn write(store: &Store, out: impl Write) -> Result<Summary> {
     let t = &store.trees;
+    // Subscriptions first: their cursors are at most the log's end now, so none points past the
+    // records this backup holds (a restored subscription would skip the new records there).
+    let webhooks: Vec<(sled::IVec, sled::IVec)> =
+        t.webhooks.iter().collect::<std::result::Result<_, _>>()?;
+    let signing_key = t.meta.get(super::feed::META_SIGNING_KEY)?;
     let last = super::read::log_bounds(t)?.map_or(0, |(_, l)| l);
     let admins: Vec<(sled::IVec, sled::IVec)> =
         t.admins.iter().collect::<std::result::Result<_, _>>()?;
     let summary = Summary {
         format: "scimd-backup".into(),
-        version: 1,
+        version: VERSION,
         log_records: last,
         admins: u64::try_from(admins.len()).unwrap_or(u64::MAX),
+        webhooks: u64::try_from(webhooks.len()).unwrap_or(u64::MAX),
     };
     let mut w = Hashing {
         inner: std::io::BufWriter::new(out),
@@ -85,6 +99,18 @@ pub fn write(store: &Store, out: impl Write) -> Result<Summary> {
         w.write_all(name).map_err(io)?;
         w.write_all(&len32(rec.len())?).map_err(io)?;
         w.write_all(rec).map_err(io)?;
+    }
+    for (id, rec) in &webhooks {
+        w.write_all(b"W").map_err(io)?;
+        w.write_all(&len32(id.len())?).map_err(io)?;
+        w.write_all(id).map_err(io)?;
+        w.write_all(&len32(rec.len())?).map_err(io)?;
+        w.write_all(rec).map_err(io)?;
+    }
+    if let Some(key) = &signing_key {
+        w.write_all(b"K").map_err(io)?;
+        w.write_all(&len32(key.len())?).map_err(io)?;
+        w.write_all(key).map_err(io)?;
     }
     // The end tag is covered by the checksum; the checksum itself is not.
     w.write_all(b"E").map_err(io)?;
@@ -187,15 +213,15 @@ fn read_into(input: impl Read, store: Option<&Store>) -> Result<Summary> {
     if summary.format != "scimd-backup" {
         return Err(StoreError::Io("not a scimd backup".into()));
     }
-    if summary.version != 1 {
+    if !(1..=VERSION).contains(&summary.version) {
         return Err(StoreError::NewerFormat {
             what: "the backup",
             found: u16::try_from(summary.version).unwrap_or(u16::MAX),
-            supported: 1,
+            supported: 2,
         });
     }
     let mut src = Blocks { r, hash };
-    let (mut records, mut admins) = (0u64, 0u64);
+    let (mut records, mut admins, mut webhooks) = (0u64, 0u64, 0u64);
     loop {
         let mut tag = [0u8; 1];
         src.exact(&mut tag)?;
@@ -224,6 +250,29 @@ fn read_into(input: impl Read, store: Option<&Store>) -> Result<Summary> {
                 }
                 admins += 1;
             }
+            b'W' if summary.version >= 2 => {
+                let id = src.block()?;
+                let rec = src.block()?;
+                let _: super::codec::WebhookRecord = super::codec::decode("webhook record", &rec)?;
+                if id.len() != 16 {
+                    return Err(StoreError::Io(
+                        "backup: a webhook id is not 16 bytes".into(),
+                    ));
+                }
+                if let Some(store) = store {
+                    store.trees.webhooks.insert(id, rec)?;
+                }
+                webhooks += 1;
+            }
+            b'K' if summary.version >= 2 => {
+                let key = src.block()?;
+                if let Some(store) = store {
+                    store
+                        .trees
+                        .meta
+                        .insert(super::feed::META_SIGNING_KEY, key)?;
+                }
+            }
             b'E' => break,
             other => {
                 return Err(StoreError::Io(format!(
@@ -242,7 +291,7 @@ fn read_into(input: impl Read, store: Option<&Store>) -> Result<Summary> {
             "backup checksum mismatch: the file is damaged".into(),
         ));
     }
-    if records != summary.log_records || admins != summary.admins {
+    if records != summary.log_records || admins != summary.admins || webhooks != summary.webhooks {
         return Err(StoreError::Io(
             "backup: the header does not match the content".into(),
         ));

@@ -9,6 +9,11 @@
 //! [`LogRecord::answered`], the status the client got); format-1 log records are upcast on read
 //! ([`decode_log`]). A data directory records the newest format it holds ([`DATA_FORMAT`]), so an
 //! older scimd refuses it instead of misreading it.
+//!
+//! Token records are at format 2 (it added [`TokenRecord::scopes`]); a format-1 token record is
+//! upcast to `scim:write`, what every token could do before scopes existed ([`decode_token`]). The
+//! data directory is at format 3 since then: a log may hold `TokenScopesSet`, which an older scimd
+//! cannot decode.
 
 use bincode::Options;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -17,6 +22,7 @@ use crate::domain::event::{Event, Rejected};
 use crate::domain::ids::ClientName;
 #[cfg(test)]
 use crate::domain::ids::TokenId;
+use crate::domain::scope::{Scope, DEFAULT_SCOPES};
 
 use super::error::{Result, StoreError};
 
@@ -26,8 +32,11 @@ pub const FORMAT: u16 = 1;
 /// Format of the log records this binary writes.
 pub const LOG_FORMAT: u16 = 2;
 
+/// Format of the token records this binary writes.
+pub const TOKEN_FORMAT: u16 = 2;
+
 /// Newest format in a data directory this binary writes to (the `meta` format number).
-pub const DATA_FORMAT: u16 = 2;
+pub const DATA_FORMAT: u16 = 3;
 
 /// Biggest record we agree to decode; guards against a corrupt length prefix allocating gigabytes.
 const MAX_RECORD: u64 = 256 * 1024 * 1024;
@@ -130,6 +139,31 @@ pub struct TokenRecord {
     pub revoked_ms: Option<i64>,
     /// When it stops working, ms (`None`: never).
     pub expires_ms: Option<i64>,
+    /// What it may do, sorted, never empty.
+    pub scopes: Vec<Scope>,
+}
+
+/// A token record as format 1 stored it (no scopes: every token could write).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct TokenRecordV1 {
+    name: ClientName,
+    secret_sha256: [u8; 32],
+    created_ms: i64,
+    revoked_ms: Option<i64>,
+    expires_ms: Option<i64>,
+}
+
+impl From<TokenRecordV1> for TokenRecord {
+    fn from(r: TokenRecordV1) -> Self {
+        Self {
+            name: r.name,
+            secret_sha256: r.secret_sha256,
+            created_ms: r.created_ms,
+            revoked_ms: r.revoked_ms,
+            expires_ms: r.expires_ms,
+            scopes: DEFAULT_SCOPES.to_vec(),
+        }
+    }
 }
 
 /// The ids (users, groups, tokens) a log entry is about, for the per-resource history index:
@@ -164,7 +198,8 @@ pub fn resources_of(entry: &Entry) -> Vec<[u8; 16]> {
                 .collect(),
             Event::TokenIssued { id, .. }
             | Event::TokenRevoked { id, .. }
-            | Event::TokenExpirySet { id, .. } => vec![*id.as_bytes()],
+            | Event::TokenExpirySet { id, .. }
+            | Event::TokenScopesSet { id, .. } => vec![*id.as_bytes()],
         },
         Entry::Rejected(r) => r
             .target_id
@@ -173,6 +208,53 @@ pub fn resources_of(entry: &Entry) -> Vec<[u8; 16]> {
             .map(|u| vec![*u.as_bytes()])
             .unwrap_or_default(),
     }
+}
+
+/// Where a webhook subscription stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WebhookState {
+    /// Delivering (or retrying).
+    Active,
+    /// Stopped by the admin; resumes where it stopped.
+    Paused,
+    /// Stopped after failing for longer than `webhook_dead_letter_after`; resumes where it stopped.
+    DeadLetter,
+}
+
+/// A record of the `webhooks` tree: a subscription and its delivery state (bookkeeping, not a
+/// view: it is not derived from the log; backups carry it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookRecord {
+    /// Where SETs are POSTed.
+    pub url: String,
+    /// The HMAC-SHA256 key of the signature header (kept in clear: it signs every delivery).
+    pub secret: String,
+    /// Event names wanted (`prov:create`, `prov:delete`, …; a prefix matches `:full`/`:notice`);
+    /// empty: all.
+    pub events: Vec<String>,
+    /// Resource types wanted (`User`, `Group`); empty: both.
+    pub resource_types: Vec<String>,
+    /// Whether SETs carry the data (`false`: notice SETs).
+    pub full: bool,
+    /// When it was made, ms.
+    pub created_ms: i64,
+    /// Active, paused or dead-lettered.
+    pub state: WebhookState,
+    /// Sequence number of the last log record delivered or passed over (the next delivery is of
+    /// the first wanted SET after it).
+    pub cursor: u64,
+    /// When a SET was last accepted by the receiver, ms.
+    pub last_delivered_ms: Option<i64>,
+    /// The last failure, as the admin should read it.
+    pub last_error: Option<String>,
+    /// Since when the SET at the head of the queue has failed, ms (`None`: not failing).
+    pub failing_since_ms: Option<i64>,
+    /// Failed attempts of that SET so far.
+    pub attempts: u32,
+    /// Deliveries accepted, in total.
+    pub delivered: u64,
+    /// Failed attempts, in total.
+    pub failures: u64,
 }
 
 /// A record of the `admins` tree (console accounts; bookkeeping, not a view).
@@ -229,6 +311,37 @@ pub fn decode_log(bytes: &[u8]) -> Result<LogRecord> {
             what: WHAT,
             found,
             supported: LOG_FORMAT,
+        }),
+        found => Err(StoreError::Decode {
+            what: WHAT,
+            detail: format!("unknown format {found}"),
+        }),
+    }
+}
+
+/// Encode a token record (format [`TOKEN_FORMAT`]).
+pub fn encode_token(rec: &TokenRecord) -> Result<Vec<u8>> {
+    encode_as("token record", TOKEN_FORMAT, rec)
+}
+
+/// Decode a token record of any format this binary knows; format 1 upcasts to `scim:write`.
+pub fn decode_token(bytes: &[u8]) -> Result<TokenRecord> {
+    const WHAT: &str = "token record";
+    let (format, body) = split_format(WHAT, bytes)?;
+    let body_error = |e: bincode::Error| StoreError::Decode {
+        what: WHAT,
+        detail: e.to_string(),
+    };
+    match format {
+        TOKEN_FORMAT => options().deserialize(body).map_err(body_error),
+        1 => options()
+            .deserialize::<TokenRecordV1>(body)
+            .map(TokenRecord::from)
+            .map_err(body_error),
+        found if found > TOKEN_FORMAT => Err(StoreError::NewerFormat {
+            what: WHAT,
+            found,
+            supported: TOKEN_FORMAT,
         }),
         found => Err(StoreError::Decode {
             what: WHAT,
@@ -370,6 +483,59 @@ mod tests {
         .concat();
         assert_eq!(hex(&bytes), golden);
         assert_eq!(decode_log(&bytes).unwrap(), sample());
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn sample_token() -> TokenRecord {
+        TokenRecord {
+            name: ClientName::try_from("Entra ID").unwrap(),
+            secret_sha256: [0xab; 32],
+            created_ms: 1_767_225_600_000,
+            revoked_ms: None,
+            expires_ms: Some(1_798_761_600_000),
+            scopes: vec![Scope::ScimRead, Scope::EventsRead],
+        }
+    }
+
+    /// A token record as scimd stored it before scopes (a fixture file of the stored bytes, taken
+    /// from a data directory of that version) reads back as `scim:write`.
+    #[test]
+    fn format_1_token_records_upcast_to_scim_write() {
+        let bytes = unhex(include_str!(
+            "../../tests/fixtures/store/token-record-format-1.hex"
+        ));
+        let back = decode_token(&bytes).unwrap();
+        assert_eq!(
+            back,
+            TokenRecord {
+                scopes: vec![Scope::ScimWrite],
+                ..sample_token()
+            }
+        );
+    }
+
+    /// Pins format 2 of a token record: the format-1 body, then the scopes by variant index.
+    #[test]
+    fn golden_bytes_of_a_token_record() {
+        let v1 = include_str!("../../tests/fixtures/store/token-record-format-1.hex");
+        let v1: String = v1.split_whitespace().collect();
+        let bytes = encode_token(&sample_token()).unwrap();
+        let golden = ["0002", &v1[4..], "02", "01", "02"].concat();
+        assert_eq!(hex(&bytes), golden);
+        assert_eq!(decode_token(&bytes).unwrap(), sample_token());
+        let mut newer = bytes.clone();
+        newer[1] = 3;
+        assert!(decode_token(&newer)
+            .unwrap_err()
+            .to_string()
+            .contains("upgrade scimd"));
     }
 
     #[test]

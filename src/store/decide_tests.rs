@@ -12,6 +12,7 @@ use crate::domain::decide::{decide, Stop};
 use crate::domain::error::Rejection;
 use crate::domain::event::{Change, Event, GroupSnapshot, MemberSent, UserSnapshot};
 use crate::domain::ids::{ClientName, GroupId, GroupName, TokenId, UserId, UserName};
+use crate::domain::scope::{Scope, Scopes};
 use crate::domain::write::Actor;
 use crate::scim::error::ScimError;
 use crate::scim::patch::{parse_patch, split_members, MemberOp};
@@ -811,14 +812,37 @@ fn tokens_are_issued_and_revoked_once() {
         name: name.clone(),
         secret_sha256: [9; 32],
         expires_ms: None,
+        scopes: Scopes::default(),
     };
     assert_eq!(
         accepted(when(&given, &issue)),
         vec![Event::TokenIssued {
             id,
-            name,
+            name: name.clone(),
             secret_sha256: [9; 32]
         }]
+    );
+    // Other scopes than the default are an event of their own, after the issue.
+    let scoped = Command::IssueToken {
+        id,
+        name: name.clone(),
+        secret_sha256: [9; 32],
+        expires_ms: None,
+        scopes: Scopes::parse(&["events:read", "scim:read"]).unwrap(),
+    };
+    assert_eq!(
+        accepted(when(&given, &scoped)),
+        vec![
+            Event::TokenIssued {
+                id,
+                name,
+                secret_sha256: [9; 32]
+            },
+            Event::TokenScopesSet {
+                id,
+                scopes: vec![Scope::ScimRead, Scope::EventsRead]
+            }
+        ]
     );
 }
 

@@ -182,7 +182,7 @@ impl Views for MemViews {
         match self.views().tokens.get(id.as_bytes()).map_err(failed)? {
             None => Ok(None),
             Some(v) => {
-                let rec: TokenRecord = codec::decode("token record", &v)?;
+                let rec: TokenRecord = codec::decode_token(&v)?;
                 Ok(Some(TokenState {
                     name: rec.name,
                     revoked: rec.revoked_ms.is_some(),

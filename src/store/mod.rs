@@ -11,6 +11,7 @@ pub mod append;
 pub mod backup;
 pub mod codec;
 pub mod error;
+pub mod feed;
 pub mod keys;
 pub mod memory;
 pub mod project;
@@ -78,6 +79,8 @@ pub struct Trees {
     pub(in crate::store) meta: sled::Tree,
     /// admin name → admin record (console accounts; not a view).
     pub(in crate::store) admins: sled::Tree,
+    /// subscription id → webhook record (subscription and delivery state; not a view).
+    pub(in crate::store) webhooks: sled::Tree,
 }
 
 impl Trees {
@@ -100,6 +103,7 @@ impl Trees {
             token_usage: db.open_tree("token_usage")?,
             meta: db.open_tree("meta")?,
             admins: db.open_tree("admins")?,
+            webhooks: db.open_tree("webhooks")?,
         })
     }
 
@@ -141,8 +145,9 @@ const META_VIEWS: &[u8] = b"views";
 
 /// Version of the projection. Raised when the same log projects into different views (2: a
 /// deletion's membership cascade is indexed in `log_by_resource` under every resource it changes;
-/// 3: the `counts` view keeps the number of users and groups); views built by an older version are
-/// rebuilt from the log at the next start.
+/// 3: the `counts` view keeps the number of users and groups, and token records are written at
+/// format 2, with their scopes, so `verify` compares like with like); views built by an older
+/// version are rebuilt from the log at the next start.
 pub const VIEWS_VERSION: u16 = 3;
 
 /// Default page cache (`cache_mb`), MiB.

@@ -123,6 +123,11 @@ pub fn tx_decode<T: serde::de::DeserializeOwned>(
     codec::decode(what, bytes).map_err(abort)
 }
 
+/// [`codec::decode_token`] inside a transaction.
+pub fn tx_decode_token(bytes: &[u8]) -> Result<TokenRecord, TxError> {
+    codec::decode_token(bytes).map_err(abort)
+}
+
 fn tx_encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, TxError> {
     codec::encode(what, value).map_err(abort)
 }
@@ -349,9 +354,10 @@ impl<T: Kv> TxViews<'_, T> {
                     created_ms: time_ms,
                     revoked_ms: None,
                     expires_ms: None,
+                    scopes: crate::domain::scope::DEFAULT_SCOPES.to_vec(),
                 };
                 self.tokens
-                    .insert(id.as_bytes(), tx_encode("token record", &rec)?)?;
+                    .insert(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
                 Ok(())
             }
             Event::UserPasswordSet { id, hash } => {
@@ -365,19 +371,28 @@ impl<T: Kv> TxViews<'_, T> {
             }
             Event::TokenExpirySet { id, expires_ms } => {
                 if let Some(v) = self.tokens.get(id.as_bytes())? {
-                    let mut rec: TokenRecord = tx_decode("token record", &v)?;
+                    let mut rec: TokenRecord = codec::decode_token(&v).map_err(abort)?;
                     rec.expires_ms = Some(*expires_ms);
                     self.tokens
-                        .insert(id.as_bytes(), tx_encode("token record", &rec)?)?;
+                        .insert(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
+                }
+                Ok(())
+            }
+            Event::TokenScopesSet { id, scopes } => {
+                if let Some(v) = self.tokens.get(id.as_bytes())? {
+                    let mut rec: TokenRecord = codec::decode_token(&v).map_err(abort)?;
+                    rec.scopes.clone_from(scopes);
+                    self.tokens
+                        .insert(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
                 }
                 Ok(())
             }
             Event::TokenRevoked { id, .. } => {
                 if let Some(v) = self.tokens.get(id.as_bytes())? {
-                    let mut rec: TokenRecord = tx_decode("token record", &v)?;
+                    let mut rec: TokenRecord = codec::decode_token(&v).map_err(abort)?;
                     rec.revoked_ms = Some(time_ms);
                     self.tokens
-                        .insert(id.as_bytes(), tx_encode("token record", &rec)?)?;
+                        .insert(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
                 }
                 Ok(())
             }

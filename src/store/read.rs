@@ -26,7 +26,7 @@ pub fn group(t: &Trees, id: GroupId) -> Result<Option<GroupRecord>> {
 pub fn token(t: &Trees, id: TokenId) -> Result<Option<TokenRecord>> {
     t.tokens
         .get(id.as_bytes())?
-        .map(|v| codec::decode("token record", &v))
+        .map(|v| codec::decode_token(&v))
         .transpose()
 }
 
@@ -105,7 +105,7 @@ pub fn tokens(t: &Trees) -> Result<Vec<(TokenId, TokenRecord)>> {
     for kv in t.tokens.iter() {
         let (k, v) = kv?;
         if let Some(id) = TokenId::from_slice(&k) {
-            out.push((id, codec::decode("token record", &v)?));
+            out.push((id, codec::decode_token(&v)?));
         }
     }
     Ok(out)

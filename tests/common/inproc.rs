@@ -28,8 +28,18 @@ pub struct InProc {
 
 /// The submission that issues token `t` to client `name`, as a test's setup.
 pub fn issue_token(t: &tokens::NewToken, name: &str) -> Submission {
+    issue_scoped(t, name, &[])
+}
+
+/// A submission that issues `t` to `name` with the scopes named (none: `scim:write`).
+pub fn issue_scoped(t: &tokens::NewToken, name: &str, scopes: &[&str]) -> Submission {
     Submission {
-        command: tokens::issue_command(t, ClientName::try_from(name).unwrap(), None),
+        command: tokens::issue_command(
+            t,
+            ClientName::try_from(name).unwrap(),
+            None,
+            scimd::domain::scope::Scopes::parse(scopes).unwrap(),
+        ),
         envelope: Envelope {
             actor: Actor {
                 token_id: None,
@@ -56,6 +66,24 @@ pub async fn start_on(store: Store) -> InProc {
     let t = tokens::generate();
     writer.submit(issue_token(&t, "Test")).await.unwrap();
     let metrics: Arc<scimd::service::metrics::Metrics> = Arc::default();
+    let feed =
+        scimd::service::feed::Feed::new(store.clone(), registry.clone(), writer.subscribe(), false)
+            .unwrap();
+    let webhooks = scimd::service::webhooks::Webhooks::start(
+        store.clone(),
+        registry.clone(),
+        writer.subscribe(),
+        scimd::service::webhooks::Options {
+            issuer: "https://scim.example.com/scim/v2".into(),
+            signer: None,
+            dead_letter_after: std::time::Duration::from_secs(3600),
+            backoff: scimd::service::webhooks::Backoff {
+                base: std::time::Duration::from_millis(50),
+                max: std::time::Duration::from_millis(400),
+            },
+        },
+    )
+    .unwrap();
     let state = web::Data::new(AppState {
         directory: Directory::new(store.clone(), registry.clone()),
         commands: Commands::new(writer, registry.clone(), PasswordStorage::Discard),
@@ -83,6 +111,8 @@ pub async fn start_on(store: Store) -> InProc {
             },
             metrics,
         )),
+        feed,
+        webhooks,
     });
     InProc {
         state,

@@ -168,7 +168,8 @@ pub fn decide<V: Views>(views: &V, reg: &Registry, cmd: &Command) -> Decision<V:
             name,
             secret_sha256,
             expires_ms,
-        } => Ok(token::issue(*id, name, *secret_sha256, *expires_ms)),
+            scopes,
+        } => Ok(token::issue(*id, name, *secret_sha256, *expires_ms, scopes)),
         Command::RevokeToken { id } => token::revoke(views, *id),
         Command::Refused { rejection, .. } => Err(Stop::Refused(rejection.clone())),
     }

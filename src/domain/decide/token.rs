@@ -4,6 +4,7 @@
 use crate::domain::error::Rejection;
 use crate::domain::event::Event;
 use crate::domain::ids::{ClientName, TokenId};
+use crate::domain::scope::Scopes;
 
 use super::{Decision, Read, Views};
 
@@ -12,6 +13,7 @@ pub(super) fn issue(
     name: &ClientName,
     secret_sha256: [u8; 32],
     expires_ms: Option<i64>,
+    scopes: &Scopes,
 ) -> Vec<Event> {
     let mut events = vec![Event::TokenIssued {
         id,
@@ -20,6 +22,14 @@ pub(super) fn issue(
     }];
     if let Some(expires_ms) = expires_ms {
         events.push(Event::TokenExpirySet { id, expires_ms });
+    }
+    // The default needs no event: a token without one is `scim:write`, as every token issued
+    // before scopes existed is.
+    if *scopes != Scopes::default() {
+        events.push(Event::TokenScopesSet {
+            id,
+            scopes: scopes.as_slice().to_vec(),
+        });
     }
     events
 }

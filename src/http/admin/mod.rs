@@ -63,6 +63,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../web/account.js"),
     ),
     (
+        "webhooks.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/webhooks.js"),
+    ),
+    (
         "resources.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../../web/resources.js"),

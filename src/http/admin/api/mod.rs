@@ -1,5 +1,5 @@
 //! The console's JSON API (`/admin/api/…`), one module per console page: `auth` (sign-in,
-//! sign-out, who am I, password change, session list), `tokens`, `activity` (the report page, exports, live tail, stats,
+//! sign-out, who am I, password change, session list), `tokens`, `webhooks` (subscriptions of the change feed), `activity` (the report page, exports, live tail, stats,
 //! the action names), `history` (one resource's history) and `browse` (read-only users and
 //! groups). This module mounts them and keeps what they share: the query-string reader
 //! (`params::Params`), the blocking-pool runner, the console's write door and the response
@@ -11,6 +11,7 @@ mod browse;
 mod history;
 mod params;
 mod tokens;
+mod webhooks;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -39,6 +40,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tokens", web::get().to(tokens::list_tokens))
             .route("/tokens", web::post().to(tokens::add_token))
             .route("/tokens/{id}", web::delete().to(tokens::revoke_token))
+            .route("/webhooks", web::get().to(webhooks::list_webhooks))
+            .route("/webhooks", web::post().to(webhooks::add_webhook))
+            .route("/webhooks/{id}", web::delete().to(webhooks::remove_webhook))
+            .route(
+                "/webhooks/{id}/{change}",
+                web::post().to(webhooks::change_webhook),
+            )
             .route("/actions", web::get().to(activity::action_names))
             .route("/activity", web::get().to(activity::activity_page))
             .route("/activity.csv", web::get().to(activity::export_csv))

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::domain::command::Command;
 use crate::domain::ids::{ClientName, TokenId};
+use crate::domain::scope::Scopes;
 use crate::http::admin::session::AdminSession;
 use crate::http::context::RequestContext;
 use crate::http::error::{AdminFailure, ApiError};
@@ -59,15 +60,17 @@ pub(super) async fn list_tokens(
             });
             json!({
                 "id": t.id, "name": t.name, "created": t.created, "last_used": t.last_used,
-                "expires": t.expires, "revoked": t.revoked,
+                "expires": t.expires, "revoked": t.revoked, "scopes": t.scopes,
                 "active": t.revoked.is_none() && !expired,
                 "requests_24h": requests, "failures_24h": failures,
             })
         })
         .collect();
-    Ok(json_ok(
-        &json!({"scim_url": scim_url(&state, &ctx, None), "items": items}),
-    ))
+    Ok(json_ok(&json!({
+        "scim_url": scim_url(&state, &ctx, None),
+        "scopes": Scopes::names_known(),
+        "items": items,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -77,6 +80,9 @@ struct NewToken {
     expires: Option<String>,
     #[serde(default)]
     scim_url: Option<String>,
+    /// Scope names; none or absent: `scim:write`.
+    #[serde(default)]
+    scopes: Vec<String>,
 }
 
 pub(super) async fn add_token(
@@ -97,8 +103,10 @@ pub(super) async fn add_token(
             Some(ms)
         }
     };
+    let scopes = Scopes::parse(&req.scopes).map_err(|e| bad(e.0))?;
+    let names = scopes.names();
     let t = tokens::generate();
-    let command = tokens::issue_command(&t, name.clone(), expires_ms);
+    let command = tokens::issue_command(&t, name.clone(), expires_ms, scopes);
     match submit(&state, &ctx, console_actor(&session.username), command).await {
         Ok(_) => {}
         Err(crate::service::ServiceError::Rejected(rejection)) => {
@@ -109,7 +117,7 @@ pub(super) async fn add_token(
     let url = scim_url(&state, &ctx, req.scim_url.as_deref());
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"id": t.id.to_string(), "name": name.to_string(), "token": t.token, "scim_url": url})))
+        .json(json!({"id": t.id.to_string(), "name": name.to_string(), "token": t.token, "scim_url": url, "scopes": names})))
 }
 
 pub(super) async fn revoke_token(
