@@ -138,7 +138,7 @@ pub(super) fn restore(config: &Config, file: &Path, force: bool) -> anyhow::Resu
     let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     create_private_dir(dir)?;
     let (summary, store) = crate::store::backup::restore(input, dir)?;
-    let diffs = rebuild::verify(&store)?;
+    let diffs = rebuild::verify_in(&store, &dir.join("verify-scratch"), config.cache_mb)?;
     if !diffs.is_empty() {
         bail!("the restored views differ from a rebuild: {diffs:?}");
     }
@@ -225,7 +225,11 @@ pub(super) fn check_config(config: Config, file: Option<&Path>) -> anyhow::Resul
 
 pub(super) fn verify(config: &Config) -> anyhow::Result<ExitCode> {
     let store = open_store(config)?;
-    let diffs = rebuild::verify(&store)?;
+    let diffs = rebuild::verify_in(
+        &store,
+        &config.data_dir.join("verify-scratch"),
+        config.cache_mb,
+    )?;
     if diffs.is_empty() {
         let events = store.next_seq()?.saturating_sub(1);
         println!("ok: the views match a rebuild from the log ({events} log records)");

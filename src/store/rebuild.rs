@@ -134,8 +134,30 @@ fn apply_chunk(dst: &Store, chunk: &[LogRecord]) -> Result<()> {
 
 /// Compare the live views of `store` with a rebuild from its log. Empty = identical.
 pub fn verify(store: &Store) -> Result<Vec<Difference>> {
-    let scratch = Store::temporary()?;
-    replay(&store.trees, &scratch)?;
+    compare_with_rebuild(store, &Store::temporary()?)
+}
+
+/// [`verify`] with the rebuild in a scratch database on disk at `scratch_dir` (replaced if it
+/// exists, removed afterwards) with `cache_mb` MiB of cache, so memory stays bounded whatever the
+/// size of the directory. `scimd verify` and `scimd restore` use `<data_dir>/verify-scratch`.
+pub fn verify_in(
+    store: &Store,
+    scratch_dir: &std::path::Path,
+    cache_mb: usize,
+) -> Result<Vec<Difference>> {
+    let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", scratch_dir.display()));
+    if scratch_dir.exists() {
+        std::fs::remove_dir_all(scratch_dir).map_err(io)?;
+    }
+    let scratch = Store::open_with_cache(scratch_dir, cache_mb)?;
+    let out = compare_with_rebuild(store, &scratch);
+    drop(scratch);
+    std::fs::remove_dir_all(scratch_dir).map_err(io)?;
+    out
+}
+
+fn compare_with_rebuild(store: &Store, scratch: &Store) -> Result<Vec<Difference>> {
+    replay(&store.trees, scratch)?;
     let mut out = Vec::new();
     for ((name, live), rebuilt) in VIEW_TREES
         .iter()
