@@ -129,6 +129,9 @@ fn apply_chunk(dst: &Store, chunk: &[LogRecord]) -> Result<()> {
     for b in &buffers {
         b.write_back()?;
     }
+    // sled keeps what is not yet written out in memory, beyond its cache: without a flush per
+    // chunk a replay's memory grows with the log.
+    dst.db.flush()?;
     Ok(())
 }
 
