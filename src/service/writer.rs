@@ -1,8 +1,7 @@
 //! The single writer. One thread owns every write: it takes queued commands in batches, decides and
-//! appends each batch in one sled transaction, and hands it to the committer thread, which flushes
-//! once for every batch waiting (group commit) and only then answers their requests. So sequence
-//! numbers are contiguous, each decision sees every earlier write, no 2xx leaves before its events
-//! are on disk, and deciding the next batch overlaps the flush of the last.
+//! appends each batch in as few sled transactions as the batch allows, flushes once (group commit),
+//! and only then answers every waiting request. So sequence numbers are contiguous, each decision sees
+//! every earlier write, and no 2xx leaves before its events are on disk.
 //!
 //! A failed flush is fatal, as in the databases that learned it the hard way (PostgreSQL's
 //! "fsyncgate"): after it, the views in memory may hold writes the disk does not, and retrying the
@@ -31,8 +30,6 @@ pub const QUEUE: usize = 4096;
 enum Msg {
     Job(Box<Submission>, oneshot::Sender<Result<Outcome>>),
     Stop,
-    /// Nothing to do but look at the state again (the committer saw a flush fail).
-    Wake,
 }
 
 /// A handle for submitting commands; cheap to clone.
@@ -48,7 +45,6 @@ impl std::fmt::Debug for Msg {
         match self {
             Self::Job(p, _) => write!(f, "Job({:?})", p.command.action()),
             Self::Stop => f.write_str("Stop"),
-            Self::Wake => f.write_str("Wake"),
         }
     }
 }
@@ -86,18 +82,9 @@ impl Writer {
         let notify = durable.clone();
         let failure = Arc::new(tokio::sync::watch::Sender::new(None));
         let fail = failure.clone();
-        let wake = tx.downgrade();
         let join = std::thread::Builder::new()
             .name("scimd-writer".into())
-            .spawn(move || {
-                let signals = Signals {
-                    durable: notify,
-                    failure: fail,
-                    metrics,
-                    wake,
-                };
-                run(store, reg, rx, next_seq, &signals)
-            })
+            .spawn(move || run(store, reg, rx, next_seq, &notify, &fail, &metrics))
             .map_err(|e| crate::store::StoreError::Io(format!("cannot start the writer: {e}")))?;
         Ok((
             Self {
@@ -183,70 +170,15 @@ impl Drop for WriterThread {
     }
 }
 
-/// A batch the writer has appended and the committer must make durable before answering it.
-struct Appended {
-    batch: Vec<Submission>,
-    replies: Vec<oneshot::Sender<Result<Outcome>>>,
-    results: Vec<Result<Outcome>>,
-    /// The sequence number of the batch's last record.
-    last_seq: u64,
-}
-
-/// What the writer and the committer tell the rest of the server.
-struct Signals {
-    /// The last durable sequence number.
-    durable: Arc<tokio::sync::watch::Sender<u64>>,
-    /// Why writes stopped, after a failed flush.
-    failure: Arc<tokio::sync::watch::Sender<Option<String>>>,
-    metrics: Arc<super::metrics::Metrics>,
-    /// The writer's own queue, for the committer to wake it.
-    wake: mpsc::WeakSender<Msg>,
-}
-
 fn run(
     store: Store,
     reg: Arc<Registry>,
     mut rx: mpsc::Receiver<Msg>,
     mut next_seq: u64,
-    signals: &Signals,
+    durable: &tokio::sync::watch::Sender<u64>,
+    failure: &tokio::sync::watch::Sender<Option<String>>,
+    metrics: &super::metrics::Metrics,
 ) {
-    let Signals {
-        durable,
-        failure,
-        metrics,
-        wake,
-    } = signals;
-    // The committer flushes and answers while this thread already decides the next batch: the
-    // CPU work of batch N+1 overlaps the fsync of batch N, and whatever piles up during a flush
-    // shares the next one.
-    let (to_commit, committing) = std::sync::mpsc::channel::<Appended>();
-    let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let committer = {
-        let (store, durable, failure, failed, metrics, wake) = (
-            store.clone(),
-            durable.clone(),
-            failure.clone(),
-            failed.clone(),
-            metrics.clone(),
-            wake.clone(),
-        );
-        std::thread::Builder::new()
-            .name("scimd-commit".into())
-            .spawn(move || {
-                commit(
-                    &store, committing, &durable, &failure, &failed, &metrics, wake,
-                )
-            })
-    };
-    let committer = match committer {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the committer thread");
-            rx.close();
-            failure.send_replace(Some(format!("cannot start the committer thread: {e}")));
-            return;
-        }
-    };
     let mut last_time = 0i64;
     let mut stopping = false;
     while !stopping {
@@ -257,36 +189,18 @@ fn run(
         match first {
             Msg::Job(p, r) => jobs.push((p, r)),
             Msg::Stop => stopping = true,
-            Msg::Wake => {}
         }
-        if failed.load(std::sync::atomic::Ordering::SeqCst) {
-            // A flush failed: nothing more may be acknowledged. Closing the queue answers every
-            // waiting and later submitter with 503.
-            rx.close();
-            for (_, reply) in jobs {
-                let _ = reply.send(Err(ServiceError::WriterGone));
-            }
-            while let Ok(msg) = rx.try_recv() {
-                if let Msg::Job(_, reply) = msg {
-                    let _ = reply.send(Err(ServiceError::WriterGone));
-                }
-            }
-            break;
-        }
-        // Take whatever else is queued: these share the transaction and the flush.
+        // Take whatever else is queued: these share the transaction(s) and the flush.
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(Msg::Job(p, r)) => jobs.push((p, r)),
                 Ok(Msg::Stop) => stopping = true,
-                Ok(Msg::Wake) => {}
                 Err(_) => break,
             }
         }
         if stopping {
-            while let Ok(msg) = rx.try_recv() {
-                if let Msg::Job(p, r) = msg {
-                    jobs.push((p, r));
-                }
+            while let Ok(Msg::Job(p, r)) = rx.try_recv() {
+                jobs.push((p, r));
             }
         }
         if jobs.is_empty() {
@@ -297,124 +211,68 @@ fn run(
         last_time = time;
         let (batch, replies): (Vec<Submission>, Vec<_>) =
             jobs.into_iter().map(|(p, r)| (*p, r)).unzip();
-        let results: Vec<Result<Outcome>> = match append_batch(&store, &reg, &batch, next_seq, time)
-        {
-            Ok((outcomes, next)) => {
-                next_seq = next;
-                outcomes.into_iter().map(Ok).collect()
-            }
-            Err(e) => {
-                // The transaction was rolled back as a whole: nothing of the batch is in the views.
-                tracing::error!(error = %e, commands = batch.len(), "append failed");
-                let msg = e.to_string();
-                batch
-                    .iter()
-                    .map(|_| {
-                        Err(ServiceError::Store(crate::store::StoreError::Io(
-                            msg.clone(),
-                        )))
-                    })
-                    .collect()
-            }
-        };
-        let appended = Appended {
-            batch,
-            replies,
-            results,
-            last_seq: next_seq.saturating_sub(1),
-        };
-        if let Err(std::sync::mpsc::SendError(lost)) = to_commit.send(appended) {
-            // The committer is gone (it cannot be, short of a panic): answer rather than hang.
-            for reply in lost.replies {
-                let _ = reply.send(Err(ServiceError::WriterGone));
-            }
-        }
-    }
-    // The committer answers what it holds, then ends when this sender goes.
-    drop(to_commit);
-    if committer.join().is_err() {
-        tracing::error!("the committer thread panicked");
-    }
-    if !failed.load(std::sync::atomic::Ordering::SeqCst) {
-        if let Err(e) = store.flush() {
-            tracing::error!(error = %e, "final flush failed");
-        }
-    }
-}
-
-/// The committer: flush once for every appended batch waiting (group commit across batches),
-/// then answer them. After a failed flush it answers everything with the failure.
-fn commit(
-    store: &Store,
-    rx: std::sync::mpsc::Receiver<Appended>,
-    durable: &tokio::sync::watch::Sender<u64>,
-    failure: &tokio::sync::watch::Sender<Option<String>>,
-    failed: &std::sync::atomic::AtomicBool,
-    metrics: &super::metrics::Metrics,
-    wake: mpsc::WeakSender<Msg>,
-) {
-    let mut dead: Option<String> = None;
-    while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            group.push(more);
-        }
-        if let Some(why) = &dead {
-            answer_failed(group, why);
-            continue;
-        }
-        let commands: usize = group.iter().map(|a| a.batch.len()).sum();
+        let mut results: Vec<Result<Outcome>> =
+            match append_batch(&store, &reg, &batch, next_seq, time) {
+                Ok((outcomes, next)) => {
+                    next_seq = next;
+                    outcomes.into_iter().map(Ok).collect()
+                }
+                Err(e) => {
+                    // The transaction was rolled back as a whole: nothing of the batch is in the views.
+                    tracing::error!(error = %e, commands = batch.len(), "append failed");
+                    let msg = e.to_string();
+                    batch
+                        .iter()
+                        .map(|_| {
+                            Err(ServiceError::Store(crate::store::StoreError::Io(
+                                msg.clone(),
+                            )))
+                        })
+                        .collect()
+                }
+            };
         let flush_started = std::time::Instant::now();
         let flushed = store.flush();
-        metrics.commit(commands, flush_started.elapsed().as_secs_f64());
-        match flushed {
-            Ok(()) => {
-                let last = group.iter().map(|a| a.last_seq).max().unwrap_or(0);
-                for a in &group {
-                    for (s, r) in a.batch.iter().zip(&a.results) {
-                        if let Ok(outcome) = r {
-                            metrics.write(
-                                s.command.action().name(),
-                                &s.envelope.actor.client,
-                                matches!(outcome, Outcome::Written(_)),
-                            );
-                        }
-                    }
-                }
-                durable.send_replace(last);
-                for a in group {
-                    for (reply, result) in a.replies.into_iter().zip(a.results) {
-                        // A requester that gave up (client disconnected) is not an error.
-                        let _ = reply.send(result);
-                    }
-                }
-            }
-            Err(e) => {
-                let why = format!("flushing the log to disk failed: {e}");
-                tracing::error!(
-                    error = %e,
-                    "{why}; refusing further writes, the server stops so that it restarts from what is on disk"
+        metrics.commit(batch.len(), flush_started.elapsed().as_secs_f64());
+        for (s, r) in batch.iter().zip(&results) {
+            if let Ok(outcome) = r {
+                let accepted = matches!(outcome, Outcome::Written(_));
+                metrics.write(
+                    s.command.action().name(),
+                    &s.envelope.actor.client,
+                    accepted,
                 );
-                failed.store(true, std::sync::atomic::Ordering::SeqCst);
-                answer_failed(group, &why);
-                failure.send_replace(Some(why.clone()));
-                // Wake the writer if it waits for work, so it closes the queue now.
-                if let Some(tx) = wake.upgrade() {
-                    let _ = tx.try_send(Msg::Wake);
-                }
-                dead = Some(why);
             }
+        }
+        let failed = flushed.err().map(|e| {
+            let why = format!("flushing the log to disk failed: {e}");
+            tracing::error!(
+                error = %e,
+                "{why}; refusing further writes, the server stops so that it restarts from what is on disk"
+            );
+            for r in &mut results {
+                *r = Err(ServiceError::Store(crate::store::StoreError::Io(why.clone())));
+            }
+            why
+        });
+        if failed.is_none() {
+            durable.send_replace(next_seq.saturating_sub(1));
+        }
+        for (reply, result) in replies.into_iter().zip(results) {
+            // A requester that gave up (client disconnected) is not an error.
+            let _ = reply.send(result);
+        }
+        if let Some(why) = failed {
+            // Closing the queue answers every waiting and later submitter with 503.
+            rx.close();
+            while let Ok(Msg::Job(_, reply)) = rx.try_recv() {
+                let _ = reply.send(Err(ServiceError::WriterGone));
+            }
+            failure.send_replace(Some(why));
+            return;
         }
     }
-}
-
-/// Answer every command of `group` with the flush failure `why` (none of them is durable).
-fn answer_failed(group: Vec<Appended>, why: &str) {
-    for a in group {
-        for reply in a.replies {
-            let _ = reply.send(Err(ServiceError::Store(crate::store::StoreError::Io(
-                why.to_owned(),
-            ))));
-        }
+    if let Err(e) = store.flush() {
+        tracing::error!(error = %e, "final flush failed");
     }
 }
