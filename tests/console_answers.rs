@@ -9,57 +9,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::console::Console;
 use common::{q, Server, GROUP, USER};
 use serde_json::{json, Value};
-
-struct Console {
-    root: String,
-    cookie: String,
-}
-
-impl Console {
-    fn sign_in(s: &Server) -> Self {
-        let log = s.log();
-        let line = log
-            .lines()
-            .find(|l| l.contains("created the console account"))
-            .unwrap();
-        let start = line.find("password=").unwrap() + "password=".len();
-        let password = line[start..].split_whitespace().next().unwrap();
-        let r = ureq::post(&format!("{}/admin/api/login", s.root))
-            .send_json(json!({"username": "admin", "password": password}))
-            .unwrap();
-        let cookie = r
-            .header("set-cookie")
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        Self {
-            root: s.root.clone(),
-            cookie,
-        }
-    }
-
-    fn get(&self, path: &str) -> Value {
-        match ureq::get(&format!("{}{path}", self.root))
-            .set("Cookie", &self.cookie)
-            .call()
-        {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => r.into_json().unwrap(),
-            Err(e) => panic!("{path}: {e}"),
-        }
-    }
-
-    fn items(&self, query: &str) -> Vec<Value> {
-        let page = self.get(&format!("/admin/api/activity?limit=500&{query}"));
-        page["items"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{page}"))
-            .clone()
-    }
-}
 
 fn actions(items: &[Value]) -> Vec<String> {
     items

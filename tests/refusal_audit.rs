@@ -8,77 +8,30 @@
 
 mod common;
 
+use common::console::Console;
 use common::{q, Server, USER};
 use serde_json::{json, Value};
 
-/// A signed-in console client (cookie + CSRF), enough for GETs.
-struct Console {
-    root: String,
-    cookie: String,
+fn token_failures(c: &Console, client: &str) -> u64 {
+    let tokens = c.get("/admin/api/tokens");
+    tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == client)
+        .unwrap()["failures_24h"]
+        .as_u64()
+        .unwrap()
 }
 
-impl Console {
-    fn sign_in(s: &Server) -> Self {
-        let log = s.log();
-        let line = log
-            .lines()
-            .find(|l| l.contains("created the console account"))
-            .unwrap();
-        let start = line.find("password=").unwrap() + "password=".len();
-        let password = line[start..].split_whitespace().next().unwrap();
-        let r = ureq::post(&format!("{}/admin/api/login", s.root))
-            .send_json(json!({"username": "admin", "password": password}))
-            .unwrap();
-        let cookie = r
-            .header("set-cookie")
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        Self {
-            root: s.root.clone(),
-            cookie,
-        }
-    }
-
-    fn get(&self, path: &str) -> Value {
-        ureq::get(&format!("{}{path}", self.root))
-            .set("Cookie", &self.cookie)
-            .call()
-            .unwrap()
-            .into_json()
-            .unwrap()
-    }
-
-    fn items(&self, query: &str) -> Vec<Value> {
-        self.get(&format!("/admin/api/activity?limit=1000&{query}"))["items"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    fn token_failures(&self, client: &str) -> u64 {
-        let tokens = self.get("/admin/api/tokens");
-        tokens["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == client)
-            .unwrap()["failures_24h"]
-            .as_u64()
-            .unwrap()
-    }
-
-    fn card(&self, client: &str) -> Value {
-        self.get("/admin/api/stats")["clients"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["client"] == client)
-            .unwrap_or_else(|| panic!("no card for {client}"))
-            .clone()
-    }
+fn client_card(c: &Console, client: &str) -> Value {
+    c.get("/admin/api/stats")["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client"] == client)
+        .unwrap_or_else(|| panic!("no card for {client}"))
+        .clone()
 }
 
 fn token_with_id(s: &Server, name: &str) -> (String, String) {
@@ -134,8 +87,8 @@ fn refusals_before_a_write_are_recorded_aggregated_and_the_counters_agree() {
 
     // The token page counts what was refused even before the aggregated record is written.
     let c = Console::sign_in(&s);
-    assert_eq!(c.token_failures("Entra ID"), 5);
-    assert_eq!(c.token_failures("Okta"), 2);
+    assert_eq!(token_failures(&c, "Entra ID"), 5);
+    assert_eq!(token_failures(&c, "Okta"), 2);
 
     // Stopping writes the pending records; the restarted server shows them.
     assert!(s.terminate());
@@ -191,12 +144,15 @@ fn refusals_before_a_write_are_recorded_aggregated_and_the_counters_agree() {
         .map(|i| i["count"].as_u64().unwrap())
         .sum();
     assert_eq!(report, 5);
-    assert_eq!(c.token_failures("Entra ID"), 5);
-    let card = c.card("Entra ID");
+    assert_eq!(token_failures(&c, "Entra ID"), 5);
+    let card = client_card(&c, "Entra ID");
     assert_eq!(card["failed_requests_24h"], 5, "{card}");
     assert_eq!(card["refused_24h"]["read_failed"], 4);
-    assert_eq!(c.card("Okta")["refused_24h"]["unauthorized"], 2);
-    assert_eq!(c.card("unauthenticated")["refused_24h"]["unauthorized"], 3);
+    assert_eq!(client_card(&c, "Okta")["refused_24h"]["unauthorized"], 2);
+    assert_eq!(
+        client_card(&c, "unauthenticated")["refused_24h"]["unauthorized"],
+        3
+    );
 }
 
 #[test]

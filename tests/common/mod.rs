@@ -2,6 +2,7 @@
 //! talks to it over HTTP(S), and runs its CLI. Servers are killed when the handle drops.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod console;
 pub mod entra;
 pub mod inproc;
 pub mod okta;

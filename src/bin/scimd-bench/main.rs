@@ -40,6 +40,12 @@ struct Args {
     /// Measured runs per figure (medians are reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Requests per run of each bare-handler ceiling.
+    #[arg(long, default_value_t = 20_000)]
+    ceiling_requests: usize,
+    /// Requests per run of the create, lookup, PATCH and group-read figures (lookups: 2.5 times).
+    #[arg(long, default_value_t = 2000)]
+    requests: usize,
     /// Users of the initial sync [default: the population, at most 100,000; 0 skips it].
     #[arg(long)]
     sync_users: Option<usize>,
@@ -178,40 +184,30 @@ fn main() {
 
     // Ceilings first, on an idle machine.
     let bare = ceilings::Bare::start().unwrap_or_else(|e| fail("bare server", e));
-    let bare_post = load::median_of(
-        &(0..args.runs)
+    let bare_runs = |make: Rc<dyn Fn(usize) -> client::Request>, ok: fn(u16) -> bool| {
+        let runs: Vec<Load> = (0..args.runs)
             .map(|_| {
                 load::block_on(load::load(
                     bare.addr,
                     None,
                     args.conns,
-                    20_000,
-                    Rc::new(|i| {
-                        client::Request::with_body(
-                            "POST",
-                            "/echo".into(),
-                            bodies::create_user("bare", i),
-                        )
-                    }),
-                    load::status(|s| s == 201),
+                    args.ceiling_requests,
+                    make.clone(),
+                    load::status(ok),
                 ))
             })
-            .collect::<Vec<_>>(),
+            .collect();
+        load::median_of(&runs)
+    };
+    let bare_post = bare_runs(
+        Rc::new(|i| {
+            client::Request::with_body("POST", "/echo".into(), bodies::create_user("bare", i))
+        }),
+        |s| s == 201,
     );
-    let bare_get = load::median_of(
-        &(0..args.runs)
-            .map(|_| {
-                load::block_on(load::load(
-                    bare.addr,
-                    None,
-                    args.conns,
-                    20_000,
-                    Rc::new(|_| client::Request::get("/user".into())),
-                    load::status(|s| s == 200),
-                ))
-            })
-            .collect::<Vec<_>>(),
-    );
+    let bare_get = bare_runs(Rc::new(|_| client::Request::get("/user".into())), |s| {
+        s == 200
+    });
     bare.stop();
     let sled_runs: Vec<f64> = (0..args.runs)
         .map(|r| {
@@ -268,7 +264,7 @@ fn main() {
         .unwrap_or_else(|| fail("big group", "could not create it"));
     let ids = Rc::new(ids);
 
-    let per = 2000;
+    let per = args.requests.max(1);
     let cpu = |rows: &mut Vec<Row>, what: &str, l: &Load, last: &mut f64| {
         let now = Proc::read(pid).unwrap_or_default().cpu_secs;
         let used = now - *last;
@@ -295,7 +291,7 @@ fn main() {
     ));
     cpu(&mut rows, "create", &creates, &mut last);
     let prof = Profile::start(args.perf.as_deref(), "lookup", pid);
-    let lookups = t.lookups("p", args.users, 5000);
+    let lookups = t.lookups("p", args.users, per * 5 / 2);
     prof.stop();
     rows.push(rate_row(
         "GET /Users?filter=userName eq \"…\"",

@@ -3,8 +3,10 @@
 //! big group, the big group with and without members, an unfiltered page, `/metrics`), and an
 //! Entra-shaped initial sync on a fresh server.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -294,96 +296,110 @@ pub struct Sync {
     pub requests: usize,
 }
 
+/// One unit of work on a connection: it takes the connection and gives it back, so that units
+/// can run as local tasks.
+type Step = Rc<dyn Fn(usize, Conn) -> Pin<Box<dyn Future<Output = Conn>>>>;
+
+/// Run units `0..count` of `step` over `conns` connections, each taking the next unit.
+async fn on_conns(addr: SocketAddr, token: &str, conns: usize, count: usize, step: Step) {
+    let next = Rc::new(Cell::new(0usize));
+    let tasks: Vec<_> = (0..conns.max(1))
+        .map(|_| {
+            let (next, step) = (next.clone(), step.clone());
+            let mut c = Conn::new(addr, Some(token));
+            tokio::task::spawn_local(async move {
+                loop {
+                    let i = next.get();
+                    if i >= count {
+                        break;
+                    }
+                    next.set(i + 1);
+                    c = step(i, c).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Requests sent and those that did not get the answer Entra expects.
+#[derive(Default)]
+struct Tally {
+    requests: Cell<usize>,
+    errors: Cell<usize>,
+}
+
+impl Tally {
+    fn sent(&self, n: usize, ok: bool) {
+        self.requests.set(self.requests.get() + n);
+        if !ok {
+            self.errors.set(self.errors.get() + 1);
+        }
+    }
+}
+
 /// Entra's initial sync on an empty server: its probe, then per user a `userName eq` lookup and
 /// a create; per group a `displayName eq` lookup and a create; then each user added to two
 /// groups in PATCHes of 50 members; at the end every group's member count is checked.
 pub fn initial_sync(t: &Target, users: usize, groups: usize, tag: &str) -> Sync {
     let start = Instant::now();
-    let errors = Rc::new(RefCell::new(0usize));
-    let requests = Rc::new(RefCell::new(0usize));
+    let tally = Rc::new(Tally::default());
     let (addr, token, conns) = (t.addr, t.token.clone(), t.conns);
-    let tag = tag.to_owned();
     let groups = groups.max(1);
-    let synced = Rc::new(std::cell::Cell::new(0.0f64));
-    let done = synced.clone();
-    let (errors_out, requests_out) = (errors.clone(), requests.clone());
+    let synced = Rc::new(Cell::new(0.0f64));
+    let (done, out) = (synced.clone(), tally.clone());
+    let tag: Rc<str> = Rc::from(tag);
     load::block_on(async move {
         let mut probe = Conn::new(addr, Some(&token));
         let guid = uuid::Uuid::new_v4().to_string();
         let probe_ok = matches!(probe.send(&Request::get(bodies::user_lookup(&guid))).await, Ok(r) if r.status == 200);
-        *requests.borrow_mut() += 1;
-        if !probe_ok {
-            *errors.borrow_mut() += 1;
-        }
+        tally.sent(1, probe_ok);
 
         // Users, then groups: lookup, then create, as Entra does for objects it has not seen.
         let user_ids = Rc::new(RefCell::new(vec![String::new(); users]));
         let group_ids = Rc::new(RefCell::new(vec![String::new(); groups]));
         for (count, is_user) in [(users, true), (groups, false)] {
-            let next = Rc::new(RefCell::new(0usize));
-            let mut tasks = Vec::new();
-            for _ in 0..conns {
-                let (next, errors, requests, token, tag) = (
-                    next.clone(),
-                    errors.clone(),
-                    requests.clone(),
-                    token.clone(),
-                    tag.clone(),
-                );
-                let ids = if is_user {
-                    user_ids.clone()
-                } else {
-                    group_ids.clone()
-                };
-                tasks.push(tokio::task::spawn_local(async move {
-                    let mut c = Conn::new(addr, Some(&token));
-                    loop {
-                        let i = {
-                            let mut n = next.borrow_mut();
-                            let i = *n;
-                            *n += 1;
-                            i
-                        };
-                        if i >= count {
-                            break;
-                        }
-                        let (lookup, create) = if is_user {
-                            (
-                                Request::get(bodies::user_lookup(&bodies::user_name(&tag, i))),
-                                Request::with_body(
-                                    "POST",
-                                    "/scim/v2/Users".into(),
-                                    bodies::create_user(&tag, i),
-                                ),
-                            )
-                        } else {
-                            let name = format!("{tag} group {i}");
-                            (
-                                Request::get(bodies::group_lookup(&name)),
-                                Request::with_body(
-                                    "POST",
-                                    "/scim/v2/Groups".into(),
-                                    bodies::create_group(&name),
-                                ),
-                            )
-                        };
-                        *requests.borrow_mut() += 2;
-                        let found_none = matches!(c.send(&lookup).await, Ok(r) if r.status == 200
-                            && contains(&r.body, b"\"totalResults\":0,"));
-                        match c.send(&create).await {
-                            Ok(r) if r.status == 201 && found_none => {
-                                if let Some(id) = json_id(&r) {
-                                    ids.borrow_mut()[i] = id;
-                                }
-                            }
-                            _ => *errors.borrow_mut() += 1,
-                        }
+            let ids = if is_user { &user_ids } else { &group_ids }.clone();
+            let (tally, tag) = (tally.clone(), tag.clone());
+            let step: Step = Rc::new(move |i, mut c| {
+                let (tally, ids, tag) = (tally.clone(), ids.clone(), tag.clone());
+                Box::pin(async move {
+                    let (lookup, create) = if is_user {
+                        (
+                            Request::get(bodies::user_lookup(&bodies::user_name(&tag, i))),
+                            Request::with_body(
+                                "POST",
+                                "/scim/v2/Users".into(),
+                                bodies::create_user(&tag, i),
+                            ),
+                        )
+                    } else {
+                        let name = format!("{tag} group {i}");
+                        (
+                            Request::get(bodies::group_lookup(&name)),
+                            Request::with_body(
+                                "POST",
+                                "/scim/v2/Groups".into(),
+                                bodies::create_group(&name),
+                            ),
+                        )
+                    };
+                    let found_none = matches!(c.send(&lookup).await, Ok(r) if r.status == 200
+                        && contains(&r.body, b"\"totalResults\":0,"));
+                    let id = match c.send(&create).await {
+                        Ok(r) if r.status == 201 && found_none => json_id(&r),
+                        _ => None,
+                    };
+                    tally.sent(2, id.is_some());
+                    if let Some(id) = id {
+                        ids.borrow_mut()[i] = id;
                     }
-                }));
-            }
-            for task in tasks {
-                let _ = task.await;
-            }
+                    c
+                })
+            });
+            on_conns(addr, &token, conns, count, step).await;
         }
 
         // Memberships: user i joins groups i mod G and (i + G/2) mod G.
@@ -403,64 +419,42 @@ pub fn initial_sync(t: &Target, users: usize, groups: usize, tag: &str) -> Sync 
             }
         }
         let patches = Rc::new(patches);
-        let next = Rc::new(RefCell::new(0usize));
-        let mut tasks = Vec::new();
-        for _ in 0..conns {
-            let (next, errors, requests, token, patches) = (
-                next.clone(),
-                errors.clone(),
-                requests.clone(),
-                token.clone(),
-                patches.clone(),
-            );
-            tasks.push(tokio::task::spawn_local(async move {
-                let mut c = Conn::new(addr, Some(&token));
-                loop {
-                    let i = {
-                        let mut n = next.borrow_mut();
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
-                    let Some((g, members)) = patches.get(i) else {
-                        break;
-                    };
-                    *requests.borrow_mut() += 1;
+        let count = patches.len();
+        let step: Step = {
+            let tally = tally.clone();
+            Rc::new(move |i, mut c| {
+                let (tally, patches) = (tally.clone(), patches.clone());
+                Box::pin(async move {
+                    let (g, members) = &patches[i];
                     let req = Request::with_body(
                         "PATCH",
                         format!("/scim/v2/Groups/{g}"),
                         bodies::add_members(members),
                     );
-                    if !matches!(c.send(&req).await, Ok(r) if r.status == 204) {
-                        *errors.borrow_mut() += 1;
-                    }
-                }
-            }));
-        }
-        for task in tasks {
-            let _ = task.await;
-        }
+                    let ok = matches!(c.send(&req).await, Ok(r) if r.status == 204);
+                    tally.sent(1, ok);
+                    c
+                })
+            })
+        };
+        on_conns(addr, &token, conns, count, step).await;
 
         // The sync is over; every group must have the members it was given.
         done.set(start.elapsed().as_secs_f64());
         let mut c = Conn::new(addr, Some(&token));
         for (g, members) in gids.iter().zip(&per_group) {
-            *requests.borrow_mut() += 1;
             let n = match c.send(&Request::get(format!("/scim/v2/Groups/{g}"))).await {
                 Ok(r) if r.status == 200 => serde_json::from_slice::<Value>(&r.body)
                     .ok()
                     .and_then(|v| v["members"].as_array().map(Vec::len)),
                 _ => None,
             };
-            if n != Some(members.len()) {
-                *errors.borrow_mut() += 1;
-            }
+            tally.sent(1, n == Some(members.len()));
         }
     });
-    let (errors, requests) = (*errors_out.borrow(), *requests_out.borrow());
     Sync {
         secs: synced.get(),
-        errors,
-        requests,
+        errors: out.errors.get(),
+        requests: out.requests.get(),
     }
 }
