@@ -158,3 +158,79 @@ async fn a_big_group_streams_exactly_its_stored_members() {
     assert_eq!(read::counts(f.store.trees()).unwrap(), (n - 10, 0));
     assert_eq!(scimd::store::rebuild::verify(&f.store).unwrap(), Vec::new());
 }
+
+/// A group extension attribute returned only on request, and one never returned, stay out of the
+/// streamed answer exactly as they stay out of the whole one (RFC 7643 §7).
+#[actix_web::test]
+async fn a_streamed_group_keeps_the_default_projection() {
+    const EXT: &str = "urn:example:params:scim:schemas:extension:acme:2.0:Group";
+    let decl: scimd::scim::schema::ExtensionDecl = serde_json::from_value(json!({
+        "schema": EXT, "resource": "Group", "attributes": [
+            {"name": "costCenter"},
+            {"name": "auditNote", "returned": "request"},
+            {"name": "syncSecret", "returned": "never", "mutability": "writeOnly"}
+        ]
+    }))
+    .unwrap();
+    let registry = scimd::scim::schema::Registry::with_extensions(&[decl], false).unwrap();
+    let f = inproc::start_with(scimd::store::Store::temporary().unwrap(), registry).await;
+    let app = app!(f);
+    let n = usize::try_from(STREAM_MEMBERS_ABOVE).unwrap() + 1;
+    let mut members = Vec::new();
+    for i in 0..n {
+        let body = json!({"schemas": [USER], "userName": format!("ext{i}@contoso.com")});
+        let req = test::TestRequest::post()
+            .uri("/scim/v2/Users")
+            .insert_header(f.auth())
+            .set_payload(body.to_string())
+            .to_request();
+        let v: Value = test::call_and_read_body_json(&app, req).await;
+        members.push(json!({"value": v["id"]}));
+    }
+    let body = json!({"schemas": [GROUP, EXT], "displayName": "Finance",
+        EXT: {"costCenter": "4711", "auditNote": "reviewed", "syncSecret": "s3cret"},
+        "members": members});
+    let req = test::TestRequest::post()
+        .uri("/scim/v2/Groups")
+        .insert_header(f.auth())
+        .set_payload(body.to_string())
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = serde_json::from_slice(&test::read_body(res).await).unwrap();
+    let gid = created["id"].as_str().unwrap().to_owned();
+
+    let req = test::TestRequest::get()
+        .uri(&format!("/scim/v2/Groups/{gid}"))
+        .insert_header(f.auth())
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.response().body().size(), BodySize::Stream);
+    let mut streamed: Value = serde_json::from_slice(&test::read_body(res).await).unwrap();
+    assert_eq!(streamed["members"].as_array().unwrap().len(), n);
+
+    // Everything but the members, as the whole rendering answers it.
+    let req = test::TestRequest::get()
+        .uri(&format!("/scim/v2/Groups/{gid}?excludedAttributes=members"))
+        .insert_header(f.auth())
+        .to_request();
+    let whole: Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(whole[EXT], json!({"costCenter": "4711"}), "{}", whole[EXT]);
+    streamed.as_object_mut().unwrap().remove("members");
+    assert_eq!(streamed, whole);
+    assert_eq!(
+        streamed[EXT],
+        json!({"costCenter": "4711"}),
+        "{}",
+        streamed[EXT]
+    );
+    // Asked for by name, the `request` attribute is sent; the `never` one still is not.
+    let req = test::TestRequest::get()
+        .uri(&format!(
+            "/scim/v2/Groups/{gid}?attributes={EXT}:auditNote,{EXT}:syncSecret,displayName"
+        ))
+        .insert_header(f.auth())
+        .to_request();
+    let asked: Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(asked[EXT], json!({"auditNote": "reviewed"}), "{asked}");
+}

@@ -27,7 +27,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::domain::event::{Change, Event, GroupSnapshot, UserSnapshot};
-use crate::scim::resource::{render, Meta};
+use crate::scim::resource::{render_shown, Meta};
 use crate::scim::schema::{Registry, ResourceKind};
 use crate::store::codec::{Entry, LogRecord};
 
@@ -239,7 +239,7 @@ fn resource(
         last_modified_ms: rec.time_ms,
         version: rec.seq,
     };
-    let mut body = render(cx.reg, kind, id, &doc_of(doc), &meta, cx.issuer);
+    let mut body = render_shown(cx.reg, kind, id, &doc_of(doc), &meta, cx.issuer);
     if !created {
         if let Some(Value::Object(m)) = body.get_mut("meta") {
             m.remove("created");

@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::domain::event::Event;
 use crate::domain::ids::{GroupId, UserId};
 use crate::report::history;
-use crate::scim::resource::{render, Meta};
+use crate::scim::resource::{render_shown, Meta};
 use crate::scim::schema::{Registry, ResourceKind};
 use crate::store::codec::Entry;
 use crate::store::{read, Trees};
@@ -46,7 +46,7 @@ pub fn snapshot(
     for id in read::ids_after(t, true, None) {
         let id = id?;
         let state = match read::user(t, UserId::from_bytes(id))? {
-            Some(rec) if rec.version <= head => Some(Value::Object(render(
+            Some(rec) if rec.version <= head => Some(Value::Object(render_shown(
                 reg,
                 ResourceKind::User,
                 &uuid::Uuid::from_bytes(id).to_string(),
@@ -139,7 +139,7 @@ fn group_at(
     if read::group(t, gid)?.is_none_or(|again| again.version != rec.version) {
         return replayed(t, reg, id, head, base_url);
     }
-    let mut body = render(
+    let mut body = render_shown(
         reg,
         ResourceKind::Group,
         &gid.to_string(),

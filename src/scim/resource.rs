@@ -419,6 +419,24 @@ pub fn format_time_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// [`render`] with the default projection applied: what a plain `GET` shows, and what leaves scimd
+/// anywhere else (the change feed, its snapshot) — never an attribute returned `never`, nor one
+/// returned only on `request`.
+pub fn render_shown(
+    reg: &Registry,
+    kind: ResourceKind,
+    id: &str,
+    doc: &Document,
+    meta: &Meta,
+    base_url: &str,
+) -> Map<String, Value> {
+    let mut body = render(reg, kind, id, doc, meta, base_url);
+    if let Ok(p) = Projection::parse(reg, kind, None, None) {
+        p.apply(reg, kind, &mut body);
+    }
+    body
+}
+
 /// The resource a client reads: `schemas`, `id`, the document, `meta`. Memberships are added by the caller.
 pub fn render(
     reg: &Registry,
@@ -644,6 +662,24 @@ impl Projection {
             resource.retain(|k, v| !(is_urn(k) && v.as_object().is_some_and(Map::is_empty)));
         }
         resource.retain(|k, _| returned(None, k) != Returned::Never);
+        // Inside extensions too (RFC 7643 §7): an attribute returned `never` is never sent, one
+        // returned on `request` only when the request names it.
+        for (urn, v) in resource.iter_mut() {
+            if !is_urn(urn) {
+                continue;
+            }
+            if let Some(ext) = v.as_object_mut() {
+                ext.retain(|name, _| match returned(Some(urn), name) {
+                    Returned::Never => false,
+                    Returned::Request => self
+                        .include
+                        .iter()
+                        .any(|s| s.container.as_deref() == Some(urn.as_str()) && s.name == *name),
+                    _ => true,
+                });
+            }
+        }
+        resource.retain(|k, v| !(is_urn(k) && v.as_object().is_some_and(Map::is_empty)));
     }
 }
 
@@ -673,6 +709,36 @@ mod tests {
 
     fn reg() -> Registry {
         Registry::core()
+    }
+
+    #[test]
+    fn what_leaves_scimd_never_carries_attributes_returned_never_or_on_request() {
+        const EXT: &str = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+        let decl: crate::scim::schema::ExtensionDecl = serde_json::from_value(json!({
+            "schema": EXT, "attributes": [
+                {"name": "badge"},
+                {"name": "note", "returned": "request"},
+                {"name": "pin", "returned": "never", "mutability": "writeOnly"}
+            ]
+        }))
+        .unwrap();
+        let reg = Registry::with_extensions(&[decl], false).unwrap();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", EXT],
+            "userName": "a@b", EXT: {"badge": "7", "note": "n", "pin": "1234"}});
+        let doc = parse_resource(&reg, ResourceKind::User, &body).unwrap().doc;
+        let meta = Meta {
+            created_ms: 0,
+            last_modified_ms: 0,
+            version: 1,
+        };
+        let shown = render_shown(&reg, ResourceKind::User, "id", &doc, &meta, "https://x");
+        assert_eq!(shown[EXT], json!({"badge": "7"}));
+        // With only such attributes the extension disappears altogether.
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", EXT],
+            "userName": "a@b", EXT: {"pin": "1234"}});
+        let doc = parse_resource(&reg, ResourceKind::User, &body).unwrap().doc;
+        let shown = render_shown(&reg, ResourceKind::User, "id", &doc, &meta, "https://x");
+        assert!(shown.get(EXT).is_none(), "{shown:?}");
     }
 
     #[test]

@@ -427,7 +427,16 @@ impl Directory {
         }
         let doc = parse_doc(&rec.doc)?;
         let meta = group_meta(&rec);
-        let head = render_group_row(&self.reg, gid, &doc, meta, None, base_url).body;
+        let mut head = render_group_row(&self.reg, gid, &doc, meta, None, base_url).body;
+        // The default projection, as the whole rendering applies it (an extension attribute
+        // returned only on request, or never, stays out of the stream too).
+        if let Value::Object(m) = &mut head {
+            Projection::parse(&self.reg, ResourceKind::Group, None, None)?.apply(
+                &self.reg,
+                ResourceKind::Group,
+                m,
+            );
+        }
         // The members go last, where the whole rendering puts them.
         let mut head = head.to_string();
         head.pop();

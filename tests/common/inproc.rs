@@ -59,7 +59,12 @@ pub async fn start() -> InProc {
 
 /// Start over `store`, with a token issued.
 pub async fn start_on(store: Store) -> InProc {
-    let registry = Arc::new(Registry::core());
+    start_with(store, Registry::core()).await
+}
+
+/// Start over `store` with the schemas of `registry` (extensions declared), with a token issued.
+pub async fn start_with(store: Store, registry: Registry) -> InProc {
+    let registry = Arc::new(registry);
     let (writer, thread) = Writer::start(store.clone(), registry.clone()).unwrap();
     // The thread lives as long as the test process; tests are short.
     std::mem::forget(thread);
