@@ -50,7 +50,7 @@ pub enum Request {
     WebhookAdd {
         /// What to make.
         #[serde(flatten)]
-        new: WebhookSpec,
+        new: crate::service::webhooks::NewWebhook,
     },
     /// List webhook subscriptions.
     WebhookList,
@@ -89,28 +89,6 @@ impl Request {
             Self::ExportLog => "export_log",
         }
     }
-}
-
-/// A webhook subscription to make, as the CLI sends it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebhookSpec {
-    /// Where SETs go.
-    pub url: String,
-    /// The HMAC secret (none: scimd makes one).
-    #[serde(default)]
-    pub secret: Option<String>,
-    /// Event filters.
-    #[serde(default)]
-    pub events: Vec<String>,
-    /// Resource-type filters.
-    #[serde(default)]
-    pub resource_types: Vec<String>,
-    /// `full` or `notice`.
-    #[serde(default)]
-    pub detail: Option<String>,
-    /// Where to start (a cursor, `start`; none: now).
-    #[serde(default)]
-    pub from: Option<String>,
 }
 
 /// A newly issued token as shown once to the admin (`token add --json` prints exactly this).
@@ -256,23 +234,7 @@ impl Admin {
                 Ok(Response::PasswordSet { name })
             }
             Request::WebhookAdd { new } => {
-                let detail = match new.detail.as_deref() {
-                    None => crate::feed::set::Detail::Full,
-                    Some(d) => d
-                        .parse()
-                        .map_err(|_| format!("detail '{d}' is neither 'full' nor 'notice'"))?,
-                };
-                let created = self
-                    .webhooks
-                    .add(crate::service::webhooks::NewWebhook {
-                        url: new.url,
-                        secret: new.secret,
-                        events: new.events,
-                        resource_types: new.resource_types,
-                        detail,
-                        from: new.from,
-                    })
-                    .map_err(|e| e.to_string())?;
+                let created = self.webhooks.add(new).map_err(|e| e.to_string())?;
                 Ok(Response::WebhookCreated(created))
             }
             Request::WebhookList => Ok(Response::Webhooks {

@@ -112,20 +112,10 @@ impl Console {
     }
 }
 
-fn first_password(s: &Server) -> String {
-    let log = s.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("created the console account"))
-        .unwrap_or_else(|| panic!("{log}"));
-    let start = line.find("password=").unwrap() + "password=".len();
-    line[start..].split_whitespace().next().unwrap().to_owned()
-}
-
 #[test]
 fn sign_in_sessions_csrf_throttling_and_security_headers() {
     let mut s = Server::plain_with_env(&[("SCIMD_ADMIN_SESSION_IDLE", "2s")]);
-    let password = first_password(&s);
+    let password = s.first_admin_password();
     assert!(
         s.log().contains("/admin/"),
         "the console URL is printed with the password"
@@ -262,7 +252,7 @@ fn sign_in_sessions_csrf_throttling_and_security_headers() {
 #[test]
 fn tokens_activity_history_stats_users_and_groups() {
     let s = Server::plain();
-    let password = first_password(&s);
+    let password = s.first_admin_password();
     let mut c = Console::new(&s);
     assert_eq!(c.login("admin", &password).status, 200);
 
@@ -514,7 +504,7 @@ fn the_action_list_names_everything_the_feed_shows() {
     let s = Server::plain();
     let mut c = Console::new(&s);
     assert_eq!(c.login("admin", "not the password").status, 401);
-    assert_eq!(c.login("admin", &first_password(&s)).status, 200);
+    assert_eq!(c.login("admin", &s.first_admin_password()).status, 200);
     let list = c.get("/admin/api/actions");
     assert_eq!(list.status, 200, "{}", list.text);
     assert_eq!(list.header("cache-control"), Some("no-store"));
@@ -669,7 +659,7 @@ fn the_action_list_names_everything_the_feed_shows() {
 fn tokens_with_an_expiry_stop_working_then() {
     let s = Server::plain();
     let mut c = Console::new(&s);
-    assert_eq!(c.login("admin", &first_password(&s)).status, 200);
+    assert_eq!(c.login("admin", &s.first_admin_password()).status, 200);
     let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
     let soon = soon
         .format(&time::format_description::well_known::Rfc3339)
@@ -694,7 +684,7 @@ fn tokens_with_an_expiry_stop_working_then() {
 fn live_tail_streams_new_entries_as_server_sent_events() {
     let s = Server::plain();
     let mut c = Console::new(&s);
-    assert_eq!(c.login("admin", &first_password(&s)).status, 200);
+    assert_eq!(c.login("admin", &s.first_admin_password()).status, 200);
     let token = s.token("Okta");
     let url = format!("{}/admin/api/activity/stream?client=Okta", s.root);
     let cookie = c.cookie.clone().unwrap();
@@ -747,7 +737,7 @@ fn live_tail_streams_new_entries_as_server_sent_events() {
 fn tokens_get_scopes_and_webhooks_are_managed_through_the_console_api() {
     let s = Server::plain();
     let mut c = Console::new(&s);
-    assert_eq!(c.login("admin", &first_password(&s)).status, 200);
+    assert_eq!(c.login("admin", &s.first_admin_password()).status, 200);
     let r = c.post(
         "/admin/api/tokens",
         json!({"name": "Feed app", "scopes": ["events:read", "scim:read"]}),

@@ -17,22 +17,31 @@ use scimd::store::read;
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
+/// Create `n` users `{prefix}{i}@contoso.com` through `$app`; their ids, in creation order.
+macro_rules! create_users {
+    ($app:expr, $f:expr, $prefix:expr, $n:expr) => {{
+        let mut ids = Vec::new();
+        for i in 0..$n {
+            let name = format!("{}{i}@contoso.com", $prefix);
+            let body = json!({"schemas": [USER], "userName": name});
+            let req = test::TestRequest::post()
+                .uri("/scim/v2/Users")
+                .insert_header($f.auth())
+                .set_payload(body.to_string())
+                .to_request();
+            let v: Value = test::call_and_read_body_json(&$app, req).await;
+            ids.push(v["id"].as_str().unwrap().to_owned());
+        }
+        ids
+    }};
+}
+
 #[actix_web::test]
 async fn a_big_group_streams_exactly_its_stored_members() {
     let f = inproc::start().await;
     let app = app!(f);
     let n = usize::try_from(STREAM_MEMBERS_ABOVE).unwrap() + 234;
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let body = json!({"schemas": [USER], "userName": format!("big{i}@contoso.com")});
-        let req = test::TestRequest::post()
-            .uri("/scim/v2/Users")
-            .insert_header(f.auth())
-            .set_payload(body.to_string())
-            .to_request();
-        let v: Value = test::call_and_read_body_json(&app, req).await;
-        ids.push(v["id"].as_str().unwrap().to_owned());
-    }
+    let ids = create_users!(app, f, "big", n);
     let req = test::TestRequest::post()
         .uri("/scim/v2/Groups")
         .insert_header(f.auth())
@@ -176,17 +185,10 @@ async fn a_streamed_group_keeps_the_default_projection() {
     let f = inproc::start_with(scimd::store::Store::temporary().unwrap(), registry).await;
     let app = app!(f);
     let n = usize::try_from(STREAM_MEMBERS_ABOVE).unwrap() + 1;
-    let mut members = Vec::new();
-    for i in 0..n {
-        let body = json!({"schemas": [USER], "userName": format!("ext{i}@contoso.com")});
-        let req = test::TestRequest::post()
-            .uri("/scim/v2/Users")
-            .insert_header(f.auth())
-            .set_payload(body.to_string())
-            .to_request();
-        let v: Value = test::call_and_read_body_json(&app, req).await;
-        members.push(json!({"value": v["id"]}));
-    }
+    let members: Vec<Value> = create_users!(app, f, "ext", n)
+        .into_iter()
+        .map(|id| json!({"value": id}))
+        .collect();
     let body = json!({"schemas": [GROUP, EXT], "displayName": "Finance",
         EXT: {"costCenter": "4711", "auditNote": "reviewed", "syncSecret": "s3cret"},
         "members": members});

@@ -226,21 +226,11 @@ impl Driver {
     }
 }
 
-fn first_password(s: &Server) -> String {
-    let log = s.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("created the console account"))
-        .unwrap();
-    let start = line.find("password=").unwrap() + "password=".len();
-    line[start..].split_whitespace().next().unwrap().to_owned()
-}
-
 #[test]
 fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
     let Some(b) = Driver::start() else { return };
     let s = Server::plain();
-    let password = first_password(&s);
+    let password = s.first_admin_password();
 
     // Sign in.
     b.goto(&format!("{}/admin/", s.root));
@@ -351,7 +341,7 @@ fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
 fn admin_sees_invisible_characters_and_changes_the_password_ending_other_sessions() {
     let Some(b) = Driver::start() else { return };
     let s = Server::plain();
-    let password = first_password(&s);
+    let password = s.first_admin_password();
     let token = s.token("Entra ID");
     let spoof = "admin\u{202e}gnp.exe@contoso.com";
     let u = s.call(
@@ -431,7 +421,7 @@ fn admin_sees_invisible_characters_and_changes_the_password_ending_other_session
 fn admin_finds_everything_about_a_user_opens_a_sync_run_and_a_failure_detail() {
     let Some(b) = Driver::start() else { return };
     let s = Server::plain();
-    let password = first_password(&s);
+    let password = s.first_admin_password();
     let token = s.token("Entra ID");
     let t = Some(token.as_str());
     let g = s.call(

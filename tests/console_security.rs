@@ -141,16 +141,6 @@ impl Browser {
     }
 }
 
-fn first_password(s: &Server) -> String {
-    let log = s.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("created the console account"))
-        .unwrap_or_else(|| panic!("{log}"));
-    let start = line.find("password=").unwrap() + "password=".len();
-    line[start..].split_whitespace().next().unwrap().to_owned()
-}
-
 fn sign_in_failures(b: &mut Browser) -> Vec<Value> {
     let r = b.get("/admin/api/activity?action=sign_in&outcome=failure&limit=1000");
     assert_eq!(r.status, 200, "{}", r.text);
@@ -160,7 +150,7 @@ fn sign_in_failures(b: &mut Browser) -> Vec<Value> {
 #[test]
 fn admin_api_writes_must_be_json_so_cross_site_posts_are_refused() {
     let s = Server::plain();
-    let password = first_password(&s);
+    let password = s.first_admin_password();
     let mut attacker = Browser::new(&s.root);
     // What a form on another site can send without a preflight: text/plain, urlencoded, multipart.
     let guess = json!({"username": "admin", "password": "guess"}).to_string();
@@ -223,7 +213,7 @@ fn admin_api_writes_must_be_json_so_cross_site_posts_are_refused() {
 #[test]
 fn concurrent_wrong_guesses_are_checked_only_as_far_as_the_throttle_allows() {
     let s = Server::plain();
-    let password = first_password(&s);
+    let password = s.first_admin_password();
     const GUESSES: usize = 200;
     let barrier = Arc::new(Barrier::new(GUESSES));
     let threads: Vec<_> = (0..GUESSES)
@@ -258,7 +248,7 @@ fn concurrent_wrong_guesses_are_checked_only_as_far_as_the_throttle_allows() {
 #[test]
 fn a_browser_that_signed_in_before_keeps_getting_in_while_strangers_flood_the_account() {
     let s = Server::plain();
-    let password = first_password(&s);
+    let password = s.first_admin_password();
     let mut admin = Browser::new(&s.root);
     let r = admin.login("admin", &password);
     assert_eq!(r.status, 200);
@@ -342,7 +332,7 @@ fn the_console_can_be_limited_to_addresses_or_moved_to_its_own_listener() {
     assert_eq!(s.call("GET", "/Users", Some(&token), None).status, 200);
     let mut own = Browser::new(&console);
     assert_eq!(own.get("/admin/").status, 200);
-    assert_eq!(own.login("admin", &first_password(&s)).status, 200);
+    assert_eq!(own.login("admin", &s.first_admin_password()).status, 200);
     assert_eq!(own.get("/admin/api/me").status, 200);
     // The console's listener serves nothing else.
     let r = own.raw(
@@ -359,7 +349,7 @@ fn the_console_can_be_limited_to_addresses_or_moved_to_its_own_listener() {
 #[test]
 fn sessions_end_at_a_password_change_at_sign_out_others_and_after_their_lifetime() {
     let s = Server::plain();
-    let password = first_password(&s);
+    let password = s.first_admin_password();
     let mut a = Browser::new(&s.root);
     let mut b = Browser::new(&s.root);
     assert_eq!(a.login("admin", &password).status, 200);
@@ -428,7 +418,7 @@ fn sessions_end_at_a_password_change_at_sign_out_others_and_after_their_lifetime
         ("SCIMD_ADMIN_SESSION_IDLE", "1h"),
     ]);
     let mut busy = Browser::new(&s.root);
-    assert_eq!(busy.login("admin", &first_password(&s)).status, 200);
+    assert_eq!(busy.login("admin", &s.first_admin_password()).status, 200);
     let start = Instant::now();
     while start.elapsed() < Duration::from_millis(2500) {
         assert_eq!(busy.get("/admin/api/me").status, 200);
@@ -459,7 +449,7 @@ fn tail(b: &Browser) -> std::sync::mpsc::Receiver<Option<String>> {
 #[test]
 fn the_live_tail_stops_at_sign_out_and_at_idle_expiry() {
     let s = Server::plain_with_env(&[("SCIMD_ADMIN_SESSION_IDLE", "3s")]);
-    let password = first_password(&s);
+    let password = s.first_admin_password();
     let token = s.token("Entra ID");
     let mut b = Browser::new(&s.root);
     assert_eq!(b.login("admin", &password).status, 200);
@@ -494,7 +484,7 @@ fn the_live_tail_stops_at_sign_out_and_at_idle_expiry() {
 #[test]
 fn sign_in_names_are_escaped_and_capped_in_the_log_and_the_record_and_counted_apart() {
     let s = Server::plain();
-    let password = first_password(&s);
+    let password = s.first_admin_password();
     let mut b = Browser::new(&s.root);
     let forged = "x\n2026-12-01T09:00:00.000000Z  INFO scimd: console sign-in username=admin";
     assert_eq!(b.login(forged, "nope").status, 401);
@@ -669,7 +659,7 @@ fn forwarded_headers_count_only_from_trusted_proxies() {
             "POST",
             "/admin/api/login",
             Some("application/json"),
-            Some(&json!({"username": "admin", "password": first_password(&s)}).to_string()),
+            Some(&json!({"username": "admin", "password": s.first_admin_password()}).to_string()),
             spoof,
         );
         assert_eq!(r.status, 200);
@@ -695,7 +685,7 @@ fn forwarded_headers_count_only_from_trusted_proxies() {
         );
         assert_eq!(r.status, 401);
         let mut fresh = Browser::new(&s.root);
-        assert_eq!(fresh.login("admin", &first_password(&s)).status, 200);
+        assert_eq!(fresh.login("admin", &s.first_admin_password()).status, 200);
         let failures = sign_in_failures(&mut fresh);
         let addr = failures[0]["client_addr"].as_str().unwrap();
         assert_eq!(addr == "203.0.113.9", believed, "{addr}");

@@ -217,6 +217,14 @@ fn a_failing_then_hanging_then_recovering_receiver_gets_everything_in_order_acro
         "--json",
     ]));
     let id = created["id"].as_str().unwrap().to_owned();
+    let bad = s.cli(&["webhook", "add", "--url", &rx.url, "--detail", "loud"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("detail 'loud' is neither 'full' nor 'notice'"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     let user = |n: usize| json!({"schemas": [USER], "userName": format!("hook{n}@example.com")});
     for n in 0..6 {
         assert_eq!(

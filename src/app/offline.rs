@@ -314,19 +314,23 @@ pub(super) fn webhook(config: &Config, cmd: WebhookCommand) -> anyhow::Result<Ex
             detail,
             from,
             json,
-        } => (
-            Request::WebhookAdd {
-                new: crate::control::WebhookSpec {
-                    url,
-                    secret,
-                    events: event,
-                    resource_types: resource_type,
-                    detail,
-                    from,
-                },
-            },
-            json,
-        ),
+        } => {
+            let detail = match detail.as_deref() {
+                None => crate::feed::set::Detail::Full,
+                Some(d) => d
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("detail '{d}' is neither 'full' nor 'notice'"))?,
+            };
+            let new = crate::service::webhooks::NewWebhook {
+                url,
+                secret,
+                events: event,
+                resource_types: resource_type,
+                detail,
+                from,
+            };
+            (Request::WebhookAdd { new }, json)
+        }
         WebhookCommand::List { json } => (Request::WebhookList, json),
         WebhookCommand::Pause { id } => (change(&id, "pause", None), false),
         WebhookCommand::Resume { id } => (change(&id, "resume", None), false),

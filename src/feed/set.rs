@@ -115,39 +115,21 @@ pub fn of_record(rec: &LogRecord, cx: &Context<'_>) -> Option<Value> {
             group_patch(cx, group, changes)
         }
         Event::MembersAdded { group, users, .. } => {
-            let value: Vec<Value> = users
+            let value = users
                 .iter()
                 .map(|u| json!({"value": u.to_string()}))
                 .collect();
-            (
-                ResourceKind::Group,
-                group.to_string(),
-                None,
-                patch(
-                    full,
-                    vec![json!({"op": "add", "path": "members", "value": value})],
-                    &["members"],
-                ),
-            )
+            members_added(full, group.to_string(), value)
         }
         Event::MembersAddedAsSent { group, members, .. } => {
-            let value: Vec<Value> = members
+            let value = members
                 .iter()
                 .map(|m| match &m.display {
                     Some(d) => json!({"value": m.id.to_string(), "display": d}),
                     None => json!({"value": m.id.to_string()}),
                 })
                 .collect();
-            (
-                ResourceKind::Group,
-                group.to_string(),
-                None,
-                patch(
-                    full,
-                    vec![json!({"op": "add", "path": "members", "value": value})],
-                    &["members"],
-                ),
-            )
+            members_added(full, group.to_string(), value)
         }
         Event::MembersRemoved { group, users, .. } => {
             let ops = users
@@ -328,6 +310,24 @@ fn group_patch(cx: &Context<'_>, group: &GroupSnapshot, changes: &[Change]) -> P
         group.id.to_string(),
         group.external_id.clone(),
         patch(cx.detail == Detail::Full, ops, &names),
+    )
+}
+
+/// The SET parts of members added to `group` (`value`: the member entries, as sent).
+fn members_added(
+    full: bool,
+    group: String,
+    value: Vec<Value>,
+) -> (ResourceKind, String, Option<String>, Map<String, Value>) {
+    (
+        ResourceKind::Group,
+        group,
+        None,
+        patch(
+            full,
+            vec![json!({"op": "add", "path": "members", "value": value})],
+            &["members"],
+        ),
     )
 }
 

@@ -94,8 +94,8 @@ impl Backoff {
     }
 }
 
-/// A subscription to make.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A subscription to make (from the admin API, or the CLI through the admin socket).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewWebhook {
     /// Where to POST (`https://…`, or `http://…`).
     pub url: String,

@@ -16,13 +16,7 @@ pub struct Console {
 impl Console {
     /// Sign in as `admin` with the password the first start logged.
     pub fn sign_in(s: &Server) -> Self {
-        let log = s.log();
-        let line = log
-            .lines()
-            .find(|l| l.contains("created the console account"))
-            .unwrap();
-        let start = line.find("password=").unwrap() + "password=".len();
-        let password = line[start..].split_whitespace().next().unwrap();
+        let password = s.first_admin_password();
         let r = ureq::post(&format!("{}/admin/api/login", s.root))
             .send_json(json!({"username": "admin", "password": password}))
             .unwrap();

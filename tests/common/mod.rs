@@ -179,6 +179,17 @@ impl Server {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// The password of the console account `admin`, as the first start logged it.
+    pub fn first_admin_password(&self) -> String {
+        let log = self.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("created the console account"))
+            .unwrap_or_else(|| panic!("{log}"));
+        let start = line.find("password=").unwrap() + "password=".len();
+        line[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
     /// SIGKILL: no clean shutdown, no final flush.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
