@@ -14,6 +14,17 @@
 //! upcast to `scim:write`, what every token could do before scopes existed ([`decode_token`]). The
 //! data directory is at format 3 since then: a log may hold `TokenScopesSet`, which an older scimd
 //! cannot decode.
+//!
+//! Compression: a body of [`COMPRESS_FROM`] bytes or more is stored compressed when that saves
+//! space, marked by the [`COMPRESSED`] bit of the format word: `(format | 0x8000) ++ u32 length of
+//! the body (big-endian) ++ lz4 block of the body coded against [`DICTIONARY`]`. The dictionary is
+//! SCIM's vocabulary (attribute names and schema URNs as identity providers send them), so even a
+//! short user document compresses to a fraction; it is part of the stored format and never
+//! changes (a new one would need a new marker). Every decoder accepts both forms, so records
+//! written before compression read as they always did. The data directory is at format 4 since
+//! then: an older scimd cannot read a compressed record.
+
+use std::borrow::Cow;
 
 use bincode::Options;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -36,10 +47,19 @@ pub const LOG_FORMAT: u16 = 2;
 pub const TOKEN_FORMAT: u16 = 2;
 
 /// Newest format in a data directory this binary writes to (the `meta` format number).
-pub const DATA_FORMAT: u16 = 3;
+pub const DATA_FORMAT: u16 = 4;
 
 /// Biggest record we agree to decode; guards against a corrupt length prefix allocating gigabytes.
 const MAX_RECORD: u64 = 256 * 1024 * 1024;
+
+/// Bit of the format word that marks a compressed body.
+pub const COMPRESSED: u16 = 0x8000;
+
+/// Bodies shorter than this are stored plain: lz4 gains next to nothing on them.
+pub const COMPRESS_FROM: usize = 128;
+
+/// The dictionary compressed bodies are coded against (see the module header). Never edit it.
+pub const DICTIONARY: &[u8] = include_bytes!("dictionary-1.txt");
 
 pub use crate::domain::write::Actor;
 
@@ -282,6 +302,16 @@ fn encode_as<T: Serialize>(what: &'static str, format: u16, value: &T) -> Result
         what,
         detail: e.to_string(),
     })?;
+    if body.len() >= COMPRESS_FROM {
+        let packed = lz4_flex::block::compress_with_dict(&body, DICTIONARY);
+        if let (true, Ok(len)) = (packed.len() + 4 < body.len(), u32::try_from(body.len())) {
+            let mut out = Vec::with_capacity(6 + packed.len());
+            out.extend_from_slice(&(format | COMPRESSED).to_be_bytes());
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&packed);
+            return Ok(out);
+        }
+    }
     let mut out = Vec::with_capacity(2 + body.len());
     out.extend_from_slice(&format.to_be_bytes());
     out.extend_from_slice(&body);
@@ -297,6 +327,7 @@ pub fn encode_log(rec: &LogRecord) -> Result<Vec<u8>> {
 pub fn decode_log(bytes: &[u8]) -> Result<LogRecord> {
     const WHAT: &str = "log record";
     let (format, body) = split_format(WHAT, bytes)?;
+    let body = &*body;
     let body_error = |e: bincode::Error| StoreError::Decode {
         what: WHAT,
         detail: e.to_string(),
@@ -328,6 +359,7 @@ pub fn encode_token(rec: &TokenRecord) -> Result<Vec<u8>> {
 pub fn decode_token(bytes: &[u8]) -> Result<TokenRecord> {
     const WHAT: &str = "token record";
     let (format, body) = split_format(WHAT, bytes)?;
+    let body = &*body;
     let body_error = |e: bincode::Error| StoreError::Decode {
         what: WHAT,
         detail: e.to_string(),
@@ -350,19 +382,39 @@ pub fn decode_token(bytes: &[u8]) -> Result<TokenRecord> {
     }
 }
 
-fn split_format<'a>(what: &'static str, bytes: &'a [u8]) -> Result<(u16, &'a [u8])> {
-    match bytes {
-        [a, b, rest @ ..] => Ok((u16::from_be_bytes([*a, *b]), rest)),
-        _ => Err(StoreError::Decode {
-            what,
-            detail: "record shorter than its format number".into(),
-        }),
+/// The format number and the body (decompressed if it was stored compressed).
+fn split_format<'a>(what: &'static str, bytes: &'a [u8]) -> Result<(u16, Cow<'a, [u8]>)> {
+    let garbled = |detail: String| StoreError::Decode { what, detail };
+    let [a, b, rest @ ..] = bytes else {
+        return Err(garbled("record shorter than its format number".into()));
+    };
+    let format = u16::from_be_bytes([*a, *b]);
+    if format & COMPRESSED == 0 {
+        return Ok((format, Cow::Borrowed(rest)));
     }
+    let [l0, l1, l2, l3, packed @ ..] = rest else {
+        return Err(garbled("compressed record shorter than its length".into()));
+    };
+    let len = u32::from_be_bytes([*l0, *l1, *l2, *l3]);
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&n| n as u64 <= MAX_RECORD)
+        .ok_or_else(|| garbled(format!("compressed record claims {len} bytes")))?;
+    let body = lz4_flex::block::decompress_with_dict(packed, len, DICTIONARY)
+        .map_err(|e| garbled(format!("compressed body: {e}")))?;
+    if body.len() != len {
+        return Err(garbled(format!(
+            "compressed body is {} bytes, not {len}",
+            body.len()
+        )));
+    }
+    Ok((format & !COMPRESSED, Cow::Owned(body)))
 }
 
 /// Decode a value written by [`encode`] under any format this binary knows.
 pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
     let (format, body) = split_format(what, bytes)?;
+    let body = &*body;
     match format {
         // Format 1 is current. An older format gets an arm here that decodes its own body type
         // and converts it (the upcaster); stored bytes are never rewritten in place.
@@ -536,6 +588,104 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("upgrade scimd"));
+    }
+
+    /// An Entra-shaped user document (RFC 7643's vocabulary, values of our own).
+    const ALICE: &str = r#"{"externalId":"alice","userName":"alice@example.org","active":true,"displayName":"Alice Ng","emails":[{"primary":true,"type":"work","value":"alice@example.org"}],"name":{"formatted":"Alice Ng","familyName":"Ng","givenName":"Alice"},"title":"Engineer","phoneNumbers":[{"type":"work","value":"+1 555 0100"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"701984","department":"R&D"},"roles":[]}"#;
+
+    fn alice_record() -> UserRecord {
+        UserRecord {
+            doc: ALICE.into(),
+            created_ms: 1_767_225_600_000,
+            last_modified_ms: 1_767_225_600_500,
+            version: 42,
+        }
+    }
+
+    /// The dictionary is part of the stored format: editing it would garble every compressed
+    /// record already written.
+    #[test]
+    fn the_dictionary_never_changes() {
+        use sha2::Digest;
+        assert_eq!(
+            hex(&sha2::Sha256::digest(DICTIONARY)),
+            "21b33872b5f3fbfb0645cf934acc0886ce5b7f4c20b3f6a206e7aa71fcdee837"
+        );
+    }
+
+    /// Pins the compressed form: these bytes (a user record as this version wrote it) must
+    /// always read back. The encoder may produce other bytes for the same record one day (a
+    /// newer lz4); what it writes must still read back to the record.
+    #[test]
+    fn golden_bytes_of_a_compressed_record() {
+        let golden = unhex(include_str!(
+            "../../tests/fixtures/store/user-record-compressed.hex"
+        ));
+        assert_eq!(u16::from_be_bytes([golden[0], golden[1]]), 0x8001);
+        let back: UserRecord = decode("user record", &golden).unwrap();
+        assert_eq!(back, alice_record());
+        let bytes = encode("user record", &alice_record()).unwrap();
+        assert_eq!(
+            decode::<UserRecord>("user record", &bytes).unwrap(),
+            alice_record()
+        );
+    }
+
+    /// A user document compresses to well under half (the dictionary holds its vocabulary), a
+    /// log record carrying one too; both read back unchanged.
+    #[test]
+    fn documents_are_stored_compressed() {
+        let plain = options().serialize(&alice_record()).unwrap();
+        let bytes = encode("user record", &alice_record()).unwrap();
+        assert_ne!(u16::from_be_bytes([bytes[0], bytes[1]]) & COMPRESSED, 0);
+        assert!(
+            bytes.len() * 2 < plain.len(),
+            "{} of {}",
+            bytes.len(),
+            plain.len()
+        );
+
+        let mut rec = sample();
+        if let Entry::Event(Event::UserUpdated { user, .. }) = &mut rec.entry {
+            user.doc = ALICE.into();
+        }
+        let bytes = encode_log(&rec).unwrap();
+        assert_eq!(
+            u16::from_be_bytes([bytes[0], bytes[1]]),
+            LOG_FORMAT | COMPRESSED
+        );
+        assert_eq!(decode_log(&bytes).unwrap(), rec);
+    }
+
+    /// Bodies too short to gain are stored plain (the golden tests above pin those bytes).
+    #[test]
+    fn short_bodies_stay_plain() {
+        let bytes = encode_log(&sample()).unwrap();
+        assert_eq!(u16::from_be_bytes([bytes[0], bytes[1]]), LOG_FORMAT);
+    }
+
+    /// A damaged compressed record is an error, never a panic or a huge allocation.
+    #[test]
+    fn garbled_compressed_records_are_refused() {
+        let good = encode("user record", &alice_record()).unwrap();
+        let cases: Vec<Vec<u8>> = vec![
+            vec![0x80, 0x01],
+            vec![0x80, 0x01, 0, 0],
+            // Claims 4 GiB.
+            [&[0x80, 0x01, 0xff, 0xff, 0xff, 0xff][..], &good[6..]].concat(),
+            // Claims one byte more than it holds.
+            {
+                let mut b = good.clone();
+                b[5] = b[5].wrapping_add(1);
+                b
+            },
+            good[..good.len() - 3].to_vec(),
+            [&good[..6], &[0xff; 40][..]].concat(),
+        ];
+        for bytes in cases {
+            assert!(decode::<UserRecord>("user record", &bytes).is_err());
+            assert!(decode_log(&bytes).is_err());
+        }
     }
 
     #[test]
