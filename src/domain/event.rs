@@ -179,6 +179,19 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Whether the event changes the `tokens` view (what authentication reads).
+    pub fn changes_tokens(&self) -> bool {
+        matches!(
+            self,
+            Self::TokenIssued { .. }
+                | Self::TokenRevoked { .. }
+                | Self::TokenExpirySet { .. }
+                | Self::TokenScopesSet { .. }
+        )
+    }
+}
+
 /// A member entry as the client sent it (see `Event::MembersAddedAsSent`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberSent {

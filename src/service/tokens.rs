@@ -141,7 +141,8 @@ pub fn authenticate(store: &Store, header: Option<&str>, now_ms: i64) -> Result<
         return Err(AuthError::Malformed);
     }
     let (id, secret) = split(token.trim()).ok_or(AuthError::Malformed)?;
-    let rec: TokenRecord = read::token(store.trees(), id)
+    let rec: TokenRecord = store
+        .token(id)
         .map_err(|e| {
             tracing::error!(error = %e, "token lookup failed");
             AuthError::Unknown

@@ -56,6 +56,7 @@ pub fn append_batch(
         };
         let mut seq = first_seq;
         let mut out = Vec::with_capacity(batch.len());
+        let mut tokens_changed = false;
         for s in batch {
             let record = |entry: Entry, seq: u64| -> Result<(), TxError> {
                 let answered = match entry {
@@ -80,6 +81,7 @@ pub fn append_batch(
                 Ok(events) => {
                     let mut last = None;
                     for event in events {
+                        tokens_changed |= event.changes_tokens();
                         ctx.overlay.borrow_mut().note(&event);
                         record(Entry::Event(event), seq)?;
                         last = Some(seq);
@@ -103,9 +105,13 @@ pub fn append_batch(
                 Err(Stop::Store(e)) => return Err(e),
             }
         }
-        Ok((out, seq))
+        Ok((out, seq, tokens_changed))
     });
-    result.map_err(StoreError::from)
+    let (out, seq, tokens_changed) = result.map_err(StoreError::from)?;
+    if tokens_changed {
+        store.token_memo.invalidate();
+    }
+    Ok((out, seq))
 }
 
 fn abort(e: StoreError) -> TxError {

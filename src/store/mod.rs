@@ -17,6 +17,7 @@ pub mod memory;
 pub mod project;
 pub mod read;
 pub mod rebuild;
+pub mod token_memo;
 
 #[cfg(test)]
 mod decide_tests;
@@ -135,6 +136,8 @@ pub struct Store {
     trees: Trees,
     /// Fault injection: when set, every flush fails (tests of the writer's cold path).
     fail_flushes: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// What authentication reads on every request, kept in memory (see [`token_memo`]).
+    token_memo: std::sync::Arc<token_memo::TokenMemo>,
 }
 
 /// `meta` key holding the stored-format number.
@@ -146,9 +149,10 @@ const META_VIEWS: &[u8] = b"views";
 /// Version of the projection. Raised when the same log projects into different views (2: a
 /// deletion's membership cascade is indexed in `log_by_resource` under every resource it changes;
 /// 3: the `counts` view keeps the number of users and groups, and token records are written at
-/// format 2, with their scopes, so `verify` compares like with like); views built by an older
-/// version are rebuilt from the log at the next start.
-pub const VIEWS_VERSION: u16 = 3;
+/// format 2, with their scopes, so `verify` compares like with like; 4: view records are stored
+/// compressed, see [`codec`], likewise); views built by an older version are rebuilt from the log
+/// at the next start.
+pub const VIEWS_VERSION: u16 = 4;
 
 /// Default page cache (`cache_mb`), MiB.
 pub const DEFAULT_CACHE_MB: usize = 64;
@@ -231,6 +235,7 @@ impl Store {
             db,
             trees,
             fail_flushes: std::sync::Arc::default(),
+            token_memo: std::sync::Arc::default(),
         })
     }
 
@@ -263,13 +268,33 @@ impl Store {
         now_ms: i64,
         resolution_ms: i64,
     ) -> Result<()> {
-        let last = read::token_last_used(&self.trees, id)?;
+        let last = match self.token_memo.last_used(id) {
+            Some(l) => Some(l),
+            None => read::token_last_used(&self.trees, id)?,
+        };
         if last.is_none_or(|l| now_ms - l >= resolution_ms) {
             self.trees
                 .token_usage
                 .insert(id.as_bytes(), &now_ms.to_be_bytes())?;
+            self.token_memo.note_used(id, now_ms);
+        } else if let Some(l) = last {
+            self.token_memo.note_used(id, l);
         }
         Ok(())
+    }
+
+    /// The record of token `id`, as the `tokens` view holds it (from memory when it was read
+    /// since the last token event: authentication asks on every request).
+    pub fn token(&self, id: crate::domain::ids::TokenId) -> Result<Option<codec::TokenRecord>> {
+        if let Some(rec) = self.token_memo.get(id) {
+            return Ok(Some(rec));
+        }
+        let generation = self.token_memo.generation();
+        let rec = read::token(&self.trees, id)?;
+        if let Some(r) = &rec {
+            self.token_memo.keep(id, r, generation);
+        }
+        Ok(rec)
     }
 
     /// The console account `name`.

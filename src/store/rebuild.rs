@@ -254,6 +254,7 @@ pub fn rebuild_in_place(store: &mut Store) -> Result<u64> {
     }
     store.trees = Trees::open(&store.db)?;
     let n = replay(&store.trees.clone(), store)?;
+    store.token_memo.invalidate();
     store.mark_views_current()?;
     store.trees.meta.remove(META_REBUILDING)?;
     store.flush()?;
