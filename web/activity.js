@@ -98,6 +98,32 @@ function jsonBlock(value) {
   return pretty === null ? none('(absent)') : el('pre', { class: 'json' }, pretty);
 }
 
+/** Refusals the log counts per minute; they keep an example request line, never a body. */
+const AGGREGATED = new Set(['rate_limited', 'unauthorized', 'read_failed']);
+
+/**
+ * The body of a refused request as the log kept it (secrets masked by the server): pretty-printed
+ * when it is whole JSON, else as the text that came; `undefined` (no row) for aggregated refusals.
+ */
+function requestBody(x, item) {
+  const b = x.body;
+  if (!b) {
+    if (x.body_recorded) return el('span', { class: 'muted' }, '(the request had no body)');
+    if (AGGREGATED.has(item.action)) return undefined;
+    return el('span', { class: 'muted' }, 'not recorded (this entry is older than the request bodies in the log)');
+  }
+  let text = b.text;
+  if (b.json && !b.truncated) {
+    try { text = JSON.stringify(JSON.parse(b.text), null, 2); } catch { /* shown as it came */ }
+  }
+  const notes = [
+    b.truncated ? `cut: the first ${new TextEncoder().encode(b.text).length.toLocaleString()} of ${b.size.toLocaleString()} bytes` : null,
+    b.json ? null : 'not valid JSON, shown as text',
+    'secrets masked',
+  ].filter(Boolean).join(' · ');
+  return [el('pre', { class: 'json request-body' }, text), el('div', { class: 'muted small-print' }, notes)];
+}
+
 /**
  * "What happened and what to do" for a failure: the request, the response and the server's hint
  * (fetched from `activity/{seq}`), with a link to what the hint is about.
@@ -117,7 +143,8 @@ function explanationBox(item) {
       el('p', { class: 'hint-text prewrap' }, x.hint),
       link ? el('p', {}, 'About: ', link) : null,
       defList([
-        ['Request', x.request ? el('code', {}, x.request) : el('span', { class: 'muted' }, 'not recorded (request bodies are not kept in the log)')],
+        ['Request', x.request ? el('code', {}, x.request) : el('span', { class: 'muted' }, 'not recorded')],
+        ['Request body', requestBody(x, item)],
         ['Response', el('code', {}, [x.status, x.scim_type].filter(Boolean).join(' '))],
         ['Detail', x.detail ? el('span', { class: 'prewrap' }, x.detail) : null],
       ], 'props compact'));

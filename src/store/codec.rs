@@ -5,8 +5,8 @@
 //! Golden-bytes tests below pin the encoding: if one fails, stored data would no longer read back.
 //! Do not "fix" such a test; add a new format and an upcaster instead.
 //!
-//! Formats: views and bookkeeping records are at format 1. Log records are at format 2 (it added
-//! [`LogRecord::answered`], the status the client got); format-1 log records are upcast on read
+//! Formats: views and bookkeeping records are at format 1. Log records reached format 2 when it
+//! added [`LogRecord::answered`], the status the client got; format-1 log records are upcast on read
 //! ([`decode_log`]). A data directory records the newest format it holds ([`DATA_FORMAT`]), so an
 //! older scimd refuses it instead of misreading it.
 //!
@@ -14,6 +14,11 @@
 //! upcast to `scim:write`, what every token could do before scopes existed ([`decode_token`]). The
 //! data directory is at format 3 since then: a log may hold `TokenScopesSet`, which an older scimd
 //! cannot decode.
+//!
+//! Log records are at format 3 since they keep a refused write's request body, secrets masked
+//! ([`LogRecord::request_body`]); format-2 records are upcast on read (nothing kept,
+//! [`RequestBody::NotKept`]; pinned by `tests/fixtures/store/log-record-format-2.hex`). The data
+//! directory is at format 4 since then: an older scimd cannot decode a format-3 log record.
 
 use bincode::Options;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -30,18 +35,18 @@ use super::error::{Result, StoreError};
 pub const FORMAT: u16 = 1;
 
 /// Format of the log records this binary writes.
-pub const LOG_FORMAT: u16 = 2;
+pub const LOG_FORMAT: u16 = 3;
 
 /// Format of the token records this binary writes.
 pub const TOKEN_FORMAT: u16 = 2;
 
 /// Newest format in a data directory this binary writes to (the `meta` format number).
-pub const DATA_FORMAT: u16 = 3;
+pub const DATA_FORMAT: u16 = 4;
 
 /// Biggest record we agree to decode; guards against a corrupt length prefix allocating gigabytes.
 const MAX_RECORD: u64 = 256 * 1024 * 1024;
 
-pub use crate::domain::write::Actor;
+pub use crate::domain::write::{Actor, KeptBody, RequestBody};
 
 /// One entry of the log: an accepted event or a rejected write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +76,36 @@ pub struct LogRecord {
     /// from before format 2, for rejections (their status is in [`Rejected`]) and for writes
     /// not answered over HTTP.
     pub answered: Option<u16>,
+    /// What the record keeps of the request body: a refused write's body, secrets masked and
+    /// capped; [`RequestBody::NotKept`] for accepted writes and for records from before format 3.
+    pub request_body: RequestBody,
+}
+
+/// A log record as format 2 stored it (no `request_body`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct LogRecordV2 {
+    seq: u64,
+    time_ms: i64,
+    actor: Actor,
+    request_id: String,
+    client_addr: Option<String>,
+    entry: Entry,
+    answered: Option<u16>,
+}
+
+impl From<LogRecordV2> for LogRecord {
+    fn from(r: LogRecordV2) -> Self {
+        Self {
+            seq: r.seq,
+            time_ms: r.time_ms,
+            actor: r.actor,
+            request_id: r.request_id,
+            client_addr: r.client_addr,
+            entry: r.entry,
+            answered: r.answered,
+            request_body: RequestBody::NotKept,
+        }
+    }
 }
 
 /// A log record as format 1 stored it (no `answered`).
@@ -94,6 +129,7 @@ impl From<LogRecordV1> for LogRecord {
             client_addr: r.client_addr,
             entry: r.entry,
             answered: None,
+            request_body: RequestBody::NotKept,
         }
     }
 }
@@ -303,6 +339,10 @@ pub fn decode_log(bytes: &[u8]) -> Result<LogRecord> {
     };
     match format {
         LOG_FORMAT => options().deserialize(body).map_err(body_error),
+        2 => options()
+            .deserialize::<LogRecordV2>(body)
+            .map(LogRecord::from)
+            .map_err(body_error),
         1 => options()
             .deserialize::<LogRecordV1>(body)
             .map(LogRecord::from)
@@ -412,6 +452,7 @@ mod tests {
                 }],
             }),
             answered: Some(200),
+            request_body: RequestBody::NotKept,
         }
     }
 
@@ -470,10 +511,13 @@ mod tests {
         );
     }
 
-    /// Pins format 2 of a log record. A change here means existing logs no longer decode.
+    /// Pins format 2 of a log record (written by scimd before request bodies were kept): the bytes
+    /// below, also kept as a fixture file, still decode, upcast to "body not kept".
     #[test]
     fn golden_bytes_of_a_log_record() {
-        let bytes = encode_log(&sample()).unwrap();
+        let bytes = unhex(include_str!(
+            "../../tests/fixtures/store/log-record-format-2.hex"
+        ));
         let golden = [
             "0002",                  // format 2
             &golden_format_1()[4..], // the format-1 body, unchanged
@@ -483,6 +527,65 @@ mod tests {
         .concat();
         assert_eq!(hex(&bytes), golden);
         assert_eq!(decode_log(&bytes).unwrap(), sample());
+    }
+
+    /// A refused write as format 3 stores it: its masked request body after `answered`.
+    fn sample_refused() -> LogRecord {
+        LogRecord {
+            entry: Entry::Rejected(Rejected {
+                action: Action::CreateUser,
+                target_id: None,
+                target_name: Some("a".into()),
+                status: 400,
+                scim_type: Some("invalidValue".into()),
+                detail: "bad".into(),
+            }),
+            answered: None,
+            request_body: RequestBody::Kept(KeptBody {
+                text: "{\"p\":\"*\"}".into(),
+                json: true,
+                truncated: false,
+                size: 9,
+            }),
+            ..sample()
+        }
+    }
+
+    /// Pins format 3 of a log record. A change here means existing logs no longer decode.
+    #[test]
+    fn golden_bytes_of_a_format_3_log_record() {
+        let prefix = &golden_format_1()[4..golden_format_1().find("00010202").unwrap()];
+        let golden = [
+            "0003", // format 3
+            prefix, // seq .. client_addr, as in formats 1 and 2
+            "01",   // Entry::Rejected
+            "00",   // Action::CreateUser
+            "00",   // target_id None
+            "01",
+            "01",
+            "61", // target_name Some("a")
+            "fb9001", // status 400 (varint: u16 form)
+            "01",
+            "0c",
+            "696e76616c696456616c7565", // scim_type Some("invalidValue")
+            "03",
+            "626164", // detail "bad"
+            "00",     // answered None
+            "02",     // RequestBody::Kept
+            "09",
+            "7b2270223a222a227d", // text {"p":"*"}
+            "01",                 // json
+            "00",                 // not truncated
+            "09",                 // size 9
+        ]
+        .concat();
+        let bytes = encode_log(&sample_refused()).unwrap();
+        assert_eq!(hex(&bytes), golden);
+        assert_eq!(decode_log(&bytes).unwrap(), sample_refused());
+        // An accepted write keeps no body: one byte more than format 2.
+        let accepted = encode_log(&sample()).unwrap();
+        assert_eq!(&hex(&accepted)[..4], "0003");
+        assert!(hex(&accepted).ends_with("01c800"), "{}", hex(&accepted));
     }
 
     fn unhex(s: &str) -> Vec<u8> {
@@ -549,6 +652,7 @@ mod tests {
                 scim_type: Some("uniqueness".into()),
                 detail: "taken".into(),
             }),
+            request_body: RequestBody::Nothing,
             ..sample()
         };
         let back = decode_log(&encode_log(&rec).unwrap()).unwrap();
