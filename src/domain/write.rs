@@ -209,3 +209,54 @@ pub enum Outcome {
         rejection: Rejection,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::Registry;
+
+    fn kept(sent: &Sent) -> KeptBody {
+        match sent.keep(&Secrets::of(&Registry::core())) {
+            RequestBody::Kept(b) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bodies_are_kept_masked_and_capped() {
+        let big = "x".repeat(3 * BODY_CAP);
+        let b = kept(&Sent::Json(
+            serde_json::json!({"password": "Secr3t!", "displayName": big}),
+        ));
+        assert!(b.json && b.truncated && b.text.len() <= BODY_CAP, "{}", b.text.len());
+        assert!(b.size > 3 * BODY_CAP as u64);
+        assert!(b.text.starts_with("{\"displayName\":\"xxx") || b.text.contains("********"));
+        assert!(!b.text.contains("Secr3t!"));
+        let small = kept(&Sent::Json(serde_json::json!({"password": "Secr3t!"})));
+        assert_eq!(small.text, "{\"password\":\"********\"}");
+        assert!(!small.truncated);
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_are_kept_as_lossy_text() {
+        let b = kept(&Sent::Unparsed {
+            head: b"\xff\xfe{\"password\": \"Secr3t!\"".to_vec(),
+            size: 20_000,
+        });
+        assert!(!b.json && b.truncated, "{b:?}");
+        assert_eq!(b.size, 20_000);
+        assert!(b.text.starts_with('\u{fffd}') && !b.text.contains("Secr3t!"), "{}", b.text);
+        assert_eq!(
+            Sent::Unparsed {
+                head: Vec::new(),
+                size: 0
+            }
+            .keep(&Secrets::of(&Registry::core())),
+            RequestBody::Nothing
+        );
+        assert_eq!(
+            Sent::Nothing.keep(&Secrets::of(&Registry::core())),
+            RequestBody::Nothing
+        );
+    }
+}

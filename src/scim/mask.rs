@@ -8,9 +8,10 @@
 //! `[filter]`), at any depth: a key `password`, `urn:…:User:password`, or an operation
 //! `{"path": "password", "value": …}`. Its value, whatever its type, becomes [`MASK`].
 //!
-//! A body that does not parse as JSON is masked as text: when it mentions a secret anywhere, every
-//! string in it is masked except keys and the values of `op`, `path`, `method`, `schemas` and `bulkId`
-//! (cruder, but a broken body must not leak what a whole one would hide).
+//! A body that does not parse as JSON is masked as text when it mentions a secret anywhere: the
+//! strings under a secret key, every `value` (the `path` naming a secret may come after it) and
+//! strings outside any key are masked, and so are unquoted `password=…` / `password: …` values
+//! (cruder than the JSON walk, but a broken body must not leak what a whole one would hide).
 
 use std::collections::BTreeSet;
 
@@ -20,9 +21,6 @@ use super::schema::{Attribute, Registry};
 
 /// What a secret value is replaced with.
 pub const MASK: &str = "********";
-
-/// Keys whose string values stay readable when a body that is not JSON is masked as text.
-const PLAIN_KEYS: [&str; 5] = ["op", "path", "method", "schemas", "bulkid"];
 
 /// The attribute names (lower case) whose values are secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,11 +97,31 @@ pub fn mask_text(text: &str, secrets: &Secrets) -> String {
     if !secrets.mentioned_in(text) {
         return text.to_owned();
     }
+    mask_unquoted(&mask_strings(text, secrets), secrets)
+}
+
+/// String literals masked by the key they belong to: the values of a secret key (at any depth
+/// below it), of every `value` (a PATCH operation's, whose `path` may come after it) and of no
+/// key at all.
+fn mask_strings(text: &str, secrets: &Secrets) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    // The last key seen, lower case, to keep the values of PLAIN_KEYS.
-    let mut key = String::new();
+    let mut depth = 0usize;
+    // The depth of the secret key whose value the scan is in.
+    let mut secret_at: Option<usize> = None;
+    // The key the next value belongs to, lower case.
+    let mut key: Option<String> = None;
     while let Some(start) = rest.find('"') {
+        for c in rest[..start].chars() {
+            match c {
+                '{' | '[' => depth += 1,
+                '}' | ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if secret_at.is_some_and(|d| depth < d) {
+            secret_at = None;
+        }
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         let end = string_end(after);
@@ -112,16 +130,52 @@ pub fn mask_text(text: &str, secrets: &Secrets) -> String {
             None => (after, ""),
         };
         let is_key = end.is_some() && tail.trim_start().starts_with(':');
-        let plain = is_key || PLAIN_KEYS.contains(&key.as_str());
+        if is_key {
+            let name = unescape_u(content).to_ascii_lowercase();
+            if !secret_at.is_some_and(|d| depth > d) {
+                secret_at = secrets.names(&name).then_some(depth);
+            }
+            key = Some(name);
+        }
+        let masked = !is_key && (secret_at.is_some() || key.as_deref().is_none_or(|k| k == "value"));
         out.push('"');
-        out.push_str(if plain { content } else { MASK });
+        out.push_str(if masked { MASK } else { content });
         if end.is_some() {
             out.push('"');
         }
-        if is_key {
-            key = unescape_u(content).to_ascii_lowercase();
-        }
         rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `name=value` and `name: value` with an unquoted value (a form, a header-like line), where the
+/// name is a secret: the value, up to `&`, `,`, `;`, whitespace or a bracket, is masked.
+fn mask_unquoted(text: &str, secrets: &Secrets) -> String {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(['=', ':']) {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        out.push_str(&after[..1]);
+        let after = &after[1..];
+        let name_start = before.trim_end().trim_end_matches('"');
+        let name = &name_start[name_start
+            .rfind(|c: char| !is_name(c))
+            .map_or(0, |i| i + 1)..];
+        let value = after.trim_start();
+        let skipped = &after[..after.len() - value.len()];
+        let len = value
+            .find(|c: char| c.is_whitespace() || matches!(c, '&' | ',' | ';' | '}' | ']' | '"'))
+            .unwrap_or(value.len());
+        if !name.is_empty() && len > 0 && !value.starts_with('"') && secrets.names(name) {
+            out.push_str(skipped);
+            out.push_str(MASK);
+            rest = &value[len..];
+        } else {
+            rest = after;
+        }
     }
     out.push_str(rest);
     out
@@ -239,7 +293,13 @@ mod tests {
         assert!(m.contains(r#""path":"password""#), "{m}");
         // Escaped names and a cut-off value are caught too.
         let m = mask_text(r#"{"pass\u0077ord": "Secr3t!", "title": "Secr3t"#, &s);
-        assert!(!m.contains("Secr3t"), "{m}");
+        assert!(!m.contains("Secr3t!") && m.contains(r#""title": "Secr3t"#), "{m}");
+        let m = mask_text(r#"{"userName": "zoe", "password": {"a": ["Secr3t!"]}, "title": "t""#, &s);
+        assert!(!m.contains("Secr3t!") && m.contains(r#""title": "t""#), "{m}");
+        assert!(m.contains(r#""userName": "zoe""#), "{m}");
+        // Forms and header-like lines too.
+        let m = mask_text("userName=a%40b&password=hunter2&x=1\nPassword: hunter3", &s);
+        assert_eq!(m, "userName=a%40b&password=********&x=1\nPassword: ********");
         // Without a secret in it, the text stays as it came.
         assert_eq!(mask_text("{\"a\": \"b\",", &s), "{\"a\": \"b\",");
     }
