@@ -553,7 +553,10 @@ fn the_activity_table_is_above_the_fold_at_1366_by_900() {
     eprintln!("{fold}");
     let table = fold["table"].as_f64().unwrap();
     assert!(fold["outer"].as_f64().unwrap() <= 900.0, "{fold}");
-    assert!(table < 900.0 && table < fold["inner"].as_f64().unwrap(), "{fold}");
+    assert!(
+        table < 900.0 && table < fold["inner"].as_f64().unwrap(),
+        "{fold}"
+    );
     assert!(fold["visible"].as_u64().unwrap() >= 5, "{fold}");
 
     // Opened, a panel stays open across a reload (the admin's choice wins).
@@ -561,5 +564,8 @@ fn the_activity_table_is_above_the_fold_at_1366_by_900() {
     b.wait_text("#sync-cards", "Entra ID");
     b.goto(&format!("{}/admin/#/activity", s.root));
     b.wait_text("#sync-cards", "Entra ID");
-    assert_eq!(b.eval("return document.getElementById('sync-panel').open;"), true);
+    assert_eq!(
+        b.eval("return document.getElementById('sync-panel').open;"),
+        true
+    );
 }

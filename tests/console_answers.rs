@@ -387,8 +387,10 @@ fn failure_detail_shows_the_request_body_with_its_secrets_masked() {
         "POST",
         "/Users",
         t,
-        Some(&json!({"schemas": [USER, ext], "userName": "mia@contoso.com",
-            "password": secrets[0], ext: {"costCenter": "7"}})),
+        Some(
+            &json!({"schemas": [USER, ext], "userName": "mia@contoso.com",
+            "password": secrets[0], ext: {"costCenter": "7"}}),
+        ),
     );
     assert_eq!(r.status, 400, "{:?}", r.body);
     let noah = s.call(
@@ -433,8 +435,10 @@ fn failure_detail_shows_the_request_body_with_its_secrets_masked() {
         "POST",
         "/Users",
         t,
-        Some(&json!({"schemas": [USER, ext], "userName": "big@contoso.com",
-            "displayName": "x".repeat(100_000), "password": secrets[4], ext: {"costCenter": "7"}})),
+        Some(
+            &json!({"schemas": [USER, ext], "userName": "big@contoso.com",
+            "displayName": "x".repeat(100_000), "password": secrets[4], ext: {"costCenter": "7"}}),
+        ),
     );
     assert_eq!(r.status, 400, "{:?}", r.body);
     // A body that is not JSON is kept as text, still masked.
@@ -454,7 +458,10 @@ fn failure_detail_shows_the_request_body_with_its_secrets_masked() {
     );
     assert_eq!(r.status, 200, "{:?}", r.body);
     let gone = "6f1c1c4e-3a52-4a55-9d35-3b3f7f0f0f0f";
-    assert_eq!(s.call("DELETE", &format!("/Users/{gone}"), t, None).status, 404);
+    assert_eq!(
+        s.call("DELETE", &format!("/Users/{gone}"), t, None).status,
+        404
+    );
 
     let c = Console::sign_in(&s);
     let failures = c.items("outcome=failure");

@@ -228,7 +228,11 @@ mod tests {
         let b = kept(&Sent::Json(
             serde_json::json!({"password": "Secr3t!", "displayName": big}),
         ));
-        assert!(b.json && b.truncated && b.text.len() <= BODY_CAP, "{}", b.text.len());
+        assert!(
+            b.json && b.truncated && b.text.len() <= BODY_CAP,
+            "{}",
+            b.text.len()
+        );
         assert!(b.size > 3 * BODY_CAP as u64);
         assert!(b.text.starts_with("{\"displayName\":\"xxx") || b.text.contains("********"));
         assert!(!b.text.contains("Secr3t!"));
@@ -245,7 +249,11 @@ mod tests {
         });
         assert!(!b.json && b.truncated, "{b:?}");
         assert_eq!(b.size, 20_000);
-        assert!(b.text.starts_with('\u{fffd}') && !b.text.contains("Secr3t!"), "{}", b.text);
+        assert!(
+            b.text.starts_with('\u{fffd}') && !b.text.contains("Secr3t!"),
+            "{}",
+            b.text
+        );
         assert_eq!(
             Sent::Unparsed {
                 head: Vec::new(),

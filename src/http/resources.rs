@@ -7,11 +7,11 @@ use futures_util::StreamExt as _;
 use serde_json::Value;
 
 use crate::domain::command::IfMatch;
+use crate::domain::write::BODY_CAP;
 use crate::domain::write::{Answer, Envelope, Written};
 use crate::scim::error::ScimError;
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
-use crate::domain::write::BODY_CAP;
 use crate::service::commands::{BadBody, ResourceWrite, Write, WriteRequest};
 use crate::service::query::{ListQuery, Rendered};
 use crate::service::ServiceError;

@@ -132,12 +132,13 @@ fn mask_strings(text: &str, secrets: &Secrets) -> String {
         let is_key = end.is_some() && tail.trim_start().starts_with(':');
         if is_key {
             let name = unescape_u(content).to_ascii_lowercase();
-            if !secret_at.is_some_and(|d| depth > d) {
+            if secret_at.is_none_or(|d| depth <= d) {
                 secret_at = secrets.names(&name).then_some(depth);
             }
             key = Some(name);
         }
-        let masked = !is_key && (secret_at.is_some() || key.as_deref().is_none_or(|k| k == "value"));
+        let masked =
+            !is_key && (secret_at.is_some() || key.as_deref().is_none_or(|k| k == "value"));
         out.push('"');
         out.push_str(if masked { MASK } else { content });
         if end.is_some() {
@@ -161,9 +162,7 @@ fn mask_unquoted(text: &str, secrets: &Secrets) -> String {
         out.push_str(&after[..1]);
         let after = &after[1..];
         let name_start = before.trim_end().trim_end_matches('"');
-        let name = &name_start[name_start
-            .rfind(|c: char| !is_name(c))
-            .map_or(0, |i| i + 1)..];
+        let name = &name_start[name_start.rfind(|c: char| !is_name(c)).map_or(0, |i| i + 1)..];
         let value = after.trim_start();
         let skipped = &after[..after.len() - value.len()];
         let len = value
@@ -256,7 +255,10 @@ mod tests {
         });
         mask_json(&mut v, &secrets());
         let text = v.to_string();
-        assert!(!text.contains("Secr3t!") && !text.contains("x1") && !text.contains("\"s\""), "{text}");
+        assert!(
+            !text.contains("Secr3t!") && !text.contains("x1") && !text.contains("\"s\""),
+            "{text}"
+        );
         assert_eq!(v["Operations"][0]["value"], MASK);
         assert_eq!(v["Operations"][1]["Value"], MASK);
         assert_eq!(v["Operations"][2]["value"]["title"], "t");
@@ -293,13 +295,25 @@ mod tests {
         assert!(m.contains(r#""path":"password""#), "{m}");
         // Escaped names and a cut-off value are caught too.
         let m = mask_text(r#"{"pass\u0077ord": "Secr3t!", "title": "Secr3t"#, &s);
-        assert!(!m.contains("Secr3t!") && m.contains(r#""title": "Secr3t"#), "{m}");
-        let m = mask_text(r#"{"userName": "zoe", "password": {"a": ["Secr3t!"]}, "title": "t""#, &s);
-        assert!(!m.contains("Secr3t!") && m.contains(r#""title": "t""#), "{m}");
+        assert!(
+            !m.contains("Secr3t!") && m.contains(r#""title": "Secr3t"#),
+            "{m}"
+        );
+        let m = mask_text(
+            r#"{"userName": "zoe", "password": {"a": ["Secr3t!"]}, "title": "t""#,
+            &s,
+        );
+        assert!(
+            !m.contains("Secr3t!") && m.contains(r#""title": "t""#),
+            "{m}"
+        );
         assert!(m.contains(r#""userName": "zoe""#), "{m}");
         // Forms and header-like lines too.
         let m = mask_text("userName=a%40b&password=hunter2&x=1\nPassword: hunter3", &s);
-        assert_eq!(m, "userName=a%40b&password=********&x=1\nPassword: ********");
+        assert_eq!(
+            m,
+            "userName=a%40b&password=********&x=1\nPassword: ********"
+        );
         // Without a secret in it, the text stays as it came.
         assert_eq!(mask_text("{\"a\": \"b\",", &s), "{\"a\": \"b\",");
     }

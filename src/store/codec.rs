@@ -563,7 +563,7 @@ mod tests {
             "00",   // target_id None
             "01",
             "01",
-            "61", // target_name Some("a")
+            "61",     // target_name Some("a")
             "fb9001", // status 400 (varint: u16 form)
             "01",
             "0c",
