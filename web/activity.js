@@ -98,18 +98,21 @@ function jsonBlock(value) {
   return pretty === null ? none('(absent)') : el('pre', { class: 'json' }, pretty);
 }
 
-/** Refusals the log counts per minute; they keep an example request line, never a body. */
-const AGGREGATED = new Set(['rate_limited', 'unauthorized', 'read_failed']);
+/**
+ * The refusals whose body the log keeps (SCIM writes). Aggregated refusals keep an example
+ * request line instead, and the console's and the socket's own commands have no request body.
+ */
+const SCIM_WRITE = /^(create|replace|patch|delete)_(user|group)$/;
 
 /**
  * The body of a refused request as the log kept it (secrets masked by the server): pretty-printed
- * when it is whole JSON, else as the text that came; `undefined` (no row) for aggregated refusals.
+ * when it is whole JSON, else as the text that came; `undefined` (no row) where there is none to keep.
  */
 function requestBody(x, item) {
   const b = x.body;
   if (!b) {
     if (x.body_recorded) return el('span', { class: 'muted' }, '(the request had no body)');
-    if (AGGREGATED.has(item.action)) return undefined;
+    if (!SCIM_WRITE.test(item.action || '')) return undefined;
     return el('span', { class: 'muted' }, 'not recorded (this entry is older than the request bodies in the log)');
   }
   let text = b.text;

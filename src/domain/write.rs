@@ -1,7 +1,8 @@
 //! What travels with a command through the write path, and what comes back: who is writing (the
 //! [`Envelope`]), what the answer must carry ([`Answer`]), and what the write produced
 //! ([`Outcome`], [`Written`]) — the row the append transaction itself wrote, so a response never
-//! describes a state its request did not produce.
+//! describes a state its request did not produce. A submission also carries the request body as
+//! it came ([`Sent`]); a refusal's log record keeps it masked and capped ([`RequestBody`]).
 //!
 //! Plain data: the store fills these in, the service and the HTTP layer read them.
 

@@ -4,7 +4,8 @@
 //! [`Commands::execute`] takes who is writing (an [`Envelope`]) and what they ask for, prepares the
 //! command (parses and validates the body against the schemas, hashes a password on the blocking
 //! pool), submits it to the writer, records a refusal at any stage as a log record (so the activity
-//! report shows every failed write), and returns [`Written`]: the target's id, the sequence number
+//! report shows every failed write; the request body goes along with the submission, moved rather
+//! than copied, and the log keeps it, masked, only when the write is refused), and returns [`Written`]: the target's id, the sequence number
 //! of its last event and its row as the append transaction left it. A caller renders that row; it
 //! never reads the views again after a write.
 
