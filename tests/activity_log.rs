@@ -76,6 +76,7 @@ impl Harness {
                     client_addr: Some(CLIENT_ADDR.into()),
                 },
                 answer: Answer::default(),
+                sent: None,
             })
             .unwrap();
         let first = u64::try_from(self.expected_requests.len()).unwrap() + 1;

@@ -35,6 +35,7 @@ fn pending(client: &str, command: Command) -> Submission {
             client_addr: None,
         },
         answer: Answer::default(),
+        sent: None,
     }
 }
 

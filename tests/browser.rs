@@ -2,7 +2,8 @@
 //! (W3C WebDriver over HTTP) against a real scimd on 127.0.0.1:0. Signs in, adds a token through
 //! the page, provisions a user and a group with that token, sees both in the activity report (also
 //! through the live tail), opens the user's history, revokes the token and sees the next SCIM call
-//! fail. Screenshots go to `target/browser-screenshots/`.
+//! fail. Also: the activity table above the fold at 1366×900, and a failure's detail with its
+//! masked request body. Screenshots go to `target/browser-screenshots/`.
 //!
 //! Without a browser the test is skipped, except with `CI=true`, where a missing browser fails it.
 // Tests may unwrap: a panic is a failed test.
@@ -217,6 +218,23 @@ impl Driver {
         }
     }
 
+    /// Run `script` (a function body) in the page and return what it returns.
+    fn eval(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Open a folding panel (`<details>`) if it is closed.
+    fn open_panel(&self, id: &str) {
+        self.find(&format!("#{id}"));
+        self.eval(&format!(
+            "const p = document.getElementById('{id}'); if (!p.open) p.querySelector('summary').click();"
+        ));
+    }
+
     fn screenshot(&self, name: &str) {
         let png = self.cmd("GET", "/screenshot", None);
         let bytes = base64::engine::general_purpose::STANDARD
@@ -282,6 +300,9 @@ fn admin_adds_a_token_sees_provisioning_live_opens_history_and_revokes() {
     b.goto(&format!("{}/admin/#/activity", s.root));
     b.wait_text("#activity-table", "alice@contoso.com");
     b.wait_text("#activity-table", "Sales EMEA");
+    // The cards start folded (the table comes first); their summary line names the client.
+    b.wait_text("#sync-summary", "Entra ID");
+    b.open_panel("sync-panel");
     b.wait_text("#sync-details", "Entra ID");
     b.screenshot("03-activity");
 
@@ -445,7 +466,9 @@ fn admin_finds_everything_about_a_user_opens_a_sync_run_and_a_failure_detail() {
         .call("PATCH", &format!("/Groups/{gid}"), t, Some(&add))
         .status;
     assert!(added == 200 || added == 204);
-    assert_eq!(s.call("POST", "/Users", t, Some(&emily)).status, 409);
+    let again = json!({"schemas": [USER], "userName": "emily.braun@contoso.com",
+        "password": "Emily-Pa55word-x9", "title": "Sales"});
+    assert_eq!(s.call("POST", "/Users", t, Some(&again)).status, 409);
 
     b.goto(&format!("{}/admin/", s.root));
     b.type_into("#login-username", "admin");
@@ -470,14 +493,79 @@ fn admin_finds_everything_about_a_user_opens_a_sync_run_and_a_failure_detail() {
     b.wait_text("#activity-detail", "What to do");
     b.wait_text("#activity-detail", "already taken");
     b.wait_text("#activity-detail", "POST /scim/v2/Users");
+    // The body it sent, pretty-printed, the password masked.
+    b.wait_text("#activity-detail .request-body", "\"title\": \"Sales\"");
+    let body = b.text("#activity-detail .request-body");
+    assert!(
+        body.contains("\"password\": \"********\"") && !body.contains("Emily-Pa55word-x9"),
+        "{body}"
+    );
+    b.wait_text("#activity-detail", "secrets masked");
     b.screenshot("22-failure-detail");
 
     // The sync card opens the latest run in one click.
     b.goto(&format!("{}/admin/#/activity", s.root));
+    b.open_panel("sync-panel");
     b.wait_text("#sync-cards", "Latest run");
     b.click("#sync-cards .run-open");
     b.wait_text("#activity-count", "Showing 5 entries");
     assert_eq!(b.value("#filter-client"), "Entra ID");
     assert!(!b.value("#filter-since").is_empty());
     b.screenshot("23-sync-run");
+}
+
+#[test]
+fn the_activity_table_is_above_the_fold_at_1366_by_900() {
+    let Some(b) = Driver::start() else { return };
+    let s = Server::plain();
+    let password = s.first_admin_password();
+    let token = s.token("Entra ID");
+    let t = Some(token.as_str());
+    for i in 0..12 {
+        let body = json!({"schemas": [USER], "userName": format!("user{i:02}@contoso.com")});
+        assert_eq!(s.call("POST", "/Users", t, Some(&body)).status, 201);
+    }
+    let taken = json!({"schemas": [USER], "userName": "user00@contoso.com"});
+    assert_eq!(s.call("POST", "/Users", t, Some(&taken)).status, 409);
+
+    b.cmd(
+        "POST",
+        "/window/rect",
+        Some(json!({"width": 1366, "height": 900})),
+    );
+    b.goto(&format!("{}/admin/", s.root));
+    b.type_into("#login-username", "admin");
+    b.type_into("#login-password", &password);
+    b.click("#login-submit");
+    b.wait_text("#current-user", "admin");
+    b.wait_text("#activity-table", "user11@contoso.com");
+    // The folded panels still say what matters in one line: the client, and that it failed.
+    b.wait_text("#sync-summary", "Entra ID");
+    b.wait_text("#sync-summary", "1 failed");
+    let fold = b.eval(
+        "const t = document.querySelector('#activity-table');
+         const rows = [...t.querySelectorAll('tbody tr')];
+         return {outer: window.outerHeight, inner: window.innerHeight,
+                 table: t.getBoundingClientRect().top,
+                 visible: rows.filter((r) => r.getBoundingClientRect().bottom <= window.innerHeight).length};",
+    );
+    b.screenshot("31-above-the-fold");
+    eprintln!("{fold}");
+    let table = fold["table"].as_f64().unwrap();
+    assert!(fold["outer"].as_f64().unwrap() <= 900.0, "{fold}");
+    assert!(
+        table < 900.0 && table < fold["inner"].as_f64().unwrap(),
+        "{fold}"
+    );
+    assert!(fold["visible"].as_u64().unwrap() >= 5, "{fold}");
+
+    // Opened, a panel stays open across a reload (the admin's choice wins).
+    b.open_panel("sync-panel");
+    b.wait_text("#sync-cards", "Entra ID");
+    b.goto(&format!("{}/admin/#/activity", s.root));
+    b.wait_text("#sync-cards", "Entra ID");
+    assert_eq!(
+        b.eval("return document.getElementById('sync-panel').open;"),
+        true
+    );
 }

@@ -363,3 +363,212 @@ fn a_history_takes_the_same_time_filter_and_order_as_the_activity() {
         c.get(&format!("/admin/api/resources/{id}/history?order=sideways"))["error"].is_string()
     );
 }
+
+/// The failure detail of a refused write shows its body with the secrets masked; the raw
+/// passwords reach no file of the data directory and no line of the server's log.
+#[test]
+fn failure_detail_shows_the_request_body_with_its_secrets_masked() {
+    const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    let ext = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+    let secrets = [
+        "Create-Pa55word-7f3a",
+        "Patch-Pa55word-91c2",
+        "Dup-Pa55word-c0de",
+        "IfMatch-Pa55word-5e5e",
+        "Huge-Pa55word-b1b1",
+        "Broken-Pa55word-dead",
+        "Bulk-Pa55word-0b0e",
+    ];
+    let mut s = Server::plain();
+    let t = s.token("Entra ID");
+    let t = Some(t.as_str());
+    // Refused before it became a command: an undeclared extension.
+    let r = s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(
+            &json!({"schemas": [USER, ext], "userName": "mia@contoso.com",
+            "password": secrets[0], ext: {"costCenter": "7"}}),
+        ),
+    );
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let noah = s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(&json!({"schemas": [USER], "userName": "noah@contoso.com"})),
+    );
+    let id = noah.body["id"].as_str().unwrap().to_owned();
+    // A PATCH with a password operation and an operation scimd does not know.
+    let r = s.call(
+        "PATCH",
+        &format!("/Users/{id}"),
+        t,
+        Some(&json!({"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": "password", "value": secrets[1]},
+            {"op": "frobnicate", "path": "title", "value": "x"}]})),
+    );
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    // Refused inside the append transaction: 409 and 412.
+    let r = s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(&json!({"schemas": [USER], "userName": "Noah@contoso.com", "password": secrets[2]})),
+    );
+    assert_eq!(r.status, 409, "{:?}", r.body);
+    let r = s.request(
+        "PATCH",
+        &format!("/Users/{id}"),
+        t,
+        Some(
+            json!({"schemas": [PATCH_OP], "Operations": [
+                {"op": "replace", "value": {"PASSWORD": secrets[3], "title": "Engineer"}}]})
+            .to_string(),
+        ),
+        &[("If-Match", "W/\"999\"")],
+    );
+    assert_eq!(r.status, 412, "{:?}", r.body);
+    // A big body is capped.
+    let r = s.call(
+        "POST",
+        "/Users",
+        t,
+        Some(
+            &json!({"schemas": [USER, ext], "userName": "big@contoso.com",
+            "displayName": "x".repeat(100_000), "password": secrets[4], ext: {"costCenter": "7"}}),
+        ),
+    );
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    // A body that is not JSON is kept as text, still masked.
+    let broken = format!(
+        "{{\"userName\": \"zoe@contoso.com\", \"password\": \"{}\",",
+        secrets[5]
+    );
+    assert_eq!(s.raw("POST", "/Users", t, Some(broken)).status, 400);
+    // A refused /Bulk operation keeps its own body.
+    let r = s.call(
+        "POST",
+        "/Bulk",
+        t,
+        Some(&json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [{"method": "POST", "path": "/Users", "bulkId": "b1",
+                "data": {"schemas": [USER], "userName": "noah@contoso.com", "password": secrets[6]}}]})),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let gone = "6f1c1c4e-3a52-4a55-9d35-3b3f7f0f0f0f";
+    assert_eq!(
+        s.call("DELETE", &format!("/Users/{gone}"), t, None).status,
+        404
+    );
+
+    let c = Console::sign_in(&s);
+    let failures = c.items("outcome=failure");
+    let explain = |pick: &dyn Fn(&Value) -> bool| -> Value {
+        let item = failures
+            .iter()
+            .find(|i| pick(i))
+            .unwrap_or_else(|| panic!("{failures:?}"));
+        let e = c.get(&format!("/admin/api/activity/{}", item["seq"]));
+        e["explanation"].clone()
+    };
+    let body = |x: &Value| -> Value {
+        assert_eq!(x["body_recorded"], true, "{x}");
+        assert_eq!(x["body"]["json"], true, "{x}");
+        serde_json::from_str(x["body"]["text"].as_str().unwrap()).unwrap()
+    };
+    // A write refused before it became a command names no resource: the two undeclared
+    // extensions are told apart by their order (the list is newest first).
+    let undeclared: Vec<u64> = failures
+        .iter()
+        .filter(|i| {
+            i["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("unknown schema extension"))
+        })
+        .map(|i| i["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(undeclared.len(), 2, "{failures:?}");
+    let x = explain(&|i| i["seq"] == undeclared[1]);
+    assert_eq!(x["request"], "POST /scim/v2/Users");
+    assert_eq!(x["body"]["truncated"], false);
+    let b = body(&x);
+    assert_eq!(b["password"], "********", "{b}");
+    assert_eq!(b[ext]["costCenter"], "7");
+    assert_eq!(b["userName"], "mia@contoso.com");
+
+    let x = explain(&|i| i["action"] == "patch_user" && i["status"] == 400);
+    let b = body(&x);
+    assert_eq!(b["Operations"][0]["value"], "********", "{b}");
+    assert_eq!(b["Operations"][0]["path"], "password");
+    assert_eq!(b["Operations"][1]["op"], "frobnicate");
+
+    let x = explain(&|i| i["status"] == 409 && i["resource_name"] == "Noah@contoso.com");
+    let b = body(&x);
+    assert_eq!(b["password"], "********", "{b}");
+    assert_eq!(b["userName"], "Noah@contoso.com");
+
+    let x = explain(&|i| i["status"] == 409 && i["resource_name"] == "noah@contoso.com");
+    let b = body(&x);
+    assert_eq!(b["password"], "********", "{b}");
+    assert!(b.get("Operations").is_none(), "{b}");
+
+    let x = explain(&|i| i["status"] == 412);
+    let b = body(&x);
+    assert_eq!(b["Operations"][0]["value"]["PASSWORD"], "********", "{b}");
+    assert_eq!(b["Operations"][0]["value"]["title"], "Engineer");
+
+    let x = explain(&|i| i["seq"] == undeclared[0]);
+    assert_eq!(x["body"]["truncated"], true, "{x}");
+    assert!(x["body"]["size"].as_u64().unwrap() > 100_000, "{x}");
+    assert!(x["body"]["text"].as_str().unwrap().len() <= 8 * 1024);
+
+    let x = explain(&|i| {
+        i["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not valid JSON"))
+    });
+    assert_eq!(x["body"]["json"], false, "{x}");
+    let text = x["body"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("zoe@contoso.com") && text.contains("\"password\": \"********\""),
+        "{text}"
+    );
+
+    let x = explain(&|i| i["action"] == "delete_user");
+    assert!(x["body"].is_null() && x["body_recorded"] == true, "{x}");
+
+    // The exports keep no bodies.
+    let csv = ureq::get(&format!("{}/admin/api/activity.csv", c.root))
+        .set("Cookie", &c.cookie)
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        csv.contains("Noah@contoso.com") && !csv.contains("********"),
+        "{csv}"
+    );
+
+    assert!(s.terminate());
+    let log = s.log();
+    let mut files = vec![s.data_dir.clone()];
+    let mut seen = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&p).unwrap();
+        seen += bytes.len();
+        for secret in secrets {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "{secret} is in {}", p.display());
+        }
+    }
+    assert!(seen > 0);
+    for secret in secrets {
+        assert!(!log.contains(secret), "{secret} is in the server's log");
+    }
+}

@@ -39,6 +39,7 @@ fn pending(command: Command) -> Submission {
             client_addr: None,
         },
         answer: Answer::default(),
+        sent: None,
     }
 }
 

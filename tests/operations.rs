@@ -292,6 +292,36 @@ fn a_backup_fixture_of_format_1_restores_with_this_binary() {
         r.body["Resources"][0]["groups"][0]["display"],
         "Fixture Group"
     );
+    // Its refused create is from before the log kept request bodies: the failure detail says
+    // the body was not recorded (rather than that there was none).
+    let mut child = Command::new(common::bin())
+        .env("SCIMD_CONFIG", "")
+        .args(["admin", "set-password", "ops", "--data-dir"])
+        .arg(&s.data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"a long ops password\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let login = ureq::post(&format!("{}/admin/api/login", s.root))
+        .send_json(json!({"username": "ops", "password": "a long ops password"}))
+        .unwrap();
+    let cookie = login
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let e: Value = ureq::get(&format!("{}/admin/api/activity/6", s.root))
+        .set("Cookie", cookie)
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(e["item"]["status"], 409, "{e}");
+    assert!(e["explanation"]["body"].is_null(), "{e}");
+    assert_eq!(e["explanation"]["body_recorded"], false, "{e}");
 }
 
 #[test]

@@ -644,6 +644,7 @@ impl Harness {
                 client_addr: Some("127.0.0.1".into()),
             },
             answer: Answer::default(),
+            sent: None,
         }
     }
 }
@@ -1235,6 +1236,7 @@ fn concurrent_submitters_all_get_answers_and_a_contiguous_log() {
                                     client_addr: None,
                                 },
                                 answer: Answer::default(),
+                                sent: None,
                             })
                             .unwrap();
                         (name.to_lowercase(), answer)

@@ -99,6 +99,35 @@ function jsonBlock(value) {
 }
 
 /**
+ * The refusals whose body the log keeps (SCIM writes). Aggregated refusals keep an example
+ * request line instead, and the console's and the socket's own commands have no request body.
+ */
+const SCIM_WRITE = /^(create|replace|patch|delete)_(user|group)$/;
+
+/**
+ * The body of a refused request as the log kept it (secrets masked by the server): pretty-printed
+ * when it is whole JSON, else as the text that came; `undefined` (no row) where there is none to keep.
+ */
+function requestBody(x, item) {
+  const b = x.body;
+  if (!b) {
+    if (x.body_recorded) return el('span', { class: 'muted' }, '(the request had no body)');
+    if (!SCIM_WRITE.test(item.action || '')) return undefined;
+    return el('span', { class: 'muted' }, 'not recorded (this entry is older than the request bodies in the log)');
+  }
+  let text = b.text;
+  if (b.json && !b.truncated) {
+    try { text = JSON.stringify(JSON.parse(b.text), null, 2); } catch { /* shown as it came */ }
+  }
+  const notes = [
+    b.truncated ? `cut: the first ${new TextEncoder().encode(b.text).length.toLocaleString()} of ${b.size.toLocaleString()} bytes` : null,
+    b.json ? null : 'not valid JSON, shown as text',
+    'secrets masked',
+  ].filter(Boolean).join(' · ');
+  return [el('pre', { class: 'json request-body' }, text), el('div', { class: 'muted small-print' }, notes)];
+}
+
+/**
  * "What happened and what to do" for a failure: the request, the response and the server's hint
  * (fetched from `activity/{seq}`), with a link to what the hint is about.
  */
@@ -117,7 +146,8 @@ function explanationBox(item) {
       el('p', { class: 'hint-text prewrap' }, x.hint),
       link ? el('p', {}, 'About: ', link) : null,
       defList([
-        ['Request', x.request ? el('code', {}, x.request) : el('span', { class: 'muted' }, 'not recorded (request bodies are not kept in the log)')],
+        ['Request', x.request ? el('code', {}, x.request) : el('span', { class: 'muted' }, 'not recorded')],
+        ['Request body', requestBody(x, item)],
         ['Response', el('code', {}, [x.status, x.scim_type].filter(Boolean).join(' '))],
         ['Detail', x.detail ? el('span', { class: 'prewrap' }, x.detail) : null],
       ], 'props compact'));
@@ -277,8 +307,9 @@ function wire() {
 }
 
 /**
- * The charts and the synchronization cards fold away (so the table is above the fold on a
- * laptop); each remembers whether it was open.
+ * The charts and the synchronization cards fold away, and start folded so the table is above
+ * the fold on a laptop (1366×900); each summary line says what its panel holds (failures stand
+ * out), and each panel remembers whether the admin left it open.
  */
 function wirePanels() {
   for (const id of ['charts-panel', 'sync-panel']) {
@@ -506,6 +537,7 @@ async function loadStats() {
     fill($('#chart-hourly'), stackedBarChart({ title: 'Actions per hour, last 24 hours', buckets: stats.hourly, unit: 'hour' }));
     fill($('#chart-daily'), stackedBarChart({ title: 'Actions per day, last 30 days', buckets: stats.daily, unit: 'day' }));
     renderSync(Array.isArray(stats.clients) ? stats.clients : []);
+    chartsSummary(stats.hourly);
   } catch (err) {
     if (gen !== state.statsGen) return;
     for (const id of ['#chart-hourly', '#chart-daily', '#sync-cards']) {
@@ -556,8 +588,38 @@ function refusedText(r) {
   return parts.length ? parts.join(' · ') : none();
 }
 
+/** The folded charts' line: the last 24 hours in numbers. */
+function chartsSummary(hourly) {
+  const sum = (k) => (Array.isArray(hourly) ? hourly : []).reduce((s, b) => s + (Number(b[k]) || 0), 0);
+  const failed = sum('failure');
+  const signIns = sum('sign_in_failure');
+  fill($('#charts-summary'),
+    `— last 24 h: ${num(sum('success'))} succeeded · `,
+    el('span', { class: failed ? 'failed' : '' }, `${num(failed)} failed`),
+    signIns ? [' · ', el('span', { class: 'failed' }, plural(signIns, 'failed sign-in'))] : null);
+}
+
+/** The folded cards' line: each client, its last request and its failures in the last 24 h. */
+function syncSummary(clients) {
+  const shown = clients.slice(0, 3);
+  const parts = shown.map((c, i) => {
+    // Rejected writes and refused requests together, as the token page counts them.
+    const failed = Number(c.failed_requests_24h ?? c.failures_24h) || 0;
+    return [
+      i ? '; ' : '— ',
+      c.client,
+      c.last_request ? `: last request ${relative(c.last_request)}` : ': no request yet',
+      failed ? [' · ', el('span', { class: 'failed' }, `${num(failed)} failed in 24 h`)] : ' · no failures',
+      c.quarantine_risk ? [' · ', el('span', { class: 'failed' }, 'quarantine risk')] : null,
+    ];
+  });
+  if (clients.length > shown.length) parts.push(`; ${plural(clients.length - shown.length, 'more client')}`);
+  fill($('#sync-summary'), clients.length ? parts : '— no identity provider has connected yet');
+}
+
 function renderSync(clients) {
   fill($('#known-clients'), clients.map((c) => el('option', { value: c.client })));
+  syncSummary(clients);
   const box = $('#sync-cards');
   if (!clients.length) {
     fill(box, el('p', { class: 'muted' },

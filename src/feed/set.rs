@@ -384,6 +384,7 @@ mod tests {
             client_addr: None,
             entry,
             answered: Some(201),
+            request_body: crate::domain::write::RequestBody::NotKept,
         }
     }
 

@@ -7,11 +7,12 @@ use futures_util::StreamExt as _;
 use serde_json::Value;
 
 use crate::domain::command::IfMatch;
+use crate::domain::write::BODY_CAP;
 use crate::domain::write::{Answer, Envelope, Written};
 use crate::scim::error::ScimError;
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
-use crate::service::commands::{ResourceWrite, Write, WriteRequest};
+use crate::service::commands::{BadBody, ResourceWrite, Write, WriteRequest};
 use crate::service::query::{ListQuery, Rendered};
 use crate::service::ServiceError;
 
@@ -78,23 +79,43 @@ impl Params {
 }
 
 /// Read the body up to the configured limit and parse it as JSON.
-pub async fn json_body(mut payload: web::Payload, limit: usize) -> Result<Value, ScimError> {
+pub async fn json_body(payload: web::Payload, limit: usize) -> Result<Value, ScimError> {
+    write_body(payload, limit).await.map_err(|bad| bad.error)
+}
+
+/// [`json_body`] for a write: when the body cannot be read as JSON, the error keeps the first
+/// bytes that came, so the refusal's record can show them (masked).
+pub async fn write_body(mut payload: web::Payload, limit: usize) -> Result<Value, BadBody> {
     let mut buf = web::BytesMut::new();
+    let bad = |error: ScimError, buf: &[u8], size: usize| BadBody {
+        error,
+        head: buf[..buf.len().min(BODY_CAP)].to_vec(),
+        size: size as u64,
+    };
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ScimError::InvalidSyntax(format!("cannot read the body: {e}")))?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let error = ScimError::InvalidSyntax(format!("cannot read the body: {e}"));
+                return Err(bad(error, &buf, buf.len()));
+            }
+        };
         if buf.len() + chunk.len() > limit {
-            return Err(ScimError::TooLarge(format!(
-                "request body exceeds {limit} bytes"
-            )));
+            let size = buf.len() + chunk.len();
+            buf.extend_from_slice(&chunk[..chunk.len().min(BODY_CAP.saturating_sub(buf.len()))]);
+            let error = ScimError::TooLarge(format!("request body exceeds {limit} bytes"));
+            return Err(bad(error, &buf, size));
         }
         buf.extend_from_slice(&chunk);
     }
     if buf.is_empty() {
-        return Err(ScimError::InvalidSyntax("the request body is empty".into()));
+        let error = ScimError::InvalidSyntax("the request body is empty".into());
+        return Err(bad(error, &buf, 0));
     }
-    serde_json::from_slice(&buf)
-        .map_err(|e| ScimError::InvalidSyntax(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(&buf).map_err(|e| {
+        let error = ScimError::InvalidSyntax(format!("the body is not valid JSON: {e}"));
+        bad(error, &buf, buf.len())
+    })
 }
 
 fn if_match(req: &HttpRequest) -> Option<IfMatch> {
@@ -358,7 +379,7 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
     let projection = Params::of(&req)?.projection(&state, kind)?;
-    let body = json_body(payload, state.max_body_bytes).await;
+    let body = write_body(payload, state.max_body_bytes).await;
     let write = ResourceWrite {
         kind,
         write: Write::Create,
@@ -395,7 +416,7 @@ async fn replace(
         kind,
         write: Write::Replace,
         id: Some(id.into_inner()),
-        body: json_body(payload, state.max_body_bytes).await,
+        body: write_body(payload, state.max_body_bytes).await,
         if_match: if_match(&req),
     };
     let env = envelope(&caller, &ctx);
@@ -422,7 +443,7 @@ async fn patch_resource(
         kind,
         write: Write::Patch,
         id: Some(id.into_inner()),
-        body: json_body(payload, state.max_body_bytes).await,
+        body: write_body(payload, state.max_body_bytes).await,
         if_match: if_match(&req),
     };
     let env = envelope(&caller, &ctx);

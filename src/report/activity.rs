@@ -665,6 +665,7 @@ mod tests {
             client_addr: None,
             entry,
             answered: None,
+            request_body: crate::domain::write::RequestBody::NotKept,
         }
     }
 

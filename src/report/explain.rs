@@ -1,11 +1,13 @@
 //! Failure detail an admin can act on: for one refused record, the request as far as the log
-//! knows it (method and path; bodies are not kept), the response (status, `scimType`, detail) and
+//! knows it (method and path, and since log format 3 the body with its secrets masked), the
+//! response (status, `scimType`, detail) and
 //! a plain-language hint for the common cases — 409 names the resource that holds the name, an
 //! unknown extension attribute says how to declare it in `scimd.toml`, 401 says which token was
 //! presented and what became of it, 429 and failed reads say what to change.
 
 use serde::Serialize;
 
+use crate::domain::write::{KeptBody, RequestBody};
 use crate::store::{read, Result, Trees};
 
 use super::activity::Item;
@@ -26,6 +28,12 @@ pub struct Link {
 pub struct Explanation {
     /// The request: `PATCH /scim/v2/Users/{id}` (from the action and the target).
     pub request: Option<String>,
+    /// The request body as the log kept it (secrets masked, capped), `None` when the request had
+    /// none or it was not recorded.
+    pub body: Option<KeptBody>,
+    /// Whether the log recorded the body: `false` for records from before log format 3, for
+    /// aggregated refusals and for writes not made over SCIM.
+    pub body_recorded: bool,
     /// The status answered.
     pub status: u16,
     /// Its `scimType`.
@@ -153,8 +161,14 @@ fn token_hint(t: &Trees, detail: &str, now_ms: i64) -> Result<(String, Option<Li
     Ok((state, link))
 }
 
-/// Explain a failure (`None` for a success) as of `now_ms`.
-pub fn explain(t: &Trees, item: &Item, now_ms: i64) -> Result<Option<Explanation>> {
+/// Explain a failure (`None` for a success) as of `now_ms`; `body` is what its record kept of
+/// the request body.
+pub fn explain(
+    t: &Trees,
+    item: &Item,
+    body: &RequestBody,
+    now_ms: i64,
+) -> Result<Option<Explanation>> {
     if item.outcome != "failure" {
         return Ok(None);
     }
@@ -221,8 +235,15 @@ pub fn explain(t: &Trees, item: &Item, now_ms: i64) -> Result<Option<Explanation
             ),
         },
     };
+    let (body, body_recorded) = match body {
+        RequestBody::NotKept => (None, false),
+        RequestBody::Nothing => (None, true),
+        RequestBody::Kept(b) => (Some(b.clone()), true),
+    };
     Ok(Some(Explanation {
         request: request_line(item),
+        body,
+        body_recorded,
         status: item.status,
         scim_type: item.scim_type.clone(),
         detail: item.detail.clone(),

@@ -4,7 +4,8 @@
 //! [`Commands::execute`] takes who is writing (an [`Envelope`]) and what they ask for, prepares the
 //! command (parses and validates the body against the schemas, hashes a password on the blocking
 //! pool), submits it to the writer, records a refusal at any stage as a log record (so the activity
-//! report shows every failed write), and returns [`Written`]: the target's id, the sequence number
+//! report shows every failed write; the request body goes along with the submission, moved rather
+//! than copied, and the log keeps it, masked, only when the write is refused), and returns [`Written`]: the target's id, the sequence number
 //! of its last event and its row as the append transaction left it. A caller renders that row; it
 //! never reads the views again after a write.
 
@@ -16,7 +17,7 @@ use crate::domain::command::{Command, IfMatch};
 use crate::domain::error::Rejection;
 use crate::domain::event::Action;
 use crate::domain::ids::{GroupId, UserId};
-use crate::domain::write::{Answer, Envelope, Outcome, Submission, Written};
+use crate::domain::write::{Answer, Envelope, Outcome, Sent, Submission, Written};
 use crate::scim::error::ScimError;
 use crate::scim::patch;
 use crate::scim::resource::parse_request;
@@ -66,9 +67,30 @@ pub struct ResourceWrite {
     /// The target id from the path (`None` for a create).
     pub id: Option<String>,
     /// The body, or why it could not be read (recorded as a refusal like any other).
-    pub body: std::result::Result<Value, ScimError>,
+    pub body: std::result::Result<Value, BadBody>,
     /// `If-Match`.
     pub if_match: Option<IfMatch>,
+}
+
+/// A body that could not be read as JSON: why, and the bytes that came (a refusal's record keeps
+/// them, masked).
+#[derive(Debug, Clone)]
+pub struct BadBody {
+    /// The error the client gets.
+    pub error: ScimError,
+    /// The first bytes received (at most [`crate::domain::write::BODY_CAP`]).
+    pub head: Vec<u8>,
+    /// Bytes received in all (as far as they were read).
+    pub size: u64,
+}
+
+impl From<BadBody> for Sent {
+    fn from(b: BadBody) -> Self {
+        Self::Unparsed {
+            head: b.head,
+            size: b.size,
+        }
+    }
 }
 
 /// What a caller asks the write service to do.
@@ -111,8 +133,10 @@ impl Commands {
         request: WriteRequest,
         answer: Answer,
     ) -> Result<Written> {
-        let (action, target, prepared) = match request {
-            WriteRequest::Command(command) => (command.action(), command.target_id(), Ok(command)),
+        let (action, target, prepared, sent) = match request {
+            WriteRequest::Command(command) => {
+                (command.action(), command.target_id(), Ok(command), None)
+            }
             WriteRequest::Resource(w) => {
                 let target = match w.write {
                     Write::Create => None,
@@ -124,12 +148,18 @@ impl Commands {
                     Ok((command, Some(password))) => self.keep_password(command, password).await,
                     Err(e) => Err(e),
                 };
-                (action, target, prepared)
+                // The body goes along (moved, not copied) in case the write is refused.
+                let sent = match (w.write, w.body) {
+                    (Write::Delete, _) => Sent::Nothing,
+                    (_, Ok(v)) => Sent::Json(v),
+                    (_, Err(bad)) => bad.into(),
+                };
+                (action, target, prepared, Some(sent))
             }
         };
         let command = match prepared {
             Ok(command) => command,
-            Err(e) => return Err(self.refuse(envelope, action, target, e).await),
+            Err(e) => return Err(self.refuse(envelope, action, target, sent, e).await),
         };
         let outcome = self
             .writer
@@ -137,6 +167,7 @@ impl Commands {
                 command,
                 envelope: envelope.clone(),
                 answer,
+                sent,
             })
             .await?;
         accepted(outcome)
@@ -145,11 +176,11 @@ impl Commands {
     /// [`Commands::execute`] of a command built by the caller, from a thread outside the async
     /// runtime (the admin socket).
     pub fn execute_blocking(&self, envelope: &Envelope, command: Command) -> Result<Written> {
-        let outcome = self.writer.submit_blocking(Submission {
+        let outcome = self.writer.submit_blocking(Submission::new(
             command,
-            envelope: envelope.clone(),
-            answer: Answer::default(),
-        })?;
+            envelope.clone(),
+            Answer::default(),
+        ))?;
         accepted(outcome)
     }
 
@@ -159,6 +190,7 @@ impl Commands {
         envelope: &Envelope,
         action: Action,
         target_id: Option<String>,
+        sent: Option<Sent>,
         error: ServiceError,
     ) -> ServiceError {
         let ServiceError::Rejected(rejection) = &error else {
@@ -175,6 +207,7 @@ impl Commands {
                 command: refused,
                 envelope: envelope.clone(),
                 answer: Answer::default(),
+                sent,
             })
             .await;
         if let Err(e) = submitted {
@@ -244,7 +277,7 @@ fn prepare(reg: &Registry, w: &ResourceWrite) -> Result<(Command, Option<String>
     let body = || -> Result<&Value> {
         match &w.body {
             Ok(v) => Ok(v),
-            Err(e) => Err(e.clone().into()),
+            Err(bad) => Err(bad.error.clone().into()),
         }
     };
     let (user, group) = (UserId::from_bytes(raw), GroupId::from_bytes(raw));

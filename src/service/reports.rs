@@ -187,7 +187,7 @@ impl Directory {
             return Ok(None);
         };
         let item = Item::from_record(&rec);
-        let why = crate::report::explain::explain(t, &item, now_ms)?;
+        let why = crate::report::explain::explain(t, &item, &rec.request_body, now_ms)?;
         Ok(Some((item, why)))
     }
 

@@ -22,7 +22,8 @@ use crate::domain::decide::{self, GroupState, Stop, TokenState, UserState, Views
 use crate::domain::error::Rejection;
 use crate::domain::event::{Action, Event, Rejected};
 use crate::domain::ids::{GroupId, TokenId, UserId};
-use crate::domain::write::{Link, Outcome, Row, Submission, Written};
+use crate::domain::write::{Link, Outcome, RequestBody, Row, Submission, Written};
+use crate::scim::mask::Secrets;
 use crate::scim::resource::{Document, Meta};
 use crate::scim::schema::Registry;
 
@@ -41,6 +42,8 @@ pub fn append_batch(
 ) -> Result<(Vec<Outcome>, u64)> {
     let t = &store.trees;
     let lists = Lists::read(t, batch)?;
+    // The registry's secret attribute names, worked out at the batch's first refusal.
+    let secrets = std::cell::OnceCell::new();
     let trees: Vec<sled::Tree> = std::iter::once(&t.log).chain(t.views()).cloned().collect();
     let result = trees[..].transaction(|tx: &Vec<TransactionalTree>| {
         let views = TxViews::from_slice(&tx[1..]).ok_or_else(|| {
@@ -59,9 +62,16 @@ pub fn append_batch(
         let mut tokens_changed = false;
         for s in batch {
             let record = |entry: Entry, seq: u64| -> Result<(), TxError> {
-                let answered = match entry {
-                    Entry::Event(_) => s.answer.status,
-                    Entry::Rejected(_) => None,
+                // Only a refusal keeps the request body: an accepted write's event holds what
+                // was written. Masking runs here, so it costs nothing on the accepted path.
+                let (answered, request_body) = match entry {
+                    Entry::Event(_) => (s.answer.status, RequestBody::NotKept),
+                    Entry::Rejected(_) => (
+                        None,
+                        s.sent.as_ref().map_or(RequestBody::NotKept, |b| {
+                            b.keep(secrets.get_or_init(|| Secrets::of(reg)))
+                        }),
+                    ),
                 };
                 let rec = LogRecord {
                     seq,
@@ -71,6 +81,7 @@ pub fn append_batch(
                     client_addr: s.envelope.client_addr.clone(),
                     entry,
                     answered,
+                    request_body,
                 };
                 let bytes = super::codec::encode_log(&rec).map_err(abort)?;
                 views.record(&rec)?;

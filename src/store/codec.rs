@@ -5,8 +5,8 @@
 //! Golden-bytes tests below pin the encoding: if one fails, stored data would no longer read back.
 //! Do not "fix" such a test; add a new format and an upcaster instead.
 //!
-//! Formats: views and bookkeeping records are at format 1. Log records are at format 2 (it added
-//! [`LogRecord::answered`], the status the client got); format-1 log records are upcast on read
+//! Formats: views and bookkeeping records are at format 1. Log records reached format 2 when it
+//! added [`LogRecord::answered`], the status the client got; format-1 log records are upcast on read
 //! ([`decode_log`]). A data directory records the newest format it holds ([`DATA_FORMAT`]), so an
 //! older scimd refuses it instead of misreading it.
 //!
@@ -15,14 +15,20 @@
 //! data directory is at format 3 since then: a log may hold `TokenScopesSet`, which an older scimd
 //! cannot decode.
 //!
+//! Log records are at format 3 since they keep a refused write's request body, secrets masked
+//! ([`LogRecord::request_body`]); format-2 records are upcast on read (nothing kept,
+//! [`RequestBody::NotKept`]; pinned by `tests/fixtures/store/log-record-format-2.hex`).
+//!
 //! Compression: a body of [`COMPRESS_FROM`] bytes or more is stored compressed when that saves
 //! space, marked by the [`COMPRESSED`] bit of the format word: `(format | 0x8000) ++ u32 length of
 //! the body (big-endian) ++ lz4 block of the body coded against [`DICTIONARY`]`. The dictionary is
 //! SCIM's vocabulary (attribute names and schema URNs as identity providers send them), so even a
 //! short user document compresses to a fraction; it is part of the stored format and never
 //! changes (a new one would need a new marker). Every decoder accepts both forms, so records
-//! written before compression read as they always did. The data directory is at format 4 since
-//! then: an older scimd cannot read a compressed record.
+//! written before compression read as they always did.
+//!
+//! The data directory is at format 4 since these two: an older scimd can decode neither a
+//! format-3 log record nor a compressed one.
 
 use std::borrow::Cow;
 
@@ -41,7 +47,7 @@ use super::error::{Result, StoreError};
 pub const FORMAT: u16 = 1;
 
 /// Format of the log records this binary writes.
-pub const LOG_FORMAT: u16 = 2;
+pub const LOG_FORMAT: u16 = 3;
 
 /// Format of the token records this binary writes.
 pub const TOKEN_FORMAT: u16 = 2;
@@ -61,7 +67,7 @@ pub const COMPRESS_FROM: usize = 128;
 /// The dictionary compressed bodies are coded against (see the module header). Never edit it.
 pub const DICTIONARY: &[u8] = include_bytes!("dictionary-1.txt");
 
-pub use crate::domain::write::Actor;
+pub use crate::domain::write::{Actor, KeptBody, RequestBody};
 
 /// One entry of the log: an accepted event or a rejected write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +97,36 @@ pub struct LogRecord {
     /// from before format 2, for rejections (their status is in [`Rejected`]) and for writes
     /// not answered over HTTP.
     pub answered: Option<u16>,
+    /// What the record keeps of the request body: a refused write's body, secrets masked and
+    /// capped; [`RequestBody::NotKept`] for accepted writes and for records from before format 3.
+    pub request_body: RequestBody,
+}
+
+/// A log record as format 2 stored it (no `request_body`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct LogRecordV2 {
+    seq: u64,
+    time_ms: i64,
+    actor: Actor,
+    request_id: String,
+    client_addr: Option<String>,
+    entry: Entry,
+    answered: Option<u16>,
+}
+
+impl From<LogRecordV2> for LogRecord {
+    fn from(r: LogRecordV2) -> Self {
+        Self {
+            seq: r.seq,
+            time_ms: r.time_ms,
+            actor: r.actor,
+            request_id: r.request_id,
+            client_addr: r.client_addr,
+            entry: r.entry,
+            answered: r.answered,
+            request_body: RequestBody::NotKept,
+        }
+    }
 }
 
 /// A log record as format 1 stored it (no `answered`).
@@ -114,6 +150,7 @@ impl From<LogRecordV1> for LogRecord {
             client_addr: r.client_addr,
             entry: r.entry,
             answered: None,
+            request_body: RequestBody::NotKept,
         }
     }
 }
@@ -334,6 +371,10 @@ pub fn decode_log(bytes: &[u8]) -> Result<LogRecord> {
     };
     match format {
         LOG_FORMAT => options().deserialize(body).map_err(body_error),
+        2 => options()
+            .deserialize::<LogRecordV2>(body)
+            .map(LogRecord::from)
+            .map_err(body_error),
         1 => options()
             .deserialize::<LogRecordV1>(body)
             .map(LogRecord::from)
@@ -464,6 +505,7 @@ mod tests {
                 }],
             }),
             answered: Some(200),
+            request_body: RequestBody::NotKept,
         }
     }
 
@@ -522,10 +564,13 @@ mod tests {
         );
     }
 
-    /// Pins format 2 of a log record. A change here means existing logs no longer decode.
+    /// Pins format 2 of a log record (written by scimd before request bodies were kept): the bytes
+    /// below, also kept as a fixture file, still decode, upcast to "body not kept".
     #[test]
     fn golden_bytes_of_a_log_record() {
-        let bytes = encode_log(&sample()).unwrap();
+        let bytes = unhex(include_str!(
+            "../../tests/fixtures/store/log-record-format-2.hex"
+        ));
         let golden = [
             "0002",                  // format 2
             &golden_format_1()[4..], // the format-1 body, unchanged
@@ -535,6 +580,65 @@ mod tests {
         .concat();
         assert_eq!(hex(&bytes), golden);
         assert_eq!(decode_log(&bytes).unwrap(), sample());
+    }
+
+    /// A refused write as format 3 stores it: its masked request body after `answered`.
+    fn sample_refused() -> LogRecord {
+        LogRecord {
+            entry: Entry::Rejected(Rejected {
+                action: Action::CreateUser,
+                target_id: None,
+                target_name: Some("a".into()),
+                status: 400,
+                scim_type: Some("invalidValue".into()),
+                detail: "bad".into(),
+            }),
+            answered: None,
+            request_body: RequestBody::Kept(KeptBody {
+                text: "{\"p\":\"*\"}".into(),
+                json: true,
+                truncated: false,
+                size: 9,
+            }),
+            ..sample()
+        }
+    }
+
+    /// Pins format 3 of a log record. A change here means existing logs no longer decode.
+    #[test]
+    fn golden_bytes_of_a_format_3_log_record() {
+        let prefix = &golden_format_1()[4..golden_format_1().find("00010202").unwrap()];
+        let golden = [
+            "0003", // format 3
+            prefix, // seq .. client_addr, as in formats 1 and 2
+            "01",   // Entry::Rejected
+            "00",   // Action::CreateUser
+            "00",   // target_id None
+            "01",
+            "01",
+            "61",     // target_name Some("a")
+            "fb9001", // status 400 (varint: u16 form)
+            "01",
+            "0c",
+            "696e76616c696456616c7565", // scim_type Some("invalidValue")
+            "03",
+            "626164", // detail "bad"
+            "00",     // answered None
+            "02",     // RequestBody::Kept
+            "09",
+            "7b2270223a222a227d", // text {"p":"*"}
+            "01",                 // json
+            "00",                 // not truncated
+            "09",                 // size 9
+        ]
+        .concat();
+        let bytes = encode_log(&sample_refused()).unwrap();
+        assert_eq!(hex(&bytes), golden);
+        assert_eq!(decode_log(&bytes).unwrap(), sample_refused());
+        // An accepted write keeps no body: one byte more than format 2.
+        let accepted = encode_log(&sample()).unwrap();
+        assert_eq!(&hex(&accepted)[..4], "0003");
+        assert!(hex(&accepted).ends_with("01c800"), "{}", hex(&accepted));
     }
 
     fn unhex(s: &str) -> Vec<u8> {
@@ -699,6 +803,7 @@ mod tests {
                 scim_type: Some("uniqueness".into()),
                 detail: "taken".into(),
             }),
+            request_body: RequestBody::Nothing,
             ..sample()
         };
         let back = decode_log(&encode_log(&rec).unwrap()).unwrap();

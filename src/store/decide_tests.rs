@@ -61,6 +61,7 @@ impl Given {
             client_addr: None,
             entry: Entry::Event(event),
             answered: None,
+            request_body: crate::domain::write::RequestBody::NotKept,
         };
         self.views.record(&rec).unwrap();
     }

@@ -49,6 +49,7 @@ pub fn issue_scoped(t: &tokens::NewToken, name: &str, scopes: &[&str]) -> Submis
             client_addr: None,
         },
         answer: Answer::default(),
+        sent: None,
     }
 }
 
