@@ -154,8 +154,9 @@ const META_VIEWS: &[u8] = b"views";
 /// at the next start.
 pub const VIEWS_VERSION: u16 = 4;
 
-/// Default page cache (`cache_mb`), MiB.
-pub const DEFAULT_CACHE_MB: usize = 64;
+/// Default page cache (`cache_mb`), MiB: at 200,000 users and a 100,000-member group the server
+/// stays under 256 MiB resident with it (64 gave 303 MiB for 10–15% more lookups).
+pub const DEFAULT_CACHE_MB: usize = 32;
 
 impl Store {
     /// Open (or create) the database in `dir` with the default cache. Refuses data written by a
