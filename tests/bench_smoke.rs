@@ -27,6 +27,8 @@ fn the_benchmark_runs_every_phase_without_errors() {
             "4",
             "--sync-runs",
             "1",
+            "--restart-records",
+            "60",
             "--dir",
         ])
         .arg(dir.path())
@@ -56,6 +58,7 @@ fn the_benchmark_runs_every_phase_without_errors() {
         "scimd verify",
         "scimd rebuild-views",
         "restart until /healthz answers",
+        "restart until /healthz answers (6",
         "initial sync, Entra-shaped: 100 users + 4 groups",
     ] {
         assert!(text.contains(row), "no row '{row}' in:\n{text}");

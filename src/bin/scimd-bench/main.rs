@@ -67,6 +67,10 @@ struct Args {
     /// Skip the offline part (verify, rebuild-views, restart to ready).
     #[arg(long)]
     skip_offline: bool,
+    /// Also create this many users on a fresh server (one log record each) and time restarts of
+    /// it until `/healthz` answers (issue 9 asks for 1,000,000) [default: 0, skipped].
+    #[arg(long, default_value_t = 0)]
+    restart_records: usize,
     /// Record a CPU profile of the server during one phase (`create`, `lookup` or `patch`) with
     /// `perf record --call-graph dwarf` into `scimd-<phase>.perf.data` (needs linux-perf).
     #[arg(long, value_name = "PHASE")]
@@ -389,6 +393,46 @@ fn main() {
         srv.stop();
     }
     drop(srv);
+
+    if args.restart_records > 0 {
+        let d = root.join("restart");
+        let mut s = Server::start(&d, &env).unwrap_or_else(|e| fail("start scimd", e));
+        let token = s.token("bench").unwrap_or_else(|e| fail("issue a token", e));
+        let r = Target {
+            addr: s.addr,
+            token,
+            conns: args.conns,
+            runs: 1,
+        };
+        let (_, pop) = r.populate("r", args.restart_records);
+        if pop.errors > 0 {
+            fail(
+                "populate for the restart",
+                format!("{} of {} creates failed", pop.errors, pop.requests),
+            );
+        }
+        let records = r.log_records().unwrap_or(0);
+        let mut secs: Vec<f64> = (0..args.runs.max(1))
+            .map(|_| {
+                s.restart_to_ready()
+                    .unwrap_or_else(|e| fail("restart", e))
+                    .as_secs_f64()
+            })
+            .collect();
+        s.stop();
+        secs.sort_by(f64::total_cmp);
+        rows.push(plain_row(
+            &format!("restart until /healthz answers ({records} log records, fresh directory)"),
+            format!(
+                "{:.2} s median of {} (created at {:.0}/s, {:.0} bytes per record)",
+                secs[secs.len() / 2],
+                secs.len(),
+                pop.rate,
+                server::dir_bytes(&d) as f64 / (records.max(1) as f64)
+            ),
+        ));
+        drop(s);
+    }
 
     if sync_users > 0 {
         let mut secs = Vec::new();
