@@ -599,6 +599,11 @@ impl Directory {
             let resources = self.finish_page(kind, ids, &projection, base_url)?;
             return Ok(list_response(total, paging.start_index, resources));
         }
+        if let (Some(f), None, true) = (&filter, &sort, use_indexes) {
+            if let Plan::Ids(ids) = self.plan(kind, f)? {
+                return self.indexed_page(kind, f, ids, &paging, &projection, base_url);
+            }
+        }
         let mut total = 0usize;
         let mut page = Vec::new();
         match &sort {
@@ -631,6 +636,44 @@ impl Directory {
             }
         }
         let resources = self.finish_page(kind, page, &projection, base_url)?;
+        Ok(list_response(total, paging.start_index, resources))
+    }
+
+    /// A page of an indexed lookup (Entra's `userName eq`, `displayName eq`): its few candidates
+    /// are each read and rendered once, with what the page shows, and the filter is checked on
+    /// that rendering (memberships included when it names them), instead of rendering a match for
+    /// the filter and again for the page.
+    fn indexed_page(
+        &self,
+        kind: ResourceKind,
+        filter: &Filter,
+        mut ids: Vec<[u8; 16]>,
+        paging: &Paging,
+        projection: &Projection,
+        base_url: &str,
+    ) -> Result<Value> {
+        let types = self.reg.types(kind);
+        let with_all = mentions(filter, &types, kind);
+        ids.sort_unstable();
+        ids.dedup();
+        let mut total = 0usize;
+        let mut resources = Vec::new();
+        for id in ids {
+            let Some(r) = self.load(kind, id, projection, base_url, with_all)? else {
+                continue;
+            };
+            if !filter.matches(&r.body, &types) {
+                continue;
+            }
+            total += 1;
+            if total > paging.skip() && resources.len() < paging.count {
+                let mut body = r.body;
+                if let Value::Object(m) = &mut body {
+                    projection.apply(&self.reg, kind, m);
+                }
+                resources.push(body);
+            }
+        }
         Ok(list_response(total, paging.start_index, resources))
     }
 

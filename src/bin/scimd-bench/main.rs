@@ -397,7 +397,9 @@ fn main() {
     if args.restart_records > 0 {
         let d = root.join("restart");
         let mut s = Server::start(&d, &env).unwrap_or_else(|e| fail("start scimd", e));
-        let token = s.token("bench").unwrap_or_else(|e| fail("issue a token", e));
+        let token = s
+            .token("bench")
+            .unwrap_or_else(|e| fail("issue a token", e));
         let r = Target {
             addr: s.addr,
             token,
