@@ -140,7 +140,8 @@ struct LogRecordV1 {
     entry: Entry,
 }
 
-impl From<LogRecordV1> for LogRecord {
+/// Format 1 upcasts through format 2: nothing was answered then.
+impl From<LogRecordV1> for LogRecordV2 {
     fn from(r: LogRecordV1) -> Self {
         Self {
             seq: r.seq,
@@ -150,8 +151,13 @@ impl From<LogRecordV1> for LogRecord {
             client_addr: r.client_addr,
             entry: r.entry,
             answered: None,
-            request_body: RequestBody::NotKept,
         }
+    }
+}
+
+impl From<LogRecordV1> for LogRecord {
+    fn from(r: LogRecordV1) -> Self {
+        LogRecordV2::from(r).into()
     }
 }
 

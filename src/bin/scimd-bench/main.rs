@@ -113,6 +113,27 @@ impl Profile {
     }
 }
 
+/// A fresh scimd on `dir` with a token for `client`, and the load target that uses it.
+fn start_target(
+    dir: &std::path::Path,
+    env: &[(String, String)],
+    client: &str,
+    conns: usize,
+    runs: usize,
+) -> (Server, Target) {
+    let srv = Server::start(dir, env).unwrap_or_else(|e| fail("start scimd", e));
+    let token = srv
+        .token(client)
+        .unwrap_or_else(|e| fail("issue a token", e));
+    let t = Target {
+        addr: srv.addr,
+        token,
+        conns,
+        runs,
+    };
+    (srv, t)
+}
+
 fn fail(what: &str, e: impl std::fmt::Display) -> ! {
     eprintln!("scimd-bench: {what}: {e}");
     std::process::exit(1);
@@ -239,17 +260,8 @@ fn main() {
 
     // The population.
     let data = root.join("main");
-    let mut srv = Server::start(&data, &env).unwrap_or_else(|e| fail("start scimd", e));
-    let token = srv
-        .token("bench")
-        .unwrap_or_else(|e| fail("issue a token", e));
+    let (mut srv, t) = start_target(&data, &env, "bench", args.conns, args.runs);
     let pid = srv.pid().unwrap_or(0);
-    let t = Target {
-        addr: srv.addr,
-        token,
-        conns: args.conns,
-        runs: args.runs,
-    };
     let cpu0 = Proc::read(pid).unwrap_or_default().cpu_secs;
     let (ids, pop) = t.populate("p", args.users);
     if pop.errors > 0 {
@@ -396,16 +408,7 @@ fn main() {
 
     if args.restart_records > 0 {
         let d = root.join("restart");
-        let mut s = Server::start(&d, &env).unwrap_or_else(|e| fail("start scimd", e));
-        let token = s
-            .token("bench")
-            .unwrap_or_else(|e| fail("issue a token", e));
-        let r = Target {
-            addr: s.addr,
-            token,
-            conns: args.conns,
-            runs: 1,
-        };
+        let (mut s, r) = start_target(&d, &env, "bench", args.conns, 1);
         let (_, pop) = r.populate("r", args.restart_records);
         if pop.errors > 0 {
             fail(
@@ -443,16 +446,7 @@ fn main() {
         let mut peak = 0.0f64;
         for run in 0..sync_runs {
             let d = root.join(format!("sync-{run}"));
-            let s = Server::start(&d, &env).unwrap_or_else(|e| fail("start scimd", e));
-            let token = s
-                .token("Entra ID")
-                .unwrap_or_else(|e| fail("issue a token", e));
-            let st = Target {
-                addr: s.addr,
-                token,
-                conns: args.conns,
-                runs: 1,
-            };
+            let (s, st) = start_target(&d, &env, "Entra ID", args.conns, 1);
             let r = scenarios::initial_sync(&st, sync_users, sync_groups, "s");
             peak = peak.max(
                 s.pid()
