@@ -164,8 +164,8 @@ fn render_group_row(
     }
 }
 
-/// [`member_json`] written straight into `out`, byte for byte the same: a streamed group of
-/// 100,000 members spent most of its time building and dropping those small JSON trees.
+/// [`member_json`] written straight into `out`, byte for byte the same, without building and
+/// dropping a small JSON tree per member of a streamed group.
 fn push_member_json(out: &mut String, l: &Link, escaped_base_url: &str) {
     use std::fmt::Write;
     let u = UserId::from_bytes(l.id);

@@ -269,7 +269,8 @@ impl Store {
         now_ms: i64,
         resolution_ms: i64,
     ) -> Result<()> {
-        let last = match self.token_memo.last_used(id) {
+        let remembered = self.token_memo.last_used(id);
+        let last = match remembered {
             Some(l) => Some(l),
             None => read::token_last_used(&self.trees, id)?,
         };
@@ -278,7 +279,7 @@ impl Store {
                 .token_usage
                 .insert(id.as_bytes(), &now_ms.to_be_bytes())?;
             self.token_memo.note_used(id, now_ms);
-        } else if let Some(l) = last {
+        } else if let (None, Some(l)) = (remembered, last) {
             self.token_memo.note_used(id, l);
         }
         Ok(())
