@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::domain::event::Event;
 use crate::domain::ids::{GroupId, UserId};
 use crate::report::history;
-use crate::scim::resource::{render_shown, Meta};
+use crate::scim::resource::render_shown;
 use crate::scim::schema::{Registry, ResourceKind};
 use crate::store::codec::Entry;
 use crate::store::{read, Trees};
@@ -51,11 +51,7 @@ pub fn snapshot(
                 ResourceKind::User,
                 &uuid::Uuid::from_bytes(id).to_string(),
                 &serde_json::from_str(&rec.doc).unwrap_or_default(),
-                &Meta {
-                    created_ms: rec.created_ms,
-                    last_modified_ms: rec.last_modified_ms,
-                    version: rec.version,
-                },
+                &rec.meta(),
                 base_url,
             ))),
             Some(_) => replayed(t, reg, id, head, base_url)?,
@@ -144,11 +140,7 @@ fn group_at(
         ResourceKind::Group,
         &gid.to_string(),
         &serde_json::from_str(&rec.doc).unwrap_or_default(),
-        &Meta {
-            created_ms: rec.created_ms,
-            last_modified_ms: rec.last_modified_ms,
-            version: rec.version,
-        },
+        &rec.meta(),
         base_url,
     );
     body.insert("members".into(), Value::Array(members));

@@ -83,19 +83,16 @@ impl FromRequest for Authenticated {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return ready(Err(ApiError::Auth(AuthError::Unknown)));
-        };
-        ready(authenticate(req, state).and_then(|caller| {
-            if is_scim_read(req) {
-                if !caller.scopes.scim_read() {
-                    return Err(ApiError::Forbidden("scim:read"));
+        ready(
+            with_scope(req, |caller| {
+                if is_scim_read(req) {
+                    (caller.scopes.scim_read(), "scim:read")
+                } else {
+                    (caller.scopes.scim_write(), "scim:write")
                 }
-            } else if !caller.scopes.scim_write() {
-                return Err(ApiError::Forbidden("scim:write"));
-            }
-            Ok(Self(caller))
-        }))
+            })
+            .map(Self),
+        )
     }
 }
 
@@ -116,16 +113,23 @@ impl FromRequest for FeedReader {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return ready(Err(ApiError::Auth(AuthError::Unknown)));
-        };
-        ready(authenticate(req, state).and_then(|caller| {
-            if caller.scopes.events_read() {
-                Ok(Self(caller))
-            } else {
-                Err(ApiError::Forbidden("events:read"))
-            }
-        }))
+        ready(with_scope(req, |caller| (caller.scopes.events_read(), "events:read")).map(Self))
+    }
+}
+
+/// The caller of `req` if its token is valid and `allowed` says it may (whether, and the scope it
+/// needs for the 403 when not).
+fn with_scope(
+    req: &HttpRequest,
+    allowed: impl FnOnce(&Caller) -> (bool, &'static str),
+) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or(ApiError::Auth(AuthError::Unknown))?;
+    let caller = authenticate(req, state)?;
+    match allowed(&caller) {
+        (true, _) => Ok(caller),
+        (false, scope) => Err(ApiError::Forbidden(scope)),
     }
 }
 

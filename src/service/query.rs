@@ -69,22 +69,6 @@ fn parse_doc(doc: &str) -> Result<Document> {
     })
 }
 
-fn user_meta(r: &UserRecord) -> Meta {
-    Meta {
-        created_ms: r.created_ms,
-        last_modified_ms: r.last_modified_ms,
-        version: r.version,
-    }
-}
-
-fn group_meta(r: &GroupRecord) -> Meta {
-    Meta {
-        created_ms: r.created_ms,
-        last_modified_ms: r.last_modified_ms,
-        version: r.version,
-    }
-}
-
 /// A page of members: (id, display name) pairs and the id to continue after.
 pub type MembersPage = (Vec<(String, Option<String>)>, Option<String>);
 
@@ -301,7 +285,7 @@ impl Directory {
             &self.reg,
             id,
             &doc,
-            user_meta(rec),
+            rec.meta(),
             groups.as_deref(),
             base_url,
         ))
@@ -355,7 +339,7 @@ impl Directory {
             &self.reg,
             id,
             &doc,
-            group_meta(rec),
+            rec.meta(),
             members.as_deref(),
             base_url,
         ))
@@ -449,7 +433,7 @@ impl Directory {
             return Ok(None);
         }
         let doc = parse_doc(&rec.doc)?;
-        let meta = group_meta(&rec);
+        let meta = rec.meta();
         let mut head = render_group_row(&self.reg, gid, &doc, meta, None, base_url).body;
         // The default projection, as the whole rendering applies it (an extension attribute
         // returned only on request, or never, stays out of the stream too).

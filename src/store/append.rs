@@ -24,7 +24,7 @@ use crate::domain::event::{Action, Event, Rejected};
 use crate::domain::ids::{GroupId, TokenId, UserId};
 use crate::domain::write::{Link, Outcome, RequestBody, Row, Submission, Written};
 use crate::scim::mask::Secrets;
-use crate::scim::resource::{Document, Meta};
+use crate::scim::resource::Document;
 use crate::scim::schema::Registry;
 
 use super::codec::{Entry, GroupRecord, LogRecord, TokenRecord, UserRecord};
@@ -320,24 +320,16 @@ fn parse_doc(doc: &str) -> Result<Document> {
 /// A user row as `decide` and answers see it.
 pub(super) fn user_state(rec: UserRecord) -> Result<UserState> {
     Ok(UserState {
+        meta: rec.meta(),
         doc: parse_doc(&rec.doc)?,
-        meta: Meta {
-            created_ms: rec.created_ms,
-            last_modified_ms: rec.last_modified_ms,
-            version: rec.version,
-        },
     })
 }
 
 /// A group row as `decide` and answers see it.
 pub(super) fn group_state(rec: GroupRecord) -> Result<GroupState> {
     Ok(GroupState {
+        meta: rec.meta(),
         doc: parse_doc(&rec.doc)?,
-        meta: Meta {
-            created_ms: rec.created_ms,
-            last_modified_ms: rec.last_modified_ms,
-            version: rec.version,
-        },
         member_count: rec.member_count,
     })
 }

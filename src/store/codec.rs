@@ -40,6 +40,7 @@ use crate::domain::ids::ClientName;
 #[cfg(test)]
 use crate::domain::ids::TokenId;
 use crate::domain::scope::{Scope, DEFAULT_SCOPES};
+use crate::scim::resource::Meta;
 
 use super::error::{Result, StoreError};
 
@@ -187,6 +188,28 @@ pub struct GroupRecord {
     pub version: u64,
     /// Number of members.
     pub member_count: u64,
+}
+
+impl UserRecord {
+    /// The `meta` a client sees of this row.
+    pub fn meta(&self) -> Meta {
+        Meta {
+            created_ms: self.created_ms,
+            last_modified_ms: self.last_modified_ms,
+            version: self.version,
+        }
+    }
+}
+
+impl GroupRecord {
+    /// The `meta` a client sees of this row.
+    pub fn meta(&self) -> Meta {
+        Meta {
+            created_ms: self.created_ms,
+            last_modified_ms: self.last_modified_ms,
+            version: self.version,
+        }
+    }
 }
 
 /// A record of the `tokens` tree.
@@ -370,30 +393,11 @@ pub fn encode_log(rec: &LogRecord) -> Result<Vec<u8>> {
 pub fn decode_log(bytes: &[u8]) -> Result<LogRecord> {
     const WHAT: &str = "log record";
     let (format, body) = split_format(WHAT, bytes)?;
-    let body = &*body;
-    let body_error = |e: bincode::Error| StoreError::Decode {
-        what: WHAT,
-        detail: e.to_string(),
-    };
     match format {
-        LOG_FORMAT => options().deserialize(body).map_err(body_error),
-        2 => options()
-            .deserialize::<LogRecordV2>(body)
-            .map(LogRecord::from)
-            .map_err(body_error),
-        1 => options()
-            .deserialize::<LogRecordV1>(body)
-            .map(LogRecord::from)
-            .map_err(body_error),
-        found if found > LOG_FORMAT => Err(StoreError::NewerFormat {
-            what: WHAT,
-            found,
-            supported: LOG_FORMAT,
-        }),
-        found => Err(StoreError::Decode {
-            what: WHAT,
-            detail: format!("unknown format {found}"),
-        }),
+        LOG_FORMAT => body_of(WHAT, &body),
+        2 => body_of::<LogRecordV2>(WHAT, &body).map(LogRecord::from),
+        1 => body_of::<LogRecordV1>(WHAT, &body).map(LogRecord::from),
+        found => Err(unreadable(WHAT, found, LOG_FORMAT)),
     }
 }
 
@@ -406,26 +410,35 @@ pub fn encode_token(rec: &TokenRecord) -> Result<Vec<u8>> {
 pub fn decode_token(bytes: &[u8]) -> Result<TokenRecord> {
     const WHAT: &str = "token record";
     let (format, body) = split_format(WHAT, bytes)?;
-    let body = &*body;
-    let body_error = |e: bincode::Error| StoreError::Decode {
-        what: WHAT,
-        detail: e.to_string(),
-    };
     match format {
-        TOKEN_FORMAT => options().deserialize(body).map_err(body_error),
-        1 => options()
-            .deserialize::<TokenRecordV1>(body)
-            .map(TokenRecord::from)
-            .map_err(body_error),
-        found if found > TOKEN_FORMAT => Err(StoreError::NewerFormat {
-            what: WHAT,
+        TOKEN_FORMAT => body_of(WHAT, &body),
+        1 => body_of::<TokenRecordV1>(WHAT, &body).map(TokenRecord::from),
+        found => Err(unreadable(WHAT, found, TOKEN_FORMAT)),
+    }
+}
+
+/// The bincode body of a record.
+fn body_of<T: DeserializeOwned>(what: &'static str, body: &[u8]) -> Result<T> {
+    options().deserialize(body).map_err(|e| StoreError::Decode {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+/// Why a record of format `found` cannot be read by a binary whose newest is `supported`: written
+/// by a newer scimd, or not a format at all.
+fn unreadable(what: &'static str, found: u16, supported: u16) -> StoreError {
+    if found > supported {
+        StoreError::NewerFormat {
+            what,
             found,
-            supported: TOKEN_FORMAT,
-        }),
-        found => Err(StoreError::Decode {
-            what: WHAT,
+            supported,
+        }
+    } else {
+        StoreError::Decode {
+            what,
             detail: format!("unknown format {found}"),
-        }),
+        }
     }
 }
 
@@ -461,23 +474,11 @@ fn split_format<'a>(what: &'static str, bytes: &'a [u8]) -> Result<(u16, Cow<'a,
 /// Decode a value written by [`encode`] under any format this binary knows.
 pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
     let (format, body) = split_format(what, bytes)?;
-    let body = &*body;
     match format {
         // Format 1 is current. An older format gets an arm here that decodes its own body type
         // and converts it (the upcaster); stored bytes are never rewritten in place.
-        FORMAT => options().deserialize(body).map_err(|e| StoreError::Decode {
-            what,
-            detail: e.to_string(),
-        }),
-        found if found > FORMAT => Err(StoreError::NewerFormat {
-            what,
-            found,
-            supported: FORMAT,
-        }),
-        found => Err(StoreError::Decode {
-            what,
-            detail: format!("unknown format {found}"),
-        }),
+        FORMAT => body_of(what, &body),
+        found => Err(unreadable(what, found, FORMAT)),
     }
 }
 
