@@ -375,20 +375,8 @@ fn admin_sees_invisible_characters_and_changes_the_password_ending_other_session
     let uid = u.body["id"].as_str().unwrap().to_owned();
 
     // Another session of the account, opened outside the browser.
-    let other = ureq::agent();
-    let r = other
-        .post(&format!("{}/admin/api/login", s.root))
-        .send_json(json!({"username": "admin", "password": password}))
-        .unwrap();
-    let cookie = r
-        .header("set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let me = |c: &str| match other
-        .get(&format!("{}/admin/api/me", s.root))
+    let cookie = common::console::Console::sign_in(&s).cookie;
+    let me = |c: &str| match ureq::get(&format!("{}/admin/api/me", s.root))
         .set("Cookie", c)
         .call()
     {
