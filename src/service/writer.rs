@@ -255,20 +255,26 @@ fn run(
             }
             why
         });
-        if failed.is_none() {
-            durable.send_replace(next_seq.saturating_sub(1));
+        match &failed {
+            None => {
+                durable.send_replace(next_seq.saturating_sub(1));
+            }
+            // Stopped and reported before anyone hears of the failure, so a client answered 500
+            // already finds the writer closed and the reason known. Closing the queue answers
+            // every later submitter with 503.
+            Some(why) => {
+                rx.close();
+                failure.send_replace(Some(why.clone()));
+            }
         }
         for (reply, result) in replies.into_iter().zip(results) {
             // A requester that gave up (client disconnected) is not an error.
             let _ = reply.send(result);
         }
-        if let Some(why) = failed {
-            // Closing the queue answers every waiting and later submitter with 503.
-            rx.close();
+        if failed.is_some() {
             while let Ok(Msg::Job(_, reply)) = rx.try_recv() {
                 let _ = reply.send(Err(ServiceError::WriterGone));
             }
-            failure.send_replace(Some(why));
             return;
         }
     }
