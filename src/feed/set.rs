@@ -221,7 +221,7 @@ fn resource(
         last_modified_ms: rec.time_ms,
         version: rec.seq,
     };
-    let mut body = render_shown(cx.reg, kind, id, &doc_of(doc), &meta, cx.issuer);
+    let mut body = render_shown(cx.reg, kind, id, doc_of(doc), &meta, cx.issuer);
     if !created {
         if let Some(Value::Object(m)) = body.get_mut("meta") {
             m.remove("created");

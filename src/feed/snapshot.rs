@@ -50,7 +50,7 @@ pub fn snapshot(
                 reg,
                 ResourceKind::User,
                 &uuid::Uuid::from_bytes(id).to_string(),
-                &serde_json::from_str(&rec.doc).unwrap_or_default(),
+                serde_json::from_str(&rec.doc).unwrap_or_default(),
                 &rec.meta(),
                 base_url,
             ))),
@@ -139,7 +139,7 @@ fn group_at(
         reg,
         ResourceKind::Group,
         &gid.to_string(),
-        &serde_json::from_str(&rec.doc).unwrap_or_default(),
+        serde_json::from_str(&rec.doc).unwrap_or_default(),
         &rec.meta(),
         base_url,
     );

@@ -331,7 +331,7 @@ pub async fn perform(
 /// The response body of a write: the row it wrote, rendered with the response's projection.
 fn written_body(
     state: &AppState,
-    written: &Written,
+    written: Written,
     projection: &Projection,
     base_url: &str,
 ) -> Result<Rendered, ApiError> {
@@ -346,6 +346,7 @@ fn written_body(
 }
 
 /// Run a write whose answer has a body: its own row, rendered with the response's projection.
+/// Returns the target's id with it.
 async fn perform_rendered(
     state: &AppState,
     envelope: &Envelope,
@@ -353,11 +354,12 @@ async fn perform_rendered(
     projection: &Projection,
     base_url: &str,
     status: u16,
-) -> Result<(Written, Rendered), ApiError> {
+) -> Result<([u8; 16], Rendered), ApiError> {
     let memberships = shows_memberships(write.kind, projection);
     let written = perform(state, envelope, write, memberships, status).await?;
-    let r = written_body(state, &written, projection, base_url)?;
-    Ok((written, r))
+    let id = written.id;
+    let r = written_body(state, written, projection, base_url)?;
+    Ok((id, r))
 }
 
 /// Whether a response with this projection shows memberships (a user's groups, a group's
@@ -388,13 +390,12 @@ async fn create(
         if_match: None,
     };
     let env = envelope(&caller, &ctx);
-    let (written, r) =
-        perform_rendered(&state, &env, write, &projection, &ctx.base_url, 201).await?;
+    let (id, r) = perform_rendered(&state, &env, write, &projection, &ctx.base_url, 201).await?;
     let location = format!(
         "{}{}/{}",
         ctx.base_url,
         kind.endpoint(),
-        uuid::Uuid::from_bytes(written.id)
+        uuid::Uuid::from_bytes(id)
     );
     let mut res = HttpResponse::Created();
     res.insert_header((header::LOCATION, location));

@@ -96,7 +96,7 @@ fn state_at(
             reg,
             ResourceKind::User,
             &id_text,
-            &user.doc,
+            user.doc,
             &user.meta,
             base_url,
         );
@@ -115,7 +115,7 @@ fn state_at(
             reg,
             ResourceKind::Group,
             &id_text,
-            &group.doc,
+            group.doc,
             &group.meta,
             base_url,
         );

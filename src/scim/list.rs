@@ -52,13 +52,14 @@ impl Paging {
 
 /// The ListResponse body.
 pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE_SCHEMA],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    // Built by hand: `json!` would serialise the page into a copy of itself.
+    let mut m = serde_json::Map::new();
+    m.insert("schemas".into(), json!([LIST_RESPONSE_SCHEMA]));
+    m.insert("totalResults".into(), total.into());
+    m.insert("startIndex".into(), start_index.into());
+    m.insert("itemsPerPage".into(), resources.len().into());
+    m.insert("Resources".into(), Value::Array(resources));
+    Value::Object(m)
 }
 
 #[cfg(test)]

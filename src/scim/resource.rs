@@ -426,7 +426,7 @@ pub fn render_shown(
     reg: &Registry,
     kind: ResourceKind,
     id: &str,
-    doc: &Document,
+    doc: Document,
     meta: &Meta,
     base_url: &str,
 ) -> Map<String, Value> {
@@ -442,7 +442,7 @@ pub fn render(
     reg: &Registry,
     kind: ResourceKind,
     id: &str,
-    doc: &Document,
+    doc: Document,
     meta: &Meta,
     base_url: &str,
 ) -> Map<String, Value> {
@@ -455,9 +455,7 @@ pub fn render(
     }
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), Value::String(id.to_owned()));
-    for (k, v) in doc {
-        out.insert(k.clone(), v.clone());
-    }
+    out.extend(doc);
     let mut m = Map::new();
     m.insert("resourceType".into(), kind.as_str().into());
     m.insert("created".into(), format_time_ms(meta.created_ms).into());
@@ -731,13 +729,13 @@ mod tests {
             last_modified_ms: 0,
             version: 1,
         };
-        let shown = render_shown(&reg, ResourceKind::User, "id", &doc, &meta, "https://x");
+        let shown = render_shown(&reg, ResourceKind::User, "id", doc, &meta, "https://x");
         assert_eq!(shown[EXT], json!({"badge": "7"}));
         // With only such attributes the extension disappears altogether.
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", EXT],
             "userName": "a@b", EXT: {"pin": "1234"}});
         let doc = parse_resource(&reg, ResourceKind::User, &body).unwrap().doc;
-        let shown = render_shown(&reg, ResourceKind::User, "id", &doc, &meta, "https://x");
+        let shown = render_shown(&reg, ResourceKind::User, "id", doc, &meta, "https://x");
         assert!(shown.get(EXT).is_none(), "{shown:?}");
     }
 
@@ -869,7 +867,7 @@ mod tests {
             &r,
             ResourceKind::User,
             "id1",
-            &doc,
+            doc,
             &meta,
             "https://h/scim/v2",
         );

@@ -87,7 +87,7 @@ enum Plan {
 fn render_user_row(
     reg: &Registry,
     id: UserId,
-    doc: &Document,
+    doc: Document,
     meta: Meta,
     groups: Option<&[Link]>,
     base_url: &str,
@@ -125,7 +125,7 @@ fn render_user_row(
 fn render_group_row(
     reg: &Registry,
     id: GroupId,
-    doc: &Document,
+    doc: Document,
     meta: Meta,
     members: Option<&[Link]>,
     base_url: &str,
@@ -284,7 +284,7 @@ impl Directory {
         Ok(render_user_row(
             &self.reg,
             id,
-            &doc,
+            doc,
             rec.meta(),
             groups.as_deref(),
             base_url,
@@ -338,7 +338,7 @@ impl Directory {
         Ok(render_group_row(
             &self.reg,
             id,
-            &doc,
+            doc,
             rec.meta(),
             members.as_deref(),
             base_url,
@@ -349,17 +349,17 @@ impl Directory {
     /// (a delete).
     pub fn render_written(
         &self,
-        written: &Written,
+        written: Written,
         projection: &Projection,
         base_url: &str,
     ) -> Option<Rendered> {
-        let (kind, mut r) = match &written.row {
+        let (kind, mut r) = match written.row {
             Row::User { state, groups } => (
                 ResourceKind::User,
                 render_user_row(
                     &self.reg,
                     UserId::from_bytes(written.id),
-                    &state.doc,
+                    state.doc,
                     state.meta,
                     groups.as_deref(),
                     base_url,
@@ -370,7 +370,7 @@ impl Directory {
                 render_group_row(
                     &self.reg,
                     GroupId::from_bytes(written.id),
-                    &state.doc,
+                    state.doc,
                     state.meta,
                     members.as_deref(),
                     base_url,
@@ -434,7 +434,7 @@ impl Directory {
         }
         let doc = parse_doc(&rec.doc)?;
         let meta = rec.meta();
-        let mut head = render_group_row(&self.reg, gid, &doc, meta, None, base_url).body;
+        let mut head = render_group_row(&self.reg, gid, doc, meta, None, base_url).body;
         // The default projection, as the whole rendering applies it (an extension attribute
         // returned only on request, or never, stays out of the stream too).
         if let Value::Object(m) = &mut head {
