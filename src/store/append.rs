@@ -85,7 +85,8 @@ pub fn append_batch(
                 };
                 let bytes = super::codec::encode_log(&rec).map_err(abort)?;
                 views.record(&rec)?;
-                log.insert(&keys::seq(seq)[..], bytes)?;
+                // A new sequence number: nothing to read back first.
+                log.set(&keys::seq(seq)[..], bytes);
                 Ok(())
             };
             match decide::decide(&ctx, reg, &s.command) {

@@ -36,6 +36,12 @@ impl Kv for MemTree {
     fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError> {
         Ok(self.0.borrow_mut().remove(key.as_ref()))
     }
+    fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), TxError> {
+        self.insert(key, value).map(drop)
+    }
+    fn delete(&self, key: impl AsRef<[u8]>) -> Result<(), TxError> {
+        self.remove(key).map(drop)
+    }
 }
 
 impl MemTree {

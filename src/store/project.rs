@@ -31,6 +31,12 @@ pub trait Kv {
     ) -> Result<Option<IVec>, TxError>;
     /// Remove `key`, returning the previous value.
     fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError>;
+    /// Set `key` to `value` without reading what it held. Most writes of a projection do not
+    /// look at the previous value, and reading it is a tree walk (and, for a key not in the
+    /// cache, a page read) per write: `insert` and `remove` are for the few that do.
+    fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), TxError>;
+    /// Remove `key` without reading what it held (see [`Kv::put`]).
+    fn delete(&self, key: impl AsRef<[u8]>) -> Result<(), TxError>;
 }
 
 impl Kv for TransactionalTree {
@@ -50,6 +56,14 @@ impl Kv for TransactionalTree {
     }
     fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError> {
         Ok(TransactionalTree::remove(self, key.as_ref())?)
+    }
+    fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), TxError> {
+        TransactionalTree::set(self, key.as_ref(), value.as_ref());
+        Ok(())
+    }
+    fn delete(&self, key: impl AsRef<[u8]>) -> Result<(), TxError> {
+        TransactionalTree::unset(self, key.as_ref());
+        Ok(())
     }
 }
 
@@ -157,43 +171,48 @@ impl<T: Kv> TxViews<'_, T> {
             .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
             .map_or(0, u64::from_be_bytes);
         let next = now.saturating_add_signed(delta);
-        self.counts.insert(what, &next.to_be_bytes()[..])?;
+        self.counts.put(what, &next.to_be_bytes()[..])?;
         Ok(())
     }
 
     fn put_user(&self, id: UserId, rec: &UserRecord) -> Result<(), TxError> {
         self.users
-            .insert(id.as_bytes(), tx_encode("user record", rec)?)?;
+            .put(id.as_bytes(), tx_encode("user record", rec)?)?;
         Ok(())
     }
 
     fn put_group(&self, id: GroupId, rec: &GroupRecord) -> Result<(), TxError> {
         self.groups
-            .insert(id.as_bytes(), tx_encode("group record", rec)?)?;
+            .put(id.as_bytes(), tx_encode("group record", rec)?)?;
         Ok(())
     }
 
-    /// Write `user` (created or changed) and keep the indexes in step with its names.
-    fn write_user(&self, user: &UserSnapshot, seq: u64, time_ms: i64) -> Result<(), TxError> {
-        let old = self.user_record(user.id)?;
+    /// Write `user` (created, or changed from `old`) and keep the indexes in step with its names.
+    fn write_user(
+        &self,
+        user: &UserSnapshot,
+        old: Option<UserRecord>,
+        seq: u64,
+        time_ms: i64,
+    ) -> Result<(), TxError> {
         if old.is_none() {
             self.count(keys::COUNT_USERS, 1)?;
         }
         if let Some(old) = &old {
             let (name, ext) = names_of(&old.doc, "userName");
             if let Some(name) = name {
-                self.idx_user_name.remove(keys::name(&name))?;
+                self.idx_user_name.delete(keys::name(&name))?;
             }
             if let Some(ext) = ext {
                 self.idx_user_external
-                    .remove(keys::external(&ext, user.id))?;
+                    .delete(keys::external(&ext, user.id))?;
             }
         }
         self.idx_user_name
-            .insert(keys::name(user.user_name.as_str()), &user.id.as_bytes()[..])?;
+            .put(keys::name(user.user_name.as_str()), &user.id.as_bytes()[..])?;
         if let Some(ext) = &user.external_id {
             self.idx_user_external
-                .insert(keys::external(ext, user.id), &[][..])?;
+                .put(keys::external(ext, user.id), &[][..])?;
         }
         self.put_user(
             user.id,
@@ -206,17 +225,23 @@ impl<T: Kv> TxViews<'_, T> {
         )
     }
 
-    fn write_group(&self, group: &GroupSnapshot, seq: u64, time_ms: i64) -> Result<(), TxError> {
-        let old = self.group_record(group.id)?;
+    /// Write `group` (created, or changed from `old`) and keep the name index in step.
+    fn write_group(
+        &self,
+        group: &GroupSnapshot,
+        old: Option<GroupRecord>,
+        seq: u64,
+        time_ms: i64,
+    ) -> Result<(), TxError> {
         if old.is_none() {
             self.count(keys::COUNT_GROUPS, 1)?;
         }
         if let Some(old) = &old {
             if let (Some(name), _) = names_of(&old.doc, "displayName") {
-                self.idx_group_name.remove(keys::name(&name))?;
+                self.idx_group_name.delete(keys::name(&name))?;
             }
         }
-        self.idx_group_name.insert(
+        self.idx_group_name.put(
             keys::name(group.display_name.as_str()),
             &group.id.as_bytes()[..],
         )?;
@@ -257,10 +282,15 @@ impl<T: Kv> TxViews<'_, T> {
     /// written as far as it applies.
     pub fn apply(&self, event: &Event, seq: u64, time_ms: i64) -> Result<(), TxError> {
         match event {
-            Event::UserCreated(user) => self.write_user(user, seq, time_ms),
+            // A created resource's id is new (made before its command was decided), so there is
+            // no row to read first.
+            Event::UserCreated(user) => self.write_user(user, None, seq, time_ms),
             Event::UserUpdated { user, .. }
             | Event::UserDeactivated { user, .. }
-            | Event::UserReactivated { user, .. } => self.write_user(user, seq, time_ms),
+            | Event::UserReactivated { user, .. } => {
+                let old = self.user_record(user.id)?;
+                self.write_user(user, old, seq, time_ms)
+            }
             Event::UserDeleted {
                 id,
                 user_name,
@@ -270,23 +300,25 @@ impl<T: Kv> TxViews<'_, T> {
                 if self.users.remove(id.as_bytes())?.is_some() {
                     self.count(keys::COUNT_USERS, -1)?;
                 }
-                self.user_secrets.remove(id.as_bytes())?;
-                self.idx_user_name.remove(keys::name(user_name.as_str()))?;
+                self.user_secrets.delete(id.as_bytes())?;
+                self.idx_user_name.delete(keys::name(user_name.as_str()))?;
                 if let Some(ext) = external_id {
-                    self.idx_user_external.remove(keys::external(ext, *id))?;
+                    self.idx_user_external.delete(keys::external(ext, *id))?;
                 }
                 for g in groups {
                     let was = self.members.remove(&keys::membership(*g, *id)[..])?;
-                    self.member_of.remove(&keys::member_of(*id, *g)[..])?;
+                    self.member_of.delete(&keys::member_of(*id, *g)[..])?;
                     if was.is_some() {
                         self.touch_group(*g, 0, 1, seq, time_ms)?;
                     }
                 }
                 Ok(())
             }
-            Event::GroupCreated(group)
-            | Event::GroupUpdated { group, .. }
-            | Event::GroupRenamed { group, .. } => self.write_group(group, seq, time_ms),
+            Event::GroupCreated(group) => self.write_group(group, None, seq, time_ms),
+            Event::GroupUpdated { group, .. } | Event::GroupRenamed { group, .. } => {
+                let old = self.group_record(group.id)?;
+                self.write_group(group, old, seq, time_ms)
+            }
             Event::MembersAdded { group, users, .. } => {
                 let mut n = 0;
                 for u in users {
@@ -294,7 +326,7 @@ impl<T: Kv> TxViews<'_, T> {
                         .members
                         .insert(&keys::membership(*group, *u)[..], &[][..])?;
                     self.member_of
-                        .insert(&keys::member_of(*u, *group)[..], &[][..])?;
+                        .put(&keys::member_of(*u, *group)[..], &[][..])?;
                     if prev.is_none() {
                         n += 1;
                     }
@@ -308,7 +340,7 @@ impl<T: Kv> TxViews<'_, T> {
                         keys::membership(*group, m.id),
                         keys::member_entry(m.display.as_deref()),
                     )?;
-                    self.member_of.insert(keys::member_of(m.id, *group), [])?;
+                    self.member_of.put(keys::member_of(m.id, *group), [])?;
                     if prev.is_none() {
                         n += 1;
                     }
@@ -319,7 +351,7 @@ impl<T: Kv> TxViews<'_, T> {
                 let mut n = 0;
                 for u in users {
                     let prev = self.members.remove(&keys::membership(*group, *u)[..])?;
-                    self.member_of.remove(&keys::member_of(*u, *group)[..])?;
+                    self.member_of.delete(&keys::member_of(*u, *group)[..])?;
                     if prev.is_some() {
                         n += 1;
                     }
@@ -336,10 +368,10 @@ impl<T: Kv> TxViews<'_, T> {
                     self.count(keys::COUNT_GROUPS, -1)?;
                 }
                 self.idx_group_name
-                    .remove(keys::name(display_name.as_str()))?;
+                    .delete(keys::name(display_name.as_str()))?;
                 for u in members {
-                    self.members.remove(&keys::membership(*id, *u)[..])?;
-                    self.member_of.remove(&keys::member_of(*u, *id)[..])?;
+                    self.members.delete(&keys::membership(*id, *u)[..])?;
+                    self.member_of.delete(&keys::member_of(*u, *id)[..])?;
                 }
                 Ok(())
             }
@@ -357,12 +389,12 @@ impl<T: Kv> TxViews<'_, T> {
                     scopes: crate::domain::scope::DEFAULT_SCOPES.to_vec(),
                 };
                 self.tokens
-                    .insert(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
+                    .put(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
                 Ok(())
             }
             Event::UserPasswordSet { id, hash } => {
                 if let Some(mut rec) = self.user_record(*id)? {
-                    self.user_secrets.insert(id.as_bytes(), hash.as_bytes())?;
+                    self.user_secrets.put(id.as_bytes(), hash.as_bytes())?;
                     rec.version = seq;
                     rec.last_modified_ms = time_ms;
                     self.put_user(*id, &rec)?;
@@ -374,7 +406,7 @@ impl<T: Kv> TxViews<'_, T> {
                     let mut rec: TokenRecord = codec::decode_token(&v).map_err(abort)?;
                     rec.expires_ms = Some(*expires_ms);
                     self.tokens
-                        .insert(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
+                        .put(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
                 }
                 Ok(())
             }
@@ -383,7 +415,7 @@ impl<T: Kv> TxViews<'_, T> {
                     let mut rec: TokenRecord = codec::decode_token(&v).map_err(abort)?;
                     rec.scopes.clone_from(scopes);
                     self.tokens
-                        .insert(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
+                        .put(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
                 }
                 Ok(())
             }
@@ -392,7 +424,7 @@ impl<T: Kv> TxViews<'_, T> {
                     let mut rec: TokenRecord = codec::decode_token(&v).map_err(abort)?;
                     rec.revoked_ms = Some(time_ms);
                     self.tokens
-                        .insert(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
+                        .put(id.as_bytes(), codec::encode_token(&rec).map_err(abort)?)?;
                 }
                 Ok(())
             }
@@ -412,7 +444,7 @@ impl<T: Kv> TxViews<'_, T> {
         }
         for id in super::codec::resources_of(&rec.entry) {
             self.log_by_resource
-                .insert(&keys::resource_seq(&id, rec.seq)[..], &[][..])?;
+                .put(&keys::resource_seq(&id, rec.seq)[..], &[][..])?;
         }
         let key = keys::hour_client(rec.time_ms, &rec.actor.client);
         let mut counts = self
@@ -426,9 +458,9 @@ impl<T: Kv> TxViews<'_, T> {
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
             .map_or(0, u64::from_be_bytes);
         counts[slot].copy_from_slice(&(n + 1).to_be_bytes());
-        self.stats_hourly.insert(key, &counts[..])?;
+        self.stats_hourly.put(key, &counts[..])?;
         self.client_last
-            .insert(rec.actor.client.as_bytes(), &rec.time_ms.to_be_bytes()[..])?;
+            .put(rec.actor.client.as_bytes(), &rec.time_ms.to_be_bytes()[..])?;
         Ok(())
     }
 }
@@ -454,4 +486,57 @@ fn names_of(doc: &str, name_attr: &str) -> (Option<String>, Option<String>) {
         n.display_name
     };
     (name, n.external_id)
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use sled::Transactional;
+
+    /// The same writes through `Kv` — a mix of reading and blind ones, removals of keys that are
+    /// not there included — in the order a projection makes them.
+    pub(in crate::store) fn script<T: Kv>(t: &T) -> Result<Vec<Option<IVec>>, TxError> {
+        let mut seen = vec![t.insert("a", "1")?];
+        t.put("b", "2")?;
+        t.put("a", "3")?;
+        t.delete("missing")?;
+        t.delete("b")?;
+        t.put("c", "4")?;
+        seen.push(t.remove("c")?);
+        t.put("c", "5")?;
+        seen.extend([t.get("a")?, t.get("b")?, t.get("c")?, t.get("missing")?]);
+        Ok(seen)
+    }
+
+    /// What [`script`] reads.
+    pub(in crate::store) fn expected() -> Vec<Option<IVec>> {
+        let v = |s: &str| Some(IVec::from(s));
+        vec![None, v("4"), v("3"), None, v("5"), None]
+    }
+
+    #[test]
+    fn blind_writes_in_a_transaction_read_back_and_commit_like_reading_ones() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        let seen = (&tree)
+            .transaction(|tx| script(tx))
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        assert_eq!(seen, expected());
+        let committed: Vec<(IVec, IVec)> = tree.iter().map(Result::unwrap).collect();
+        assert_eq!(
+            committed,
+            vec![
+                (IVec::from("a"), IVec::from("3")),
+                (IVec::from("c"), IVec::from("5"))
+            ]
+        );
+    }
+
+    #[test]
+    fn blind_writes_in_memory_trees_match_the_transaction() {
+        let t = super::super::memory::MemTree::default();
+        assert_eq!(script(&t).unwrap(), expected());
+        assert_eq!(t.keys(), vec![b"a".to_vec(), b"c".to_vec()]);
+    }
 }

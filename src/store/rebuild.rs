@@ -57,6 +57,23 @@ impl Kv for Buffered<'_> {
         }
         Ok(prev)
     }
+    fn put(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> std::result::Result<(), TxError> {
+        self.pending
+            .borrow_mut()
+            .insert(key.as_ref().to_vec(), Some(IVec::from(value.as_ref())));
+        Ok(())
+    }
+    fn delete(&self, key: impl AsRef<[u8]>) -> std::result::Result<(), TxError> {
+        // Removing a key that is not there is a no-op for sled, so no read is needed to skip it.
+        self.pending
+            .borrow_mut()
+            .insert(key.as_ref().to_vec(), None);
+        Ok(())
+    }
 }
 
 /// Writes per sled batch of a write-back. sled keeps the garbage of one batch until the batch
@@ -275,4 +292,31 @@ pub fn rebuild_in_place(store: &mut Store) -> Result<u64> {
 /// Whether a rebuild was interrupted.
 pub fn rebuild_interrupted(store: &Store) -> Result<bool> {
     Ok(store.trees.meta.contains_key(META_REBUILDING)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::project::tests::{expected, script};
+
+    #[test]
+    fn blind_writes_through_the_replay_buffer_match_the_transaction() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        tree.insert("b", "old").unwrap();
+        let buffered = Buffered {
+            tree: &tree,
+            pending: RefCell::default(),
+        };
+        assert_eq!(script(&buffered).unwrap(), expected());
+        buffered.write_back().unwrap();
+        let committed: Vec<(IVec, IVec)> = tree.iter().map(Result::unwrap).collect();
+        assert_eq!(
+            committed,
+            vec![
+                (IVec::from("a"), IVec::from("3")),
+                (IVec::from("c"), IVec::from("5"))
+            ]
+        );
+    }
 }

@@ -273,6 +273,23 @@ impl TransactionalTree {
         Ok(old)
     }
 
+    /// scimd: set a key to a new value without reading its previous one
+    /// (`insert` reads it first to return it; see vendor/README.md).
+    pub fn set<K, V>(&self, key: K, value: V)
+    where
+        K: Into<IVec>,
+        V: Into<IVec>,
+    {
+        let _last_write =
+            self.writes.borrow_mut().insert(key.into(), Some(value.into()));
+    }
+
+    /// scimd: remove a key without reading its previous value
+    /// (`remove` reads it first to return it; see vendor/README.md).
+    pub fn unset<K: Into<IVec>>(&self, key: K) {
+        let _last_write = self.writes.borrow_mut().insert(key.into(), None);
+    }
+
     /// Remove a key
     pub fn remove<K>(
         &self,
