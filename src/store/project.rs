@@ -491,7 +491,6 @@ fn names_of(doc: &str, name_attr: &str) -> (Option<String>, Option<String>) {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use sled::Transactional;
 
     /// The same writes through `Kv` — a mix of reading and blind ones, removals of keys that are
     /// not there included — in the order a projection makes them.
@@ -518,8 +517,8 @@ pub(super) mod tests {
     fn blind_writes_in_a_transaction_read_back_and_commit_like_reading_ones() {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let tree = db.open_tree("t").unwrap();
-        let seen = (&tree)
-            .transaction(|tx| script(tx))
+        let seen = tree
+            .transaction(script)
             .map_err(|e| format!("{e:?}"))
             .unwrap();
         assert_eq!(seen, expected());
