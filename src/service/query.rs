@@ -296,13 +296,7 @@ impl Directory {
         let t = self.store.trees();
         let mut out = Vec::new();
         for g in read::groups_of(t, id)? {
-            let display = read::group(t, g)?
-                .and_then(|r| serde_json::from_str::<Value>(&r.doc).ok())
-                .and_then(|d| {
-                    d.get("displayName")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                });
+            let display = read::group(t, g)?.and_then(|r| r.shown_name());
             out.push(Link {
                 id: *g.as_bytes(),
                 display,
@@ -406,14 +400,7 @@ impl Directory {
                     .map(|(id, _): &(String, Option<String>)| id.clone());
                 break;
             }
-            let display = read::user(t, u)?
-                .and_then(|r| serde_json::from_str::<Value>(&r.doc).ok())
-                .and_then(|d| {
-                    d.get("displayName")
-                        .or_else(|| d.get("userName"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                });
+            let display = read::user(t, u)?.and_then(|r| r.shown_name());
             out.push((u.to_string(), display));
         }
         Ok((out, next))

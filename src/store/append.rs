@@ -352,12 +352,7 @@ struct DecideViews<'a> {
 
 impl DecideViews<'_> {
     fn group_display(&self, id: GroupId) -> Result<Option<String>, TxError> {
-        Ok(self.tx.group_record(id)?.and_then(|r| {
-            let d: Value = serde_json::from_str(&r.doc).ok()?;
-            d.get("displayName")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        }))
+        Ok(self.tx.group_record(id)?.and_then(|r| r.shown_name()))
     }
 
     /// What `command` left behind, read inside the transaction right after its events.
@@ -431,8 +426,7 @@ impl DecideViews<'_> {
             Some(Target::User(id)) => self
                 .tx
                 .user_record(id)?
-                .and_then(|r| serde_json::from_str::<Value>(&r.doc).ok())
-                .and_then(|d| d.get("userName").and_then(Value::as_str).map(str::to_owned)),
+                .and_then(|r| super::codec::DocNames::of(&r.doc).user_name),
             Some(Target::Group(id)) => self.group_display(id)?,
             Some(Target::Token(id)) => self.token(id)?.map(|t| t.name.to_string()),
             None => None,

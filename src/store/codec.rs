@@ -199,6 +199,12 @@ impl UserRecord {
             version: self.version,
         }
     }
+
+    /// The `display` of a link to this user: its displayName, else its userName.
+    pub fn shown_name(&self) -> Option<String> {
+        let n = DocNames::of(&self.doc);
+        n.display_name.or(n.user_name)
+    }
 }
 
 impl GroupRecord {
@@ -209,6 +215,34 @@ impl GroupRecord {
             last_modified_ms: self.last_modified_ms,
             version: self.version,
         }
+    }
+
+    /// The `display` of a link to this group: its displayName.
+    pub fn shown_name(&self) -> Option<String> {
+        DocNames::of(&self.doc).display_name
+    }
+}
+
+/// The names in a stored document (JSON text), read without building the rest of it (serde skips
+/// the other attributes unparsed). Stored documents were validated when written, so a name of
+/// another type than a string cannot occur.
+#[derive(Deserialize, Default)]
+pub struct DocNames {
+    /// `userName`
+    #[serde(rename = "userName")]
+    pub user_name: Option<String>,
+    /// `displayName`
+    #[serde(rename = "displayName")]
+    pub display_name: Option<String>,
+    /// `externalId`
+    #[serde(rename = "externalId")]
+    pub external_id: Option<String>,
+}
+
+impl DocNames {
+    /// The names of `doc`; none when it is not a JSON object.
+    pub fn of(doc: &str) -> Self {
+        serde_json::from_str(doc).unwrap_or_default()
     }
 }
 
@@ -703,6 +737,35 @@ mod tests {
 
     /// An Entra-shaped user document (RFC 7643's vocabulary, values of our own).
     const ALICE: &str = r#"{"externalId":"alice","userName":"alice@example.org","active":true,"displayName":"Alice Ng","emails":[{"primary":true,"type":"work","value":"alice@example.org"}],"name":{"formatted":"Alice Ng","familyName":"Ng","givenName":"Alice"},"title":"Engineer","phoneNumbers":[{"type":"work","value":"+1 555 0100"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"701984","department":"R&D"},"roles":[]}"#;
+
+    #[test]
+    fn shown_names_come_from_the_document_without_the_rest_of_it() {
+        let user = |doc: &str| UserRecord {
+            doc: doc.into(),
+            ..alice_record()
+        };
+        let full = r#"{"userName":"a@x","displayName":"Alice","emails":[{"value":"a@x"}],"externalId":"e1"}"#;
+        assert_eq!(user(full).shown_name().as_deref(), Some("Alice"));
+        assert_eq!(
+            user(r#"{"name":{"givenName":"A"},"userName":"a@x"}"#)
+                .shown_name()
+                .as_deref(),
+            Some("a@x")
+        );
+        assert_eq!(user("[1]").shown_name(), None);
+        let group = GroupRecord {
+            doc: r#"{"displayName":"Sales","externalId":"g1","urn:x:ext":{"displayName":"no"}}"#
+                .into(),
+            created_ms: 0,
+            last_modified_ms: 0,
+            version: 1,
+            member_count: 0,
+        };
+        assert_eq!(group.shown_name().as_deref(), Some("Sales"));
+        let names = DocNames::of(full);
+        assert_eq!(names.user_name.as_deref(), Some("a@x"));
+        assert_eq!(names.external_id.as_deref(), Some("e1"));
+    }
 
     fn alice_record() -> UserRecord {
         UserRecord {

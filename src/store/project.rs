@@ -465,21 +465,10 @@ impl<T: Kv> TxViews<'_, T> {
     }
 }
 
-/// The names a stored document is indexed by; the rest of the document is skipped unparsed.
-#[derive(serde::Deserialize, Default)]
-struct Names {
-    #[serde(rename = "userName")]
-    user_name: Option<String>,
-    #[serde(rename = "displayName")]
-    display_name: Option<String>,
-    #[serde(rename = "externalId")]
-    external_id: Option<String>,
-}
-
 /// The name attribute (`userName` or `displayName`) and externalId of a stored document (JSON
-/// text). Stored documents were validated when written, so a value of another type cannot occur.
+/// text).
 fn names_of(doc: &str, name_attr: &str) -> (Option<String>, Option<String>) {
-    let n: Names = serde_json::from_str(doc).unwrap_or_default();
+    let n = codec::DocNames::of(doc);
     let name = if name_attr == "userName" {
         n.user_name
     } else {
