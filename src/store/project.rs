@@ -511,6 +511,11 @@ pub(super) mod tests {
             .map_err(|e| format!("{e:?}"))
             .unwrap();
         assert_eq!(seen, expected());
+        assert_committed(&tree);
+    }
+
+    /// What a sled tree holds after [`script`] was committed to it.
+    pub(in crate::store) fn assert_committed(tree: &sled::Tree) {
         let committed: Vec<(IVec, IVec)> = tree.iter().map(Result::unwrap).collect();
         assert_eq!(
             committed,

@@ -297,7 +297,7 @@ pub fn rebuild_interrupted(store: &Store) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::project::tests::{expected, script};
+    use crate::store::project::tests::{assert_committed, expected, script};
 
     #[test]
     fn blind_writes_through_the_replay_buffer_match_the_transaction() {
@@ -310,13 +310,6 @@ mod tests {
         };
         assert_eq!(script(&buffered).unwrap(), expected());
         buffered.write_back().unwrap();
-        let committed: Vec<(IVec, IVec)> = tree.iter().map(Result::unwrap).collect();
-        assert_eq!(
-            committed,
-            vec![
-                (IVec::from("a"), IVec::from("3")),
-                (IVec::from("c"), IVec::from("5"))
-            ]
-        );
+        assert_committed(&tree);
     }
 }
