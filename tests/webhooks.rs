@@ -26,6 +26,8 @@ enum Answer {
     Fail,
     Hang,
     Accept,
+    /// Accept, two seconds after the request arrived (less than scimd waits).
+    AcceptSlowly,
 }
 
 /// One request as the receiver got it.
@@ -120,7 +122,10 @@ fn serve(conn: TcpStream, answer: Answer, log: &Mutex<Vec<Got>>) {
         }
         // Longer than scimd waits for an answer (5 s).
         Answer::Hang => std::thread::sleep(Duration::from_secs(7)),
-        Answer::Accept => {
+        Answer::Accept | Answer::AcceptSlowly => {
+            if answer == Answer::AcceptSlowly {
+                std::thread::sleep(Duration::from_secs(2));
+            }
             let _ = w.write_all(
                 b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
             );
@@ -395,6 +400,76 @@ fn a_failing_then_hanging_then_recovering_receiver_gets_everything_in_order_acro
     assert_eq!(restored[0]["id"], id.as_str());
     assert_eq!(restored[0]["cursor"], status[0]["cursor"]);
     assert_eq!(restored[0]["url"], rx.url.as_str());
+}
+
+/// A pause that lands while a delivery is under way holds the next ones back, and the one under way
+/// still counts once its receiver accepts it: it is not sent again after the resume.
+#[actix_web::test]
+async fn a_delivery_under_way_when_paused_is_not_sent_again_after_the_resume() {
+    use scimd::feed::set::Detail;
+    use scimd::service::webhooks::NewWebhook;
+    let f = common::inproc::start().await;
+    let app = common::inproc::app!(f);
+    let rx = Receiver::start(|n| {
+        if n == 0 {
+            Answer::AcceptSlowly
+        } else {
+            Answer::Accept
+        }
+    });
+    let hooks = &f.state.webhooks;
+    let created = hooks
+        .add(NewWebhook {
+            url: rx.url.clone(),
+            secret: Some(SECRET.into()),
+            detail: Detail::Notice,
+            events: vec!["prov:create".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let create = |n: usize| {
+        actix_web::test::TestRequest::post()
+            .uri("/scim/v2/Users")
+            .insert_header(f.auth())
+            .set_payload(
+                json!({"schemas": [USER], "userName": format!("w{n}@example.com")}).to_string(),
+            )
+            .to_request()
+    };
+    let status = actix_web::test::call_service(&app, create(0))
+        .await
+        .status();
+    assert_eq!(status, 201);
+    rx.wait_for("the first delivery to arrive", 20, |g| !g.is_empty());
+    // The receiver answers two seconds after the request arrived: the pause lands before that.
+    hooks.pause(&created.id).unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let w = hooks.list().unwrap().remove(0);
+        if w.delivered == 1 {
+            assert_eq!(w.state, "paused", "the pause stands: {w:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the accepted delivery was never counted: {w:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = actix_web::test::call_service(&app, create(1))
+        .await
+        .status();
+    assert_eq!(status, 201);
+    hooks.resume(&created.id).unwrap();
+    rx.wait_for("the second create", 20, |g| g.len() >= 2);
+    std::thread::sleep(Duration::from_millis(700));
+    let users: Vec<Value> = rx
+        .got()
+        .iter()
+        .map(|g| verified(g)["sub_id"]["uri"].clone())
+        .collect();
+    assert_eq!(users.len(), 2, "one delivery per create: {users:?}");
+    assert_ne!(users[0], users[1]);
 }
 
 /// Pause holds deliveries back, resume sends them, replay sends everything again from a cursor,

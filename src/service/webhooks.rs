@@ -684,8 +684,10 @@ impl Webhooks {
         }
     }
 
-    /// Apply `f` to the stored record if nobody changed its position meanwhile (a replay, resume
-    /// or pause from the admin wins over a delivery that was under way).
+    /// Apply `f` to the stored record if nobody moved its position meanwhile: a replay from the
+    /// admin wins over a delivery that was under way. A pause or resume meanwhile keeps its state,
+    /// but what the delivery did still counts: a receiver that accepted a SET must not get it
+    /// again after the resume.
     fn record(&self, id: [u8; 16], seen: &WebhookRecord, f: impl FnOnce(&mut WebhookRecord)) {
         let lock = self.lock(id);
         let _held = lock
@@ -694,10 +696,14 @@ impl Webhooks {
         let Ok(Some(mut cur)) = self.0.store.webhook(id) else {
             return;
         };
-        if cur.cursor != seen.cursor || cur.state != seen.state {
+        if cur.cursor != seen.cursor {
             return;
         }
+        let set_by_admin = (cur.state != seen.state).then_some(cur.state);
         f(&mut cur);
+        if let Some(state) = set_by_admin {
+            cur.state = state;
+        }
         if let Err(e) = self.0.store.put_webhook(id, &cur) {
             tracing::error!(error = %e, "cannot store a webhook's progress");
         }
