@@ -240,3 +240,52 @@ async fn group_members_come_back_as_their_client_sent_them() {
     let g: Value = test::read_body_json(test::call_service(&app, get()).await).await;
     assert_eq!(members(&g), vec![(bob, None)]);
 }
+
+/// Created users and groups get time-ordered (version 7) ids: each sorts after the one made before
+/// it, so an unfiltered list, which runs in id order, comes back in creation order.
+#[actix_web::test]
+async fn ids_are_time_ordered_and_unfiltered_lists_come_back_in_creation_order() {
+    let f = fixture().await;
+    let app = app!(f);
+    let mut made = Vec::new();
+    for i in 0..12 {
+        let req = test::TestRequest::post()
+            .uri("/scim/v2/Users")
+            .insert_header(auth(&f))
+            .set_payload(json!({"schemas": [USER], "userName": format!("u{i}@x")}).to_string())
+            .to_request();
+        let created: Value = test::call_and_read_body_json(&app, req).await;
+        made.push(created["id"].as_str().unwrap().to_owned());
+    }
+    for id in &made {
+        let v = uuid::Uuid::parse_str(id).unwrap().get_version_num();
+        assert_eq!(v, 7, "{id}");
+    }
+    let mut sorted = made.clone();
+    sorted.sort();
+    assert_eq!(sorted, made, "ids sort in creation order");
+    let req = test::TestRequest::get()
+        .uri("/scim/v2/Users?count=100")
+        .insert_header(auth(&f))
+        .to_request();
+    let list: Value = test::call_and_read_body_json(&app, req).await;
+    let listed: Vec<String> = list["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, made);
+
+    let req = test::TestRequest::post()
+        .uri("/scim/v2/Groups")
+        .insert_header(auth(&f))
+        .set_payload(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G"})
+                .to_string(),
+        )
+        .to_request();
+    let group: Value = test::call_and_read_body_json(&app, req).await;
+    let gid = uuid::Uuid::parse_str(group["id"].as_str().unwrap()).unwrap();
+    assert_eq!(gid.get_version_num(), 7);
+}

@@ -20,6 +20,11 @@ macro_rules! uuid_id {
             pub fn random() -> Self {
                 Self(*uuid::Uuid::new_v4().as_bytes())
             }
+            /// A fresh time-ordered (v7) identifier: 48 bits of milliseconds, then 74 random
+            /// bits. Ids made later sort later, so a new row's keys go at the end of their trees.
+            pub fn time_ordered() -> Self {
+                Self(*uuid::Uuid::now_v7().as_bytes())
+            }
             /// The 16 bytes used as a sled key.
             pub fn as_bytes(&self) -> &[u8; 16] {
                 &self.0
@@ -157,6 +162,14 @@ name_type!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_ordered_ids_sort_in_the_order_they_were_made() {
+        let ids: Vec<GroupId> = (0..1000).map(|_| GroupId::time_ordered()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        let text = ids[0].to_string();
+        assert_eq!(uuid::Uuid::parse_str(&text).unwrap().get_version_num(), 7);
+    }
 
     #[test]
     fn ids_round_trip_through_text() {

@@ -266,8 +266,8 @@ fn prepare(reg: &Registry, w: &ResourceWrite) -> Result<(Command, Option<String>
     let kind = w.kind;
     let raw = match (w.write, w.id.as_deref()) {
         (Write::Create, _) => match kind {
-            ResourceKind::User => *UserId::random().as_bytes(),
-            ResourceKind::Group => *GroupId::random().as_bytes(),
+            ResourceKind::User => *UserId::time_ordered().as_bytes(),
+            ResourceKind::Group => *GroupId::time_ordered().as_bytes(),
         },
         (_, Some(id)) => target_id(kind, id)?,
         (_, None) => {
