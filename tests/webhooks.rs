@@ -402,12 +402,34 @@ fn a_failing_then_hanging_then_recovering_receiver_gets_everything_in_order_acro
     assert_eq!(restored[0]["url"], rx.url.as_str());
 }
 
+/// A subscription of `rx` to user and group creates (notices, signed with [`SECRET`]).
+fn subscribe_to_creates(
+    hooks: &scimd::service::webhooks::Webhooks,
+    rx: &Receiver,
+) -> scimd::service::webhooks::CreatedWebhook {
+    hooks
+        .add(scimd::service::webhooks::NewWebhook {
+            url: rx.url.clone(),
+            secret: Some(SECRET.into()),
+            detail: scimd::feed::set::Detail::Notice,
+            events: vec!["prov:create".into()],
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+/// `POST /Users` of a user named `user_name`, in process.
+fn create_user(f: &common::inproc::InProc, user_name: &str) -> actix_web::test::TestRequest {
+    actix_web::test::TestRequest::post()
+        .uri("/scim/v2/Users")
+        .insert_header(f.auth())
+        .set_payload(json!({"schemas": [USER], "userName": user_name}).to_string())
+}
+
 /// A pause that lands while a delivery is under way holds the next ones back, and the one under way
 /// still counts once its receiver accepts it: it is not sent again after the resume.
 #[actix_web::test]
 async fn a_delivery_under_way_when_paused_is_not_sent_again_after_the_resume() {
-    use scimd::feed::set::Detail;
-    use scimd::service::webhooks::NewWebhook;
     let f = common::inproc::start().await;
     let app = common::inproc::app!(f);
     let rx = Receiver::start(|n| {
@@ -418,24 +440,8 @@ async fn a_delivery_under_way_when_paused_is_not_sent_again_after_the_resume() {
         }
     });
     let hooks = &f.state.webhooks;
-    let created = hooks
-        .add(NewWebhook {
-            url: rx.url.clone(),
-            secret: Some(SECRET.into()),
-            detail: Detail::Notice,
-            events: vec!["prov:create".into()],
-            ..Default::default()
-        })
-        .unwrap();
-    let create = |n: usize| {
-        actix_web::test::TestRequest::post()
-            .uri("/scim/v2/Users")
-            .insert_header(f.auth())
-            .set_payload(
-                json!({"schemas": [USER], "userName": format!("w{n}@example.com")}).to_string(),
-            )
-            .to_request()
-    };
+    let created = subscribe_to_creates(hooks, &rx);
+    let create = |n: usize| create_user(&f, &format!("w{n}@example.com")).to_request();
     let status = actix_web::test::call_service(&app, create(0))
         .await
         .status();
@@ -477,30 +483,13 @@ async fn a_delivery_under_way_when_paused_is_not_sent_again_after_the_resume() {
 /// with a fast backoff).
 #[actix_web::test]
 async fn pause_resume_replay_and_dead_letter() {
-    use scimd::feed::set::Detail;
     use scimd::service::webhooks::{Backoff, NewWebhook, Options, Webhooks};
     let f = common::inproc::start().await;
     let app = common::inproc::app!(f);
     let rx = Receiver::start(|_| Answer::Accept);
     let hooks = &f.state.webhooks;
-    let created = hooks
-        .add(NewWebhook {
-            url: rx.url.clone(),
-            secret: Some(SECRET.into()),
-            detail: Detail::Notice,
-            events: vec!["prov:create".into()],
-            ..Default::default()
-        })
-        .unwrap();
-    let create = |n: usize| {
-        actix_web::test::TestRequest::post()
-            .uri("/scim/v2/Users")
-            .insert_header(f.auth())
-            .set_payload(
-                json!({"schemas": [USER], "userName": format!("p{n}@example.com")}).to_string(),
-            )
-            .to_request()
-    };
+    let created = subscribe_to_creates(hooks, &rx);
+    let create = |n: usize| create_user(&f, &format!("p{n}@example.com")).to_request();
     for n in 0..3 {
         assert_eq!(
             actix_web::test::call_service(&app, create(n))
