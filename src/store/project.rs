@@ -198,21 +198,28 @@ impl<T: Kv> TxViews<'_, T> {
         if old.is_none() {
             self.count(keys::COUNT_USERS, 1)?;
         }
-        if let Some(old) = &old {
-            let (name, ext) = names_of(&old.doc, "userName");
-            if let Some(name) = name {
-                self.idx_user_name.delete(keys::name(&name))?;
+        // Most updates keep the names, and rewriting an unchanged index entry is not free: at a
+        // large directory it dirties (and first pages in) a random leaf of each index per write.
+        let (old_name, old_ext) = old
+            .as_ref()
+            .map_or((None, None), |o| names_of(&o.doc, "userName"));
+        let name = keys::name(user.user_name.as_str());
+        let old_name = old_name.map(|n| keys::name(&n));
+        if old_name.as_ref() != Some(&name) {
+            if let Some(old_name) = old_name {
+                self.idx_user_name.delete(old_name)?;
             }
-            if let Some(ext) = ext {
+            self.idx_user_name.put(name, &user.id.as_bytes()[..])?;
+        }
+        if old_ext != user.external_id {
+            if let Some(ext) = old_ext {
                 self.idx_user_external
                     .delete(keys::external(&ext, user.id))?;
             }
-        }
-        self.idx_user_name
-            .put(keys::name(user.user_name.as_str()), &user.id.as_bytes()[..])?;
-        if let Some(ext) = &user.external_id {
-            self.idx_user_external
-                .put(keys::external(ext, user.id), &[][..])?;
+            if let Some(ext) = &user.external_id {
+                self.idx_user_external
+                    .put(keys::external(ext, user.id), &[][..])?;
+            }
         }
         self.put_user(
             user.id,
@@ -236,15 +243,18 @@ impl<T: Kv> TxViews<'_, T> {
         if old.is_none() {
             self.count(keys::COUNT_GROUPS, 1)?;
         }
-        if let Some(old) = &old {
-            if let (Some(name), _) = names_of(&old.doc, "displayName") {
-                self.idx_group_name.delete(keys::name(&name))?;
+        // As for users: an unchanged name keeps its index entry untouched.
+        let old_name = old
+            .as_ref()
+            .and_then(|o| names_of(&o.doc, "displayName").0)
+            .map(|n| keys::name(&n));
+        let name = keys::name(group.display_name.as_str());
+        if old_name.as_ref() != Some(&name) {
+            if let Some(old_name) = old_name {
+                self.idx_group_name.delete(old_name)?;
             }
+            self.idx_group_name.put(name, &group.id.as_bytes()[..])?;
         }
-        self.idx_group_name.put(
-            keys::name(group.display_name.as_str()),
-            &group.id.as_bytes()[..],
-        )?;
         self.put_group(
             group.id,
             &GroupRecord {
@@ -524,6 +534,95 @@ pub(super) mod tests {
                 (IVec::from("c"), IVec::from("5"))
             ]
         );
+    }
+
+    /// An in-memory tree that counts the writes made to it.
+    #[derive(Default)]
+    struct Counted(super::super::memory::MemTree, std::cell::Cell<usize>);
+
+    impl Kv for Counted {
+        fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError> {
+            self.0.get(key)
+        }
+        fn insert(
+            &self,
+            key: impl AsRef<[u8]>,
+            value: impl AsRef<[u8]>,
+        ) -> Result<Option<IVec>, TxError> {
+            self.1.set(self.1.get() + 1);
+            self.0.insert(key, value)
+        }
+        fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError> {
+            self.1.set(self.1.get() + 1);
+            self.0.remove(key)
+        }
+        fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), TxError> {
+            self.1.set(self.1.get() + 1);
+            self.0.put(key, value)
+        }
+        fn delete(&self, key: impl AsRef<[u8]>) -> Result<(), TxError> {
+            self.1.set(self.1.get() + 1);
+            self.0.delete(key)
+        }
+    }
+
+    fn user(id: UserId, name: &str, ext: Option<&str>) -> UserSnapshot {
+        let mut doc = serde_json::json!({ "userName": name });
+        if let Some(ext) = ext {
+            doc["externalId"] = ext.into();
+        }
+        UserSnapshot {
+            id,
+            user_name: crate::domain::ids::UserName::try_from(name).unwrap(),
+            external_id: ext.map(str::to_owned),
+            doc: doc.to_string(),
+        }
+    }
+
+    fn group(id: GroupId, name: &str) -> GroupSnapshot {
+        GroupSnapshot {
+            id,
+            display_name: crate::domain::ids::GroupName::try_from(name).unwrap(),
+            external_id: None,
+            doc: serde_json::json!({ "displayName": name }).to_string(),
+        }
+    }
+
+    #[test]
+    fn updates_that_keep_the_names_leave_the_name_indexes_untouched() {
+        let trees: [Counted; 13] = Default::default();
+        let v = TxViews::from_array(&trees);
+        let writes = |t: &Counted| t.1.get();
+        let (u, g) = (UserId::random(), GroupId::random());
+        let updated = |user| Event::UserUpdated {
+            user,
+            changes: Vec::new(),
+        };
+        v.apply(&Event::UserCreated(user(u, "Ann", Some("e1"))), 1, 0)
+            .unwrap();
+        v.apply(&Event::GroupCreated(group(g, "Staff")), 2, 0)
+            .unwrap();
+        let before = [v.idx_user_name, v.idx_user_external, v.idx_group_name].map(writes);
+
+        // Same names (the userName in another case is the same index key): no index write.
+        v.apply(&updated(user(u, "ANN", Some("e1"))), 3, 0).unwrap();
+        let renamed = |group| Event::GroupRenamed {
+            group,
+            changes: Vec::new(),
+        };
+        v.apply(&renamed(group(g, "STAFF")), 4, 0).unwrap();
+        let after = [v.idx_user_name, v.idx_user_external, v.idx_group_name].map(writes);
+        assert_eq!(before, after);
+
+        // Changed names move their entries.
+        v.apply(&updated(user(u, "Bob", None)), 5, 0).unwrap();
+        v.apply(&renamed(group(g, "Crew")), 6, 0).unwrap();
+        assert_eq!(v.idx_user_name.0.keys(), vec![b"bob".to_vec()]);
+        assert!(v.idx_user_external.0.keys().is_empty());
+        assert_eq!(v.idx_group_name.0.keys(), vec![b"crew".to_vec()]);
+        v.apply(&updated(user(u, "Bob", Some("e2"))), 7, 0).unwrap();
+        assert_eq!(v.idx_user_external.0.keys(), vec![keys::external("e2", u)]);
+        assert_eq!(v.users.0.keys(), vec![u.as_bytes().to_vec()]);
     }
 
     #[test]
