@@ -895,3 +895,89 @@ fn members_sent_with_a_display_keep_it_and_only_a_changed_entry_is_an_event() {
         }]
     );
 }
+
+// ---- the reads a decision makes ----
+
+/// The given views, counting the lookups of the name indexes.
+struct NameLookups<'a> {
+    given: &'a Given,
+    count: std::cell::Cell<usize>,
+}
+
+impl crate::domain::decide::Views for NameLookups<'_> {
+    type Error = super::StoreError;
+    fn user(&self, id: UserId) -> Result<Option<crate::domain::decide::UserState>, Self::Error> {
+        self.given.views.user(id)
+    }
+    fn user_exists(&self, id: UserId) -> Result<bool, Self::Error> {
+        crate::domain::decide::Views::user_exists(&self.given.views, id)
+    }
+    fn user_by_name(&self, key: &str) -> Result<Option<UserId>, Self::Error> {
+        self.count.set(self.count.get() + 1);
+        self.given.views.user_by_name(key)
+    }
+    fn group(&self, id: GroupId) -> Result<Option<crate::domain::decide::GroupState>, Self::Error> {
+        self.given.views.group(id)
+    }
+    fn group_by_name(&self, key: &str) -> Result<Option<GroupId>, Self::Error> {
+        self.count.set(self.count.get() + 1);
+        self.given.views.group_by_name(key)
+    }
+    fn member(&self, group: GroupId, user: UserId) -> Result<Option<Option<String>>, Self::Error> {
+        crate::domain::decide::Views::member(&self.given.views, group, user)
+    }
+    fn groups_of(&self, user: UserId) -> Result<Vec<GroupId>, Self::Error> {
+        Ok(self.given.views.groups_of(user))
+    }
+    fn members_of(&self, group: GroupId) -> Result<Vec<UserId>, Self::Error> {
+        Ok(self.given.views.members_of(group))
+    }
+    fn token(&self, id: TokenId) -> Result<Option<crate::domain::decide::TokenState>, Self::Error> {
+        crate::domain::decide::Views::token(&self.given.views, id)
+    }
+}
+
+/// Decide `cmd` against `given`: the decision, and how many name-index lookups it made.
+fn when_counting(given: &Given, cmd: &Command) -> (Decision, usize) {
+    let views = NameLookups {
+        given,
+        count: std::cell::Cell::new(0),
+    };
+    let decision = match decide(&views, &reg(), cmd) {
+        Ok(events) => Ok(events),
+        Err(Stop::Refused(r)) => Err(r),
+        Err(Stop::Store(e)) => panic!("in-memory views failed: {e}"),
+    };
+    (decision, views.count.get())
+}
+
+#[test]
+fn updates_that_keep_the_name_do_not_look_it_up_and_renames_still_check_it() {
+    let mut given = Given::default();
+    let alice = given.with_user(json!({"userName": "alice"}));
+    given.with_user(json!({"userName": "carol"}));
+    let staff = given.with_group("Staff", &[]);
+    given.with_group("Crew", &[]);
+    let replace =
+        |path: &str, value: &str| ops(json!([{"op": "replace", "path": path, "value": value}]));
+
+    for (cmd, lookups) in [
+        (patch_user(alice, replace("title", "Boss")), 0),
+        (patch_user(alice, replace("userName", "ALICE")), 0),
+        (patch_user(alice, replace("userName", "bob")), 1),
+        (patch_group(staff, replace("externalId", "s1")), 0),
+        (patch_group(staff, replace("displayName", "STAFF")), 0),
+        (patch_group(staff, replace("displayName", "Team")), 1),
+    ] {
+        let (decision, n) = when_counting(&given, &cmd);
+        assert_eq!(accepted(decision).len(), 1, "{cmd:?}");
+        assert_eq!(n, lookups, "name lookups for {cmd:?}");
+    }
+    for cmd in [
+        patch_user(alice, replace("userName", "Carol")),
+        patch_group(staff, replace("displayName", "crew")),
+    ] {
+        let r = rejected(when_counting(&given, &cmd).0);
+        assert_eq!((r.status(), r.scim_type()), (409, Some("uniqueness")));
+    }
+}

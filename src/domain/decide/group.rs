@@ -189,7 +189,14 @@ fn update<V: Views>(
     check_required(reg, ResourceKind::Group, &new)?;
     check_immutable(reg, ResourceKind::Group, &old.doc, &new)?;
     let (display_name, external_id) = names(&new)?;
-    if let Some(holder) = views.group_by_name(&display_name.key()).read()? {
+    // As for users: a group keeping its displayName holds its own index entry.
+    let kept = names(&old.doc).is_ok_and(|(was, _)| was.key() == display_name.key());
+    let holder = if kept {
+        None
+    } else {
+        views.group_by_name(&display_name.key()).read()?
+    };
+    if let Some(holder) = holder {
         if holder != id {
             return Err(Rejection::Uniqueness(format!(
                 "displayName '{display_name}' is already in use"

@@ -123,7 +123,15 @@ fn update<V: Views>(
     check_required(reg, ResourceKind::User, &new)?;
     check_immutable(reg, ResourceKind::User, old, &new)?;
     let (user_name, external_id) = names(&new)?;
-    if let Some(holder) = views.user_by_name(&user_name.key()).read()? {
+    // A user keeping its userName holds its own index entry: only a new name needs the lookup
+    // (a random index read per PATCH in a large directory).
+    let kept = names(old).is_ok_and(|(was, _)| was.key() == user_name.key());
+    let holder = if kept {
+        None
+    } else {
+        views.user_by_name(&user_name.key()).read()?
+    };
+    if let Some(holder) = holder {
         if holder != id {
             return Err(
                 Rejection::Uniqueness(format!("userName '{user_name}' is already in use")).into(),
