@@ -299,6 +299,109 @@ mod tests {
     use super::*;
     use crate::store::project::tests::{assert_committed, expected, script};
 
+    use crate::domain::event::{Event, GroupSnapshot, UserSnapshot};
+    use crate::domain::ids::{GroupId, GroupName, UserId, UserName};
+    use crate::domain::write::{Actor, RequestBody};
+    use crate::store::keys;
+
+    /// A store whose log holds three users and a group of two of them, and whose views were
+    /// projected from it.
+    fn projected_store() -> (Store, [UserId; 3], GroupId) {
+        let store = Store::temporary().unwrap();
+        let users = [UserId::random(), UserId::random(), UserId::random()];
+        let group = GroupId::random();
+        let user = |id: UserId, name: &str| {
+            Event::UserCreated(UserSnapshot {
+                id,
+                user_name: UserName::try_from(name).unwrap(),
+                external_id: Some(format!("ext-{name}")),
+                doc: serde_json::json!({ "userName": name, "externalId": format!("ext-{name}") })
+                    .to_string(),
+            })
+        };
+        let events = [
+            user(users[0], "ann"),
+            user(users[1], "bob"),
+            user(users[2], "cy"),
+            Event::GroupCreated(GroupSnapshot {
+                id: group,
+                display_name: GroupName::try_from("Staff").unwrap(),
+                external_id: None,
+                doc: serde_json::json!({ "displayName": "Staff" }).to_string(),
+            }),
+            Event::MembersAdded {
+                group,
+                display_name: GroupName::try_from("Staff").unwrap(),
+                users: vec![users[0], users[1]],
+            },
+        ];
+        for (seq, event) in (1..).zip(events) {
+            let rec = LogRecord {
+                seq,
+                time_ms: 1_700_000_000_000,
+                actor: Actor {
+                    token_id: None,
+                    client: "test".into(),
+                },
+                request_id: format!("r{seq}"),
+                client_addr: None,
+                entry: Entry::Event(event),
+                answered: None,
+                request_body: RequestBody::NotKept,
+            };
+            let bytes = crate::store::codec::encode_log(&rec).unwrap();
+            store.trees.log.insert(keys::seq(seq), bytes).unwrap();
+        }
+        replay(&store.trees.clone(), &store).unwrap();
+        (store, users, group)
+    }
+
+    #[test]
+    fn verify_names_every_corrupted_view_and_a_rebuild_repairs_them() {
+        let (mut store, users, group) = projected_store();
+        assert_eq!(verify(&store).unwrap(), Vec::new());
+
+        // A changed user record, a lost index entry, a stray membership, a wrong kept count.
+        let t = &store.trees;
+        let user = t.users.get(users[2].as_bytes()).unwrap().unwrap();
+        let mut altered = user.to_vec();
+        *altered.last_mut().unwrap() ^= 1;
+        t.users.insert(users[2].as_bytes(), altered).unwrap();
+        t.idx_user_name.remove(b"bob").unwrap();
+        let stray = keys::membership(group, users[2]);
+        t.members.insert(stray, &[][..]).unwrap();
+        t.counts
+            .insert(keys::COUNT_USERS, &9u64.to_be_bytes()[..])
+            .unwrap();
+
+        // Through the on-disk scratch database `scimd verify` uses, which is removed afterwards.
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = dir.path().join("verify-scratch");
+        let found = verify_in(&store, &scratch, 8).unwrap();
+        assert!(!scratch.exists());
+        let by_tree = |name: &str| found.iter().find(|d| d.tree == name).cloned();
+        assert_eq!(
+            found.iter().map(|d| d.tree).collect::<Vec<_>>(),
+            ["users", "members", "idx_user_name", "counts"]
+        );
+        let users_diff = by_tree("users").unwrap();
+        assert_eq!(users_diff.changed, [hex(users[2].as_bytes())]);
+        assert_eq!(users_diff.count, 1);
+        assert_eq!(by_tree("members").unwrap().only_live, [hex(&stray)]);
+        assert_eq!(
+            by_tree("idx_user_name").unwrap().only_rebuilt,
+            [hex(b"bob")]
+        );
+        assert_eq!(by_tree("counts").unwrap().changed, [hex(keys::COUNT_USERS)]);
+
+        rebuild_in_place(&mut store).unwrap();
+        assert_eq!(verify(&store).unwrap(), Vec::new());
+        assert_eq!(
+            store.trees.users.get(users[2].as_bytes()).unwrap(),
+            Some(user)
+        );
+    }
+
     #[test]
     fn blind_writes_through_the_replay_buffer_match_the_transaction() {
         let db = sled::Config::new().temporary(true).open().unwrap();
